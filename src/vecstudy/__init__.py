@@ -1,0 +1,41 @@
+"""vecstudy: what vectorization and compilation buy, measured on your own machine.
+
+Batch gradient descent for binary logistic regression (the course "Neural Networks
+and Deep Learning", week 2), implemented three interchangeable ways: a pure-Python
+double loop (``"python"``), Numba-compiled loops (``"numba"``) and NumPy vectorized
+(``"numpy"``).  Pick one per call (``backend=``), per block (:func:`use_backend`), per
+process (:func:`set_backend`), by environment (``VECSTUDY_BACKEND``) or by config
+file (``vecstudy.toml``).
+"""
+
+from vecstudy.api import (
+    DivergenceError,
+    initialize_with_zeros,
+    model,
+    optimize,
+    predict,
+    propagate,
+    sigmoid,
+    sigmoid_derivative,
+)
+from vecstudy.backends import available_backends
+from vecstudy.config import ConfigError, get_backend, set_backend, use_backend
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DivergenceError",
+    "__version__",
+    "available_backends",
+    "get_backend",
+    "initialize_with_zeros",
+    "model",
+    "optimize",
+    "predict",
+    "propagate",
+    "set_backend",
+    "sigmoid",
+    "sigmoid_derivative",
+    "use_backend",
+]

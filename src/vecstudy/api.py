@@ -1,0 +1,471 @@
+"""The friendly layer: the course's functions, validated once, then handed to a lean kernel.
+
+Conventions (as in the course)
+------------------------------
+``X`` : (n_x, m) array, one column per sample
+``Y`` : (1, m) array of labels 0 or 1 (a 1-D (m,) array is accepted too)
+``w`` : (n_x, 1) weights (a 1-D (n_x,) array is accepted too)
+``b`` : real number
+
+The model is ``A = sigmoid(w^T X + b)``; the cost is the mean cross-entropy
+``J = -1/m sum_j [y_j log a_j + (1 - y_j) log(1 - a_j)]``, computed in the stable form
+``log1p(exp(-|z|)) + max(z, 0) - y z``; the gradients are
+``dw = X (A - Y)^T / m`` and ``db = mean(A - Y)``.
+
+Every function takes keyword-only ``backend=``, ``dtype=`` and ``threads=`` where they
+matter; when left out, :mod:`vecstudy.config` resolves them per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from types import ModuleType
+from typing import Any, TypeAlias
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from vecstudy import backends, config
+from vecstudy.threads import limit_threads
+
+Array: TypeAlias = NDArray[np.floating[Any]]
+Grads: TypeAlias = dict[str, Any]
+
+logger = logging.getLogger("vecstudy")
+
+#: The course records the cost every 100 iterations.
+RECORD_EVERY = 100
+
+
+class DivergenceError(FloatingPointError):
+    """Gradient descent produced non-finite parameters.
+
+    Attributes
+    ----------
+    iteration : int
+        Index of the update that would have made ``w`` or ``b`` non-finite.
+    params : dict
+        The last finite ``{"w", "b"}``.
+    grads : dict
+        The gradients computed at that iteration.
+    costs : list of float
+        The costs recorded before it.
+    """
+
+    def __init__(
+        self, message: str, *, iteration: int, params: dict[str, Any], grads: Grads, costs: list[float]
+    ) -> None:
+        super().__init__(message)
+        self.iteration = iteration
+        self.params = params
+        self.grads = grads
+        self.costs = costs
+
+
+# --------------------------------------------------------------------------- validation
+def _as_real_array(value: object, name: str) -> NDArray[Any]:
+    """``value`` as an ndarray of real numbers, or a TypeError naming ``name``."""
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__} {value!r:.40}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+        raise TypeError(f"{name} must be a numeric array; it could not be converted: {exc}") from None
+    if arr.dtype == object:
+        odd = [v for v in arr.flat if isinstance(v, bool) or not isinstance(v, numbers.Real)][:1]
+        if odd:
+            bad = odd[0]
+            raise TypeError(
+                f"{name} must hold real numbers; found {type(bad).__name__} {bad!r:.40} (dtype object)"
+            )
+        arr = arr.astype(np.float64)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; found dtype {arr.dtype}")
+    return arr
+
+
+def _check_finite(arr: NDArray[Any], name: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(
+            f"{name} must be finite; found {float(arr[where])} at index {where}"
+        )
+
+
+def _check_X(X: ArrayLike, name: str = "X") -> NDArray[Any]:
+    arr = _as_real_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D with shape (n_x, m); got {arr.ndim}-D shape {arr.shape}")
+    n_x, m = arr.shape
+    if n_x == 0:
+        raise ValueError(f"{name} has zero features (shape {arr.shape}); need n_x >= 1")
+    if m == 0:
+        raise ValueError(f"{name} has zero samples (shape {arr.shape}); need m >= 1")
+    _check_finite(arr, name)
+    return arr
+
+
+def _check_Y(Y: ArrayLike, m: int, name: str = "Y") -> NDArray[Any]:
+    arr = _as_real_array(Y, name)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    elif arr.ndim != 1:
+        raise ValueError(f"{name} must have shape (1, m); got shape {arr.shape}")
+    if arr.shape[0] != m:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} samples but X has {m}: Y must have shape (1, {m})"
+        )
+    _check_finite(arr, name)
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        found = np.unique(arr[bad]).astype(float)[:5]
+        raise ValueError(f"{name} must hold labels 0 and 1 only; found {found.tolist()}")
+    return arr
+
+
+def _check_w(w: ArrayLike, n_x: int) -> NDArray[Any]:
+    arr = _as_real_array(w, "w")
+    if arr.shape not in ((n_x, 1), (n_x,)):
+        raise ValueError(f"w must have shape (n_x, 1) = ({n_x}, 1) to match X; got shape {arr.shape}")
+    _check_finite(arr, "w")
+    return arr.reshape(n_x)
+
+
+def _check_b(b: object) -> float:
+    if isinstance(b, np.ndarray) and b.size == 1:
+        b = b.reshape(()).item()
+    if isinstance(b, bool) or not isinstance(b, numbers.Real):
+        raise TypeError(f"b must be a real number; got {type(b).__name__} {b!r:.40}")
+    value = float(b)
+    if not math.isfinite(value):
+        raise ValueError(f"b must be finite; got {value!r}")
+    return value
+
+
+def _check_learning_rate(learning_rate: object) -> float:
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(
+            f"learning_rate must be a real number; got {type(learning_rate).__name__} {learning_rate!r:.40}"
+        )
+    value = float(learning_rate)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"learning_rate must be finite and > 0; got {value!r}")
+    return value
+
+
+def _check_iterations(num_iterations: object) -> int:
+    if isinstance(num_iterations, bool) or not isinstance(num_iterations, numbers.Integral):
+        raise TypeError(
+            f"num_iterations must be an integer; got {type(num_iterations).__name__} {num_iterations!r:.40}"
+        )
+    value = int(num_iterations)
+    if value < 0:
+        raise ValueError(f"num_iterations must be >= 0; got {value}")
+    return value
+
+
+def _check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r:.40}")
+    return bool(value)
+
+
+# --------------------------------------------------------------------------- dispatch
+def _kernel(backend: str | None, n_x: int, m: int, dtype: str) -> tuple[ModuleType, str]:
+    """The backend module for a call, resolving ``"auto"`` by the problem's shape."""
+    choice = config.resolve_backend(backend)
+    name = str(choice.value)
+    if name == config.AUTO:
+        from vecstudy.auto import choose_backend
+
+        picked = choose_backend(n_x, m, dtype=dtype)
+        logger.info("backend 'auto' picked %r: %s", picked.value, picked.source)
+        name = str(picked.value)
+    return backends.load(name), name
+
+
+def _threads(threads: int | str | None, name: str) -> AbstractContextManager[None]:
+    n = config.resolve_threads(threads).value
+    if n is None:
+        return nullcontext()
+    return limit_threads(n, numba=name == "numba")
+
+
+def _prepare(
+    w: ArrayLike, b: object, X: ArrayLike, Y: ArrayLike | None, dtype: str | None
+) -> tuple[Array, float, Array, Array | None, str]:
+    """Validate once and convert to contiguous arrays of one dtype."""
+    Xa = _check_X(X)
+    n_x, m = Xa.shape
+    wa = _check_w(w, n_x)
+    bf = _check_b(b)
+    Ya = None if Y is None else _check_Y(Y, m)
+    dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
+    Xc = np.ascontiguousarray(Xa, dtype=dt)
+    wc = np.ascontiguousarray(wa, dtype=dt)
+    Yc = None if Ya is None else np.ascontiguousarray(Ya, dtype=dt)
+    return wc, bf, Xc, Yc, dt
+
+
+# --------------------------------------------------------------------------- public API
+def sigmoid(z: ArrayLike, *, backend: str | None = None) -> Any:
+    """Numerically stable logistic function ``1 / (1 + exp(-z))``, elementwise.
+
+    Parameters
+    ----------
+    z : array_like of real numbers (a scalar gives a 0-d array)
+    backend : str, optional
+
+    Returns
+    -------
+    ndarray of the shape of ``z``, float64 unless ``z`` is float32.
+
+    Examples
+    --------
+    >>> import vecstudy
+    >>> vecstudy.sigmoid([0.0, 2.0])
+    array([0.5       , 0.88079708])
+    """
+    arr = _elementwise_input(z, "z")
+    module, _ = _kernel(backend, 1, max(arr.size, 1), str(arr.dtype))
+    return module.sigmoid(arr)
+
+
+def sigmoid_derivative(x: ArrayLike, *, backend: str | None = None) -> Any:
+    """``sigmoid(x) * (1 - sigmoid(x))``, elementwise.
+
+    >>> import vecstudy
+    >>> vecstudy.sigmoid_derivative([1.0, 2.0, 3.0])
+    array([0.19661193, 0.10499359, 0.04517666])
+    """
+    arr = _elementwise_input(x, "x")
+    module, _ = _kernel(backend, 1, max(arr.size, 1), str(arr.dtype))
+    return module.sigmoid_derivative(arr)
+
+
+def _elementwise_input(z: ArrayLike, name: str) -> Array:
+    arr = _as_real_array(z, name)
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN")
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def initialize_with_zeros(dim: int, *, dtype: str | None = None) -> tuple[Array, float]:
+    """Zero weights of shape ``(dim, 1)`` and bias ``0.0`` (a Python float).
+
+    >>> import vecstudy
+    >>> w, b = vecstudy.initialize_with_zeros(2)
+    >>> w.shape, b
+    ((2, 1), 0.0)
+    """
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"dim must be an integer; got {type(dim).__name__} {dim!r:.40}")
+    if dim < 1:
+        raise ValueError(f"dim must be >= 1; got {dim}")
+    dt = str(config.resolve_dtype(dtype, None).value)
+    return np.zeros((int(dim), 1), dtype=dt), 0.0
+
+
+def propagate(
+    w: ArrayLike,
+    b: float,
+    X: ArrayLike,
+    Y: ArrayLike,
+    *,
+    backend: str | None = None,
+    dtype: str | None = None,
+    threads: int | str | None = None,
+) -> tuple[Grads, float]:
+    """Cost and gradients of one batch (forward and backward propagation).
+
+    Returns
+    -------
+    grads : dict
+        ``{"dw": (n_x, 1) array, "db": float}``
+    cost : float
+
+    Examples
+    --------
+    >>> import numpy as np, vecstudy
+    >>> w, b = np.array([[1.0], [2.0]]), 2.0
+    >>> X, Y = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]]), np.array([[1, 0, 1]])
+    >>> grads, cost = vecstudy.propagate(w, b, X, Y)
+    >>> grads["dw"].ravel(), round(grads["db"], 12), round(cost, 12)
+    (array([0.99845601, 2.39507239]), 0.001455578137, 5.801545319395)
+    """
+    wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
+    assert Yc is not None
+    module, name = _kernel(backend, *Xc.shape, dt)
+    with _threads(threads, name):
+        dw, db, cost = module.propagate(wc, bf, Xc, Yc)
+    return {"dw": np.asarray(dw).reshape(-1, 1), "db": float(db)}, float(cost)
+
+
+def optimize(
+    w: ArrayLike,
+    b: float,
+    X: ArrayLike,
+    Y: ArrayLike,
+    num_iterations: int = 100,
+    learning_rate: float = 0.009,
+    print_cost: bool = False,
+    *,
+    backend: str | None = None,
+    dtype: str | None = None,
+    threads: int | str | None = None,
+) -> tuple[dict[str, Any], Grads, list[float]]:
+    """Batch gradient descent: ``num_iterations`` updates ``w -= lr*dw``, ``b -= lr*db``.
+
+    Returns
+    -------
+    params : dict
+        ``{"w": (n_x, 1) array, "b": float}`` after the last update.
+    grads : dict
+        The last gradients computed (before the last update).
+    costs : list of float
+        The cost at iterations 0, 100, 200, ...
+
+    Raises
+    ------
+    DivergenceError
+        If an update would make the parameters non-finite.
+
+    The caller's arrays are never modified.  With ``print_cost=True`` the cost is
+    printed every 100 iterations, as it is recorded.
+
+    Examples
+    --------
+    >>> import numpy as np, vecstudy
+    >>> X = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
+    >>> params, grads, costs = vecstudy.optimize(np.array([[1.0], [2.0]]), 2.0, X, [[1, 0, 1]])
+    >>> params["w"].ravel(), round(params["b"], 11)
+    (array([0.19033591, 0.12259159]), 1.92535983008)
+    """
+    n_iter = _check_iterations(num_iterations)
+    lr = _check_learning_rate(learning_rate)
+    verbose = _check_flag(print_cost, "print_cost")
+    wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
+    assert Yc is not None
+    module, name = _kernel(backend, *Xc.shape, dt)
+    with _threads(threads, name):
+        if verbose:
+            result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
+        else:
+            result = module.optimize(wc, bf, Xc, Yc, n_iter, lr, RECORD_EVERY)
+    w_out, b_out, dw, db, costs, done = result
+    params = {"w": np.asarray(w_out).reshape(-1, 1), "b": float(b_out)}
+    grads = {"dw": np.asarray(dw).reshape(-1, 1), "db": float(db)}
+    cost_list = [float(c) for c in costs]
+    if done < n_iter:
+        raise DivergenceError(
+            f"optimize diverged at iteration {done}: the update would make w or b non-finite "
+            f"(learning_rate={lr!r} is too large for this data; try a smaller one)",
+            iteration=int(done),
+            params=params,
+            grads=grads,
+            costs=cost_list,
+        )
+    return params, grads, cost_list
+
+
+def _optimize_printing(
+    kernel: Callable[..., Any], w: Array, b: float, X: Array, Y: Array, n_iter: int, lr: float
+) -> tuple[Array, float, Array, float, Array, int]:
+    """Run the kernel 100 iterations at a time, printing each recorded cost as it comes.
+
+    The sequence of floating-point operations is the same as one call.
+    """
+    dw: Array = np.zeros_like(w)
+    db = 0.0
+    costs: list[Array] = []
+    done = 0
+    while done < n_iter:
+        chunk = min(RECORD_EVERY, n_iter - done)
+        w_new, b_new, dw, db, c, did = kernel(w, b, X, Y, chunk, lr, RECORD_EVERY)
+        costs.append(np.asarray(c))
+        for value in np.asarray(c):
+            print(f"Cost after iteration {done}: {float(value):f}")
+        done += did
+        w, b = w_new, b_new
+        if did < chunk:
+            break
+    all_costs = np.concatenate(costs) if costs else np.zeros(0, dtype=X.dtype)
+    return w, b, dw, db, all_costs, done
+
+
+def predict(
+    w: ArrayLike,
+    b: float,
+    X: ArrayLike,
+    *,
+    backend: str | None = None,
+    dtype: str | None = None,
+    threads: int | str | None = None,
+) -> Array:
+    """Predicted labels: a ``(1, m)`` array, 1.0 where ``sigmoid(w^T X + b) > 0.5``.
+
+    >>> import numpy as np, vecstudy
+    >>> w, b = np.array([[0.1124579], [0.23106775]]), -0.3
+    >>> vecstudy.predict(w, b, np.array([[1.0, -1.1, -3.2], [1.2, 2.0, 0.1]]))
+    array([[1., 1., 0.]])
+    """
+    wc, bf, Xc, _, dt = _prepare(w, b, X, None, dtype)
+    module, name = _kernel(backend, *Xc.shape, dt)
+    with _threads(threads, name):
+        out = module.predict(wc, bf, Xc)
+    return np.asarray(out).reshape(1, -1)
+
+
+def model(
+    X_train: ArrayLike,
+    Y_train: ArrayLike,
+    X_test: ArrayLike,
+    Y_test: ArrayLike,
+    num_iterations: int = 2000,
+    learning_rate: float = 0.5,
+    print_cost: bool = False,
+    *,
+    backend: str | None = None,
+    dtype: str | None = None,
+    threads: int | str | None = None,
+) -> dict[str, Any]:
+    """Train logistic regression from zero weights and predict on both sets.
+
+    Returns
+    -------
+    dict with keys ``costs``, ``Y_prediction_test``, ``Y_prediction_train``, ``w``, ``b``,
+    ``learning_rate``, ``num_iterations``.  With ``print_cost=True`` it also prints the
+    costs and the train and test accuracy.
+    """
+    Xtr = _check_X(X_train, "X_train")
+    Xte = _check_X(X_test, "X_test")
+    if Xte.shape[0] != Xtr.shape[0]:
+        raise ValueError(
+            f"X_test has {Xte.shape[0]} features but X_train has {Xtr.shape[0]}; they must match"
+        )
+    Ytr = _check_Y(Y_train, Xtr.shape[1], "Y_train")
+    Yte = _check_Y(Y_test, Xte.shape[1], "Y_test")
+    opts: dict[str, Any] = {"backend": backend, "dtype": dtype, "threads": threads}
+    dt = str(config.resolve_dtype(dtype, Xtr.dtype).value)
+    w, b = initialize_with_zeros(Xtr.shape[0], dtype=dt)
+    params, _, costs = optimize(w, b, Xtr, Ytr, num_iterations, learning_rate, print_cost, **opts)
+    pred_test = predict(params["w"], params["b"], Xte, **opts)
+    pred_train = predict(params["w"], params["b"], Xtr, **opts)
+    if _check_flag(print_cost, "print_cost"):
+        print(f"train accuracy: {100 - np.mean(np.abs(pred_train[0] - Ytr)) * 100} %")
+        print(f"test accuracy: {100 - np.mean(np.abs(pred_test[0] - Yte)) * 100} %")
+    return {
+        "costs": costs,
+        "Y_prediction_test": pred_test,
+        "Y_prediction_train": pred_train,
+        "w": params["w"],
+        "b": params["b"],
+        "learning_rate": learning_rate,
+        "num_iterations": num_iterations,
+    }

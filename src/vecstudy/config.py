@@ -1,0 +1,297 @@
+"""Which backend, dtype and thread count are in force, and where each choice came from.
+
+Resolved on every call, never frozen at import.  For each setting the first source
+that gives a value wins:
+
+1. the keyword argument of the call (``backend=``, ``dtype=``, ``threads=``);
+2. :func:`use_backend` (a context manager) or :func:`set_backend` (backend only);
+3. the environment variable ``VECSTUDY_BACKEND`` / ``VECSTUDY_DTYPE`` /
+   ``VECSTUDY_THREADS``;
+4. the config file: the file named by ``VECSTUDY_CONFIG``, else ``vecstudy.toml`` in
+   the current directory or its nearest parent, else the ``[tool.vecstudy]`` table of
+   the nearest ``pyproject.toml``;
+5. the default: backend ``numpy``; dtype: that of ``X`` when it is float32 or float64,
+   else float64; threads: leave the libraries' own settings alone.
+
+A config file looks like::
+
+    backend = "numba"     # or "python", "numpy", "auto"
+    dtype = "float32"     # or "float64"
+    threads = 1           # positive integer, or "all"
+
+    [bench]               # options of `vecstudy bench` (validated there)
+    shapes = ["10x1000", "100x10000"]
+
+An unknown backend, key or value raises :class:`ConfigError` naming its source (the
+argument, the variable, or the file and key) and the valid options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from vecstudy.backends import available_backends, unknown_backend_message
+
+#: Backend name that defers the choice to the problem's shape (see :mod:`vecstudy.auto`).
+AUTO: Final = "auto"
+DEFAULT_BACKEND: Final = "numpy"
+VALID_DTYPES: Final = ("float64", "float32")
+#: Top-level keys a config file may hold; ``bench`` is a table validated by ``vecstudy.bench``.
+FILE_KEYS: Final = ("backend", "dtype", "threads", "bench")
+SECTIONS: Final = ("bench",)
+
+ENV_BACKEND: Final = "VECSTUDY_BACKEND"
+ENV_DTYPE: Final = "VECSTUDY_DTYPE"
+ENV_THREADS: Final = "VECSTUDY_THREADS"
+ENV_CONFIG: Final = "VECSTUDY_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A setting has an unknown name or a bad value; the message names its source."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A resolved setting: its ``value`` and the ``source`` it came from."""
+
+    value: Any
+    source: str
+
+    @property
+    def name(self) -> Any:
+        """Alias of :attr:`value`, natural for backends."""
+        return self.value
+
+    def __str__(self) -> str:
+        return f"{self.value} (from {self.source})"
+
+
+_context_backend: ContextVar[Choice | None] = ContextVar("vecstudy_backend", default=None)
+_global_backend: Choice | None = None
+
+
+# --------------------------------------------------------------------------- validation
+def check_backend(name: object, source: str) -> str:
+    """Return ``name`` if it is a registered backend or ``"auto"``, else raise."""
+    if isinstance(name, str) and (name in available_backends() or name == AUTO):
+        return name
+    raise ConfigError(unknown_backend_message(name, source))
+
+
+def check_dtype(value: object, source: str) -> str:
+    """Return the dtype name if it is one of :data:`VALID_DTYPES`, else raise."""
+    if isinstance(value, str) and value in VALID_DTYPES:
+        return value
+    valid = ", ".join(repr(d) for d in VALID_DTYPES)
+    raise ConfigError(f"unknown dtype {value!r} from {source}; valid dtypes are {valid}")
+
+
+def check_threads(value: object, source: str) -> int | None:
+    """Return a positive thread count (``"all"`` -> all cores), else raise."""
+    if value == "all":
+        return os.cpu_count() or 1
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError(
+        f"bad threads {value!r} from {source}; expected a positive integer or 'all'"
+    )
+
+
+# --------------------------------------------------------------------------- config file
+@dataclass(frozen=True)
+class ConfigFile:
+    """The settings table of one config file, already checked for unknown keys."""
+
+    path: Path
+    table: Mapping[str, Any]
+    prefix: str  # "" for vecstudy.toml, "tool.vecstudy." for pyproject.toml
+
+    def source(self, key: str) -> str:
+        """Human-readable source of ``key``, e.g. ``config file /p/vecstudy.toml, key 'dtype'``."""
+        return f"config file {self.path}, key '{self.prefix}{key}'"
+
+
+_parsed: dict[tuple[str, int, int], ConfigFile | None] = {}
+
+
+def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
+    """Locate the config file; return ``(path, is_pyproject)`` or None.
+
+    ``VECSTUDY_CONFIG`` wins (it must name an existing file); otherwise the nearest
+    ``vecstudy.toml`` from ``start`` (default: the current directory) upwards, else
+    the nearest ``pyproject.toml``.
+    """
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{ENV_CONFIG}={env!r} does not name an existing file")
+        return path.resolve(), path.name == "pyproject.toml"
+    here = (start or Path.cwd()).resolve()
+    dirs = (here, *here.parents)
+    for d in dirs:
+        candidate = d / "vecstudy.toml"
+        if candidate.is_file():
+            return candidate, False
+    for d in dirs:
+        candidate = d / "pyproject.toml"
+        if candidate.is_file():
+            return candidate, True
+    return None
+
+
+def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key in _parsed:
+        return _parsed[key]
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    result: ConfigFile | None
+    if is_pyproject:
+        table = data.get("tool", {}).get("vecstudy")
+        result = None if table is None else ConfigFile(path, table, "tool.vecstudy.")
+    else:
+        result = ConfigFile(path, data, "")
+    if result is not None:
+        if not isinstance(result.table, dict):
+            raise ConfigError(f"config file {path}: '{result.prefix.rstrip('.')}' must be a table")
+        unknown = sorted(set(result.table) - set(FILE_KEYS))
+        if unknown:
+            valid = ", ".join(FILE_KEYS)
+            raise ConfigError(
+                f"{result.source(unknown[0])}: unknown key; valid keys are {valid}"
+            )
+        for section in SECTIONS:
+            if section in result.table and not isinstance(result.table[section], dict):
+                raise ConfigError(f"{result.source(section)}: must be a table")
+    _parsed[key] = result
+    return result
+
+
+def config_file() -> ConfigFile | None:
+    """The config file in force (parsed and checked for unknown keys), or None."""
+    found = find_config_file()
+    return None if found is None else _parse(*found)
+
+
+def file_section(name: str) -> tuple[dict[str, Any], str | None]:
+    """The raw table ``name`` (e.g. ``"bench"``) of the config file, and the file's path.
+
+    Returns ``({}, None)`` when there is no config file.
+    """
+    if name not in SECTIONS:
+        raise ValueError(f"unknown config section {name!r}; valid sections are {SECTIONS}")
+    cfg = config_file()
+    if cfg is None:
+        return {}, None
+    return dict(cfg.table.get(name, {})), str(cfg.path)
+
+
+def _from_env_or_file(key: str, env_name: str) -> tuple[object, str] | None:
+    env = os.environ.get(env_name)
+    if env is not None and env != "":
+        return env, f"environment variable {env_name}"
+    cfg = config_file()
+    if cfg is not None and key in cfg.table:
+        return cfg.table[key], cfg.source(key)
+    return None
+
+
+# --------------------------------------------------------------------------- backend
+def set_backend(name: str | None) -> None:
+    """Set the process-wide backend; ``None`` clears it (back to env/file/default)."""
+    global _global_backend
+    _global_backend = None if name is None else Choice(check_backend(name, "set_backend()"), "set_backend()")
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[Choice]:
+    """Use backend ``name`` inside a ``with`` block (thread- and task-local)."""
+    choice = Choice(check_backend(name, "use_backend()"), "use_backend()")
+    token = _context_backend.set(choice)
+    try:
+        yield choice
+    finally:
+        _context_backend.reset(token)
+
+
+def resolve_backend(backend: str | None = None) -> Choice:
+    """The backend in force for a call with argument ``backend``, and its source."""
+    if backend is not None:
+        return Choice(check_backend(backend, "argument backend="), "argument backend=")
+    ctx = _context_backend.get()
+    if ctx is not None:
+        return ctx
+    if _global_backend is not None:
+        return _global_backend
+    found = _from_env_or_file("backend", ENV_BACKEND)
+    if found is not None:
+        value, source = found
+        return Choice(check_backend(value, source), source)
+    return Choice(DEFAULT_BACKEND, "default")
+
+
+def get_backend() -> Choice:
+    """Which backend is in force now, and where that choice came from.
+
+    >>> import vecstudy
+    >>> with vecstudy.use_backend("python"):
+    ...     print(vecstudy.get_backend())
+    python (from use_backend())
+    """
+    return resolve_backend(None)
+
+
+# --------------------------------------------------------------------------- dtype, threads
+def resolve_dtype(dtype: str | None = None, data_dtype: object = None) -> Choice:
+    """The floating dtype name for a call; ``data_dtype`` is the input's dtype for the default."""
+    if dtype is not None:
+        return Choice(check_dtype(str(dtype), "argument dtype="), "argument dtype=")
+    found = _from_env_or_file("dtype", ENV_DTYPE)
+    if found is not None:
+        value, source = found
+        return Choice(check_dtype(value, source), source)
+    name = str(data_dtype) if data_dtype is not None else ""
+    if name in VALID_DTYPES:
+        return Choice(name, "default (dtype of the input)")
+    return Choice("float64", "default")
+
+
+def resolve_threads(threads: int | str | None = None) -> Choice:
+    """The thread count for a call (``None`` value: leave the libraries' settings alone)."""
+    if threads is not None:
+        return Choice(check_threads(threads, "argument threads="), "argument threads=")
+    found = _from_env_or_file("threads", ENV_THREADS)
+    if found is not None:
+        value, source = found
+        return Choice(check_threads(value, source), source)
+    return Choice(None, "default")
+
+
+def check_file() -> None:
+    """Validate every setting of the config file now (used by ``vecstudy info``)."""
+    cfg = config_file()
+    if cfg is None:
+        return
+    if "backend" in cfg.table:
+        check_backend(cfg.table["backend"], cfg.source("backend"))
+    if "dtype" in cfg.table:
+        check_dtype(cfg.table["dtype"], cfg.source("dtype"))
+    if "threads" in cfg.table:
+        check_threads(cfg.table["threads"], cfg.source("threads"))
