@@ -66,14 +66,18 @@ def test_env_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("VECSTUDY_CONFIG", str(other))
     assert vecstudy.get_backend().name == "python"
     monkeypatch.setenv("VECSTUDY_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(ConfigError, match="VECSTUDY_CONFIG=.*missing.toml.*does not name an existing file"):
+    with pytest.raises(
+        ConfigError, match=r"VECSTUDY_CONFIG=.*missing\.toml.*does not name an existing file"
+    ):
         vecstudy.get_backend()
 
 
 def test_env_beats_file(monkeypatch: pytest.MonkeyPatch) -> None:
     write(Path("vecstudy.toml"), 'backend = "numba"\n')
     monkeypatch.setenv("VECSTUDY_BACKEND", "python")
-    assert vecstudy.get_backend() == config.Choice("python", "environment variable VECSTUDY_BACKEND")
+    assert vecstudy.get_backend() == config.Choice(
+        "python", "environment variable VECSTUDY_BACKEND"
+    )
 
 
 def test_set_backend_beats_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,12 +143,24 @@ def test_choice_is_resolved_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ('backend = "cuda"\n', r"unknown backend 'cuda' from config file .*vecstudy.toml, key 'backend'; valid backends are 'python', 'numba', 'numpy', 'auto'"),
-        ('backend = 3\n', r"unknown backend 3 from config file"),
-        ('dtype = "half"\n', r"unknown dtype 'half' from config file .*key 'dtype'; valid dtypes are 'float64', 'float32'"),
-        ('threads = -2\n', r"bad threads -2 from config file .*key 'threads'; expected a positive integer or 'all'"),
-        ('backnd = "numba"\n', r"config file .*vecstudy.toml, key 'backnd': unknown key; valid keys are backend, dtype, threads, bench"),
-        ('bench = 3\n', r"key 'bench': must be a table"),
+        (
+            'backend = "cuda"\n',
+            r"unknown backend 'cuda' from config file .*vecstudy.toml, key 'backend'; valid backends are 'python', 'numba', 'numpy', 'auto'",
+        ),
+        ("backend = 3\n", r"unknown backend 3 from config file"),
+        (
+            'dtype = "half"\n',
+            r"unknown dtype 'half' from config file .*key 'dtype'; valid dtypes are 'float64', 'float32'",
+        ),
+        (
+            "threads = -2\n",
+            r"bad threads -2 from config file .*key 'threads'; expected a positive integer or 'all'",
+        ),
+        (
+            'backnd = "numba"\n',
+            r"config file .*vecstudy.toml, key 'backnd': unknown key; valid keys are backend, dtype, threads, bench",
+        ),
+        ("bench = 3\n", r"key 'bench': must be a table"),
         ('backend = "numba\n', r"config file .*vecstudy.toml is not valid TOML"),
     ],
 )
@@ -157,18 +173,26 @@ def test_bad_file_values_name_file_and_key(text: str, match: str) -> None:
 
 def test_bad_env_values_name_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECSTUDY_BACKEND", "gpu")
-    with pytest.raises(ConfigError, match=r"unknown backend 'gpu' from environment variable VECSTUDY_BACKEND; valid backends are"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown backend 'gpu' from environment variable VECSTUDY_BACKEND; valid backends are",
+    ):
         vecstudy.get_backend()
     monkeypatch.delenv("VECSTUDY_BACKEND")
     monkeypatch.setenv("VECSTUDY_DTYPE", "int8")
-    with pytest.raises(ConfigError, match=r"unknown dtype 'int8' from environment variable VECSTUDY_DTYPE"):
+    with pytest.raises(
+        ConfigError, match=r"unknown dtype 'int8' from environment variable VECSTUDY_DTYPE"
+    ):
         vecstudy.propagate(np.zeros((1, 1)), 0.0, np.ones((1, 2)), [[0, 1]])
 
 
 def test_bad_names_in_code() -> None:
     with pytest.raises(ConfigError, match=r"unknown backend 'nope' from set_backend\(\)"):
         vecstudy.set_backend("nope")
-    with pytest.raises(ConfigError, match=r"unknown backend 'nope' from use_backend\(\)"), vecstudy.use_backend("nope"):
+    with (
+        pytest.raises(ConfigError, match=r"unknown backend 'nope' from use_backend\(\)"),
+        vecstudy.use_backend("nope"),
+    ):
         pass
 
 
@@ -209,13 +233,14 @@ def test_threads_setting_limits_blas_and_numba(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(module, "propagate", spy)
     before = [lib["num_threads"] for lib in threadpool_info()]
     vecstudy.propagate(np.zeros((1, 1)), 0.0, np.ones((1, 2)), [[0, 1]], backend="numpy", threads=1)
-    assert seen and set(seen) == {1}
+    assert seen
+    assert set(seen) == {1}
     assert [lib["num_threads"] for lib in threadpool_info()] == before
 
 
 def test_file_section() -> None:
     assert config.file_section("bench") == ({}, None)
-    path = write(Path("vecstudy.toml"), '[bench]\nrepeats = 3\n')
+    path = write(Path("vecstudy.toml"), "[bench]\nrepeats = 3\n")
     assert config.file_section("bench") == ({"repeats": 3}, str(path.resolve()))
     with pytest.raises(ValueError, match="unknown config section"):
         config.file_section("nope")

@@ -34,7 +34,9 @@ def sklearn_fit(breast_cancer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarra
 
 
 def test_matches_sklearn(
-    backend: str, breast_cancer: tuple[np.ndarray, np.ndarray], sklearn_fit: tuple[np.ndarray, float]
+    backend: str,
+    breast_cancer: tuple[np.ndarray, np.ndarray],
+    sklearn_fit: tuple[np.ndarray, float],
 ) -> None:
     F, y = breast_cancer
     X, Y = F.T.copy(), y[None, :]

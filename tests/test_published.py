@@ -54,7 +54,9 @@ def test_costs_every_100_iterations(backend: str) -> None:
 
 def test_predict(backend: str) -> None:
     w = np.array([[0.1124579], [0.23106775]])
-    pred = vecstudy.predict(w, -0.3, np.array([[1.0, -1.1, -3.2], [1.2, 2.0, 0.1]]), backend=backend)
+    pred = vecstudy.predict(
+        w, -0.3, np.array([[1.0, -1.1, -3.2], [1.2, 2.0, 0.1]]), backend=backend
+    )
     assert pred.shape == (1, 3)
     np.testing.assert_array_equal(pred, [[1.0, 1.0, 0.0]])
 
@@ -87,7 +89,13 @@ def test_model_returns_course_dict(backend: str, rng: np.random.Generator) -> No
     Yte = (Xte[0] + 0.5 * Xte[1] > 0).astype(float)[None]
     d = vecstudy.model(Xtr, Ytr, Xte, Yte, num_iterations=200, learning_rate=0.5, backend=backend)
     assert set(d) == {
-        "costs", "Y_prediction_test", "Y_prediction_train", "w", "b", "learning_rate", "num_iterations",
+        "costs",
+        "Y_prediction_test",
+        "Y_prediction_train",
+        "w",
+        "b",
+        "learning_rate",
+        "num_iterations",
     }
     assert d["Y_prediction_test"].shape == (1, 10)
     assert d["Y_prediction_train"].shape == (1, 40)

@@ -22,7 +22,7 @@ def test_registering_twice_is_an_error() -> None:
 
 
 def test_unknown_backend_lists_valid_ones() -> None:
-    with pytest.raises(ValueError, match="unknown backend 'fast'.*'python', 'numba', 'numpy'"):
+    with pytest.raises(ValueError, match=r"unknown backend 'fast'.*'python', 'numba', 'numpy'"):
         backends.load("fast")
 
 
@@ -48,7 +48,16 @@ def test_import_is_light() -> None:
 
 def test_public_api() -> None:
     assert set(vecstudy.__all__) >= {
-        "sigmoid", "sigmoid_derivative", "initialize_with_zeros", "propagate", "optimize", "predict",
-        "model", "available_backends", "get_backend", "set_backend", "use_backend",
+        "sigmoid",
+        "sigmoid_derivative",
+        "initialize_with_zeros",
+        "propagate",
+        "optimize",
+        "predict",
+        "model",
+        "available_backends",
+        "get_backend",
+        "set_backend",
+        "use_backend",
     }
     assert isinstance(vecstudy.__version__, str)

@@ -57,7 +57,13 @@ class DivergenceError(FloatingPointError):
     """
 
     def __init__(
-        self, message: str, *, iteration: int, params: dict[str, Any], grads: Grads, costs: list[float]
+        self,
+        message: str,
+        *,
+        iteration: int,
+        params: dict[str, Any],
+        grads: Grads,
+        costs: list[float],
     ) -> None:
         super().__init__(message)
         self.iteration = iteration
@@ -67,21 +73,26 @@ class DivergenceError(FloatingPointError):
 
 
 # --------------------------------------------------------------------------- validation
+def _describe(value: object) -> str:
+    """A short description of a bad value for an error message: its type and repr."""
+    return f"{type(value).__name__} {value!r:.40}"
+
+
 def _as_real_array(value: object, name: str) -> NDArray[Any]:
     """``value`` as an ndarray of real numbers, or a TypeError naming ``name``."""
     if isinstance(value, str | bytes):
-        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__} {value!r:.40}")
+        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
-        raise TypeError(f"{name} must be a numeric array; it could not be converted: {exc}") from None
+        raise TypeError(
+            f"{name} must be a numeric array; it could not be converted: {exc}"
+        ) from None
     if arr.dtype == object:
         odd = [v for v in arr.flat if isinstance(v, bool) or not isinstance(v, numbers.Real)][:1]
         if odd:
             bad = odd[0]
-            raise TypeError(
-                f"{name} must hold real numbers; found {type(bad).__name__} {bad!r:.40} (dtype object)"
-            )
+            raise TypeError(f"{name} must hold real numbers; found {_describe(bad)} (dtype object)")
         arr = arr.astype(np.float64)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers; found dtype {arr.dtype}")
@@ -92,15 +103,15 @@ def _check_finite(arr: NDArray[Any], name: str) -> None:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
-        raise ValueError(
-            f"{name} must be finite; found {float(arr[where])} at index {where}"
-        )
+        raise ValueError(f"{name} must be finite; found {float(arr[where])} at index {where}")
 
 
 def _check_X(X: ArrayLike, name: str = "X") -> NDArray[Any]:
     arr = _as_real_array(X, name)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D with shape (n_x, m); got {arr.ndim}-D shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_x, m); got {arr.ndim}-D shape {arr.shape}"
+        )
     n_x, m = arr.shape
     if n_x == 0:
         raise ValueError(f"{name} has zero features (shape {arr.shape}); need n_x >= 1")
@@ -131,7 +142,9 @@ def _check_Y(Y: ArrayLike, m: int, name: str = "Y") -> NDArray[Any]:
 def _check_w(w: ArrayLike, n_x: int) -> NDArray[Any]:
     arr = _as_real_array(w, "w")
     if arr.shape not in ((n_x, 1), (n_x,)):
-        raise ValueError(f"w must have shape (n_x, 1) = ({n_x}, 1) to match X; got shape {arr.shape}")
+        raise ValueError(
+            f"w must have shape (n_x, 1) = ({n_x}, 1) to match X; got shape {arr.shape}"
+        )
     _check_finite(arr, "w")
     return arr.reshape(n_x)
 
@@ -140,7 +153,7 @@ def _check_b(b: object) -> float:
     if isinstance(b, np.ndarray) and b.size == 1:
         b = b.reshape(()).item()
     if isinstance(b, bool) or not isinstance(b, numbers.Real):
-        raise TypeError(f"b must be a real number; got {type(b).__name__} {b!r:.40}")
+        raise TypeError(f"b must be a real number; got {_describe(b)}")
     value = float(b)
     if not math.isfinite(value):
         raise ValueError(f"b must be finite; got {value!r}")
@@ -149,29 +162,25 @@ def _check_b(b: object) -> float:
 
 def _check_learning_rate(learning_rate: object) -> float:
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(
-            f"learning_rate must be a real number; got {type(learning_rate).__name__} {learning_rate!r:.40}"
-        )
+        raise TypeError(f"learning_rate must be a real number; got {_describe(learning_rate)}")
     value = float(learning_rate)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"learning_rate must be finite and > 0; got {value!r}")
     return value
 
 
-def _check_iterations(num_iterations: object) -> int:
-    if isinstance(num_iterations, bool) or not isinstance(num_iterations, numbers.Integral):
-        raise TypeError(
-            f"num_iterations must be an integer; got {type(num_iterations).__name__} {num_iterations!r:.40}"
-        )
-    value = int(num_iterations)
-    if value < 0:
-        raise ValueError(f"num_iterations must be >= 0; got {value}")
-    return value
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {_describe(value)}")
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {number}")
+    return number
 
 
 def _check_flag(value: object, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r:.40}")
+        raise TypeError(f"{name} must be True or False; got {_describe(value)}")
     return bool(value)
 
 
@@ -264,12 +273,9 @@ def initialize_with_zeros(dim: int, *, dtype: str | None = None) -> tuple[Array,
     >>> w.shape, b
     ((2, 1), 0.0)
     """
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-        raise TypeError(f"dim must be an integer; got {type(dim).__name__} {dim!r:.40}")
-    if dim < 1:
-        raise ValueError(f"dim must be >= 1; got {dim}")
+    n_x = _check_int(dim, "dim", 1)
     dt = str(config.resolve_dtype(dtype, None).value)
-    return np.zeros((int(dim), 1), dtype=dt), 0.0
+    return np.zeros((n_x, 1), dtype=dt), 0.0
 
 
 def propagate(
@@ -301,7 +307,7 @@ def propagate(
     """
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
-    module, name = _kernel(backend, *Xc.shape, dt)
+    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
     with _threads(threads, name):
         dw, db, cost = module.propagate(wc, bf, Xc, Yc)
     return {"dw": np.asarray(dw).reshape(-1, 1), "db": float(db)}, float(cost)
@@ -347,12 +353,12 @@ def optimize(
     >>> params["w"].ravel(), round(params["b"], 11)
     (array([0.19033591, 0.12259159]), 1.92535983008)
     """
-    n_iter = _check_iterations(num_iterations)
+    n_iter = _check_int(num_iterations, "num_iterations", 0)
     lr = _check_learning_rate(learning_rate)
     verbose = _check_flag(print_cost, "print_cost")
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
-    module, name = _kernel(backend, *Xc.shape, dt)
+    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
     with _threads(threads, name):
         if verbose:
             result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
@@ -416,7 +422,7 @@ def predict(
     array([[1., 1., 0.]])
     """
     wc, bf, Xc, _, dt = _prepare(w, b, X, None, dtype)
-    module, name = _kernel(backend, *Xc.shape, dt)
+    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
     with _threads(threads, name):
         out = module.predict(wc, bf, Xc)
     return np.asarray(out).reshape(1, -1)

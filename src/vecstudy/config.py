@@ -98,15 +98,11 @@ def check_threads(value: object, source: str) -> int | None:
     if value == "all":
         return os.cpu_count() or 1
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = int(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
-    raise ConfigError(
-        f"bad threads {value!r} from {source}; expected a positive integer or 'all'"
-    )
+    raise ConfigError(f"bad threads {value!r} from {source}; expected a positive integer or 'all'")
 
 
 # --------------------------------------------------------------------------- config file
@@ -174,9 +170,7 @@ def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
         unknown = sorted(set(result.table) - set(FILE_KEYS))
         if unknown:
             valid = ", ".join(FILE_KEYS)
-            raise ConfigError(
-                f"{result.source(unknown[0])}: unknown key; valid keys are {valid}"
-            )
+            raise ConfigError(f"{result.source(unknown[0])}: unknown key; valid keys are {valid}")
         for section in SECTIONS:
             if section in result.table and not isinstance(result.table[section], dict):
                 raise ConfigError(f"{result.source(section)}: must be a table")
@@ -217,7 +211,9 @@ def _from_env_or_file(key: str, env_name: str) -> tuple[object, str] | None:
 def set_backend(name: str | None) -> None:
     """Set the process-wide backend; ``None`` clears it (back to env/file/default)."""
     global _global_backend
-    _global_backend = None if name is None else Choice(check_backend(name, "set_backend()"), "set_backend()")
+    _global_backend = (
+        None if name is None else Choice(check_backend(name, "set_backend()"), "set_backend()")
+    )
 
 
 @contextlib.contextmanager
