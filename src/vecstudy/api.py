@@ -302,8 +302,8 @@ def propagate(
     >>> w, b = np.array([[1.0], [2.0]]), 2.0
     >>> X, Y = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]]), np.array([[1, 0, 1]])
     >>> grads, cost = vecstudy.propagate(w, b, X, Y)
-    >>> grads["dw"].ravel(), round(grads["db"], 12), round(cost, 12)
-    (array([0.99845601, 2.39507239]), 0.001455578137, 5.801545319395)
+    >>> grads["dw"].ravel(), round(grads["db"], 14), round(cost, 14)
+    (array([0.99845601, 2.39507239]), 0.00145557813678, 5.80154531939415)
     """
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None

@@ -1,0 +1,1 @@
+"""airspeed velocity benchmarks of the vecstudy kernels (see asv.conf.json)."""

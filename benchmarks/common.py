@@ -1,0 +1,89 @@
+"""Shared, seeded, cached data and settings for the asv benchmarks.
+
+The benchmarks time the *kernel layer* (``vecstudy.backends.load(name)``) on
+prepared C-contiguous arrays: the public API validates ``X`` (a full pass over
+it, looking for NaN) on every call, which is not what these benchmarks measure.
+
+Thread counts: set ``VECSTUDY_THREADS`` (a positive integer or ``all``) to run
+the benchmarks under that many Numba and BLAS threads; unset, the libraries'
+defaults apply (usually every core).  :func:`threads_in_force` says which.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from vecstudy import backends
+
+BACKENDS: list[str] = list(backends.available_backends())
+#: (n_x, m) as "n_xxm" strings: 80 kB, 8 MB and 80 MB of float64.
+SHAPES: list[str] = ["10x1000", "100x10000", "1000x10000"]
+DTYPES: list[str] = ["float64", "float32"]
+#: Length of the timed optimize call.
+ITERATIONS = 100
+LEARNING_RATE = 0.005
+RECORD_EVERY = 100
+#: The pure-Python loop runs only where one timed call does at most this many
+#: multiply-adds over X (about 0.1-0.3 s here); asv's skip idiom elsewhere.
+PYTHON_MAX_WORK = 2_000_000
+
+
+def parse_shape(shape: str) -> tuple[int, int]:
+    """``"100x10000"`` -> ``(100, 10000)``."""
+    n_x, m = shape.split("x")
+    return int(n_x), int(m)
+
+
+@functools.lru_cache(maxsize=4)
+def problem(shape: str, dtype: str) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Seeded ``(w, b, X, Y)``: ``X ~ N(0, 1)`` C-contiguous, labels from a logistic model."""
+    n_x, m = parse_shape(shape)
+    rng = np.random.default_rng(20240601)
+    X = rng.standard_normal((n_x, m)).astype(dtype)
+    w_true = rng.standard_normal(n_x) / math.sqrt(n_x)
+    p = 1.0 / (1.0 + np.exp(-np.clip(w_true @ X, -30.0, 30.0)))
+    Y = (rng.random(m) < p).astype(dtype)
+    return np.zeros(n_x, dtype=dtype), 0.0, np.ascontiguousarray(X), Y
+
+
+def skip_unless_fits(backend: str, shape: str, calls_per_sample: int) -> None:
+    """Raise NotImplementedError (asv: skip) where the Python loop would take too long."""
+    n_x, m = parse_shape(shape)
+    if backend == "python" and n_x * m * calls_per_sample > PYTHON_MAX_WORK:
+        raise NotImplementedError(f"python backend too slow for {shape} x {calls_per_sample}")
+
+
+def load(backend: str) -> Any:
+    """The backend module; NotImplementedError (asv: skip) if it cannot be imported."""
+    try:
+        return backends.load(backend)
+    except ImportError as exc:  # e.g. numba not installed in this environment
+        raise NotImplementedError(str(exc)) from exc
+
+
+class ThreadSetting:
+    """Enter ``vecstudy.threads.limit_threads`` in setup and leave it in teardown."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+
+    def enter(self) -> None:
+        from vecstudy.config import resolve_threads
+        from vecstudy.threads import limit_threads
+
+        self._stack.enter_context(limit_threads(resolve_threads().value))
+
+    def exit(self) -> None:
+        self._stack.close()
+
+
+def threads_in_force() -> dict[str, Any]:
+    """Thread information (BLAS, Numba) as :func:`vecstudy.threads.thread_info` reports it."""
+    from vecstudy.threads import thread_info
+
+    return thread_info()

@@ -1,0 +1,281 @@
+"""The ``vecstudy`` command: thin, it parses and calls.
+
+Subcommands
+-----------
+``vecstudy study``
+    The main job: a sweep over a built-in grid (about two minutes), then the report.
+``vecstudy bench``
+    A sweep over a grid you choose; results appended to a JSON file.
+``vecstudy report``
+    Figures and ``report.md`` from a results file (and asv results).
+``vecstudy roofline``
+    Measured targets: the best time one gradient step can take here.
+``vecstudy info``
+    The backend in force and where it came from; machine and thread information.
+
+Errors print one line to stderr and exit with status 2; Ctrl-C during a sweep
+keeps every finished case and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage dump) and exit with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "grid and timing",
+        "Defaults come from the [bench] table of the config file (vecstudy.toml, or "
+        "[tool.vecstudy.bench] in pyproject.toml), then the built-in values shown.",
+    )
+    g.add_argument("--shapes", metavar="NxM,...", help="shapes of X, e.g. 10x1000,100x10000")
+    g.add_argument("--backends", metavar="NAME,...", help="backends to time, or 'all'")
+    g.add_argument("--dtypes", metavar="DTYPE,...", help="float64 and/or float32")
+    g.add_argument(
+        "--threads", metavar="N,...", help="thread counts (Numba and BLAS); 'all' = every core"
+    )
+    g.add_argument("--repeats", metavar="N", help="timings per case (each yields one row)")
+    g.add_argument(
+        "--min-time",
+        metavar="S",
+        help="seconds one timing lasts at least; sets the loop count (timeit uses 0.2)",
+    )
+    g.add_argument(
+        "--budget",
+        metavar="S",
+        help="seconds a case may take; slower cases are skipped and recorded",
+    )
+    g.add_argument("--iterations", metavar="N", help="length of the timed optimize call")
+    g.add_argument(
+        "--micro",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the course's micro-studies (dot product, exp loop)",
+    )
+    g.add_argument("--micro-size", metavar="N", help="vector length of the micro-studies")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from vecstudy import bench
+
+    parser = _Parser(
+        prog="vecstudy",
+        description=(
+            "What vectorization and compilation buy: logistic-regression gradient descent "
+            "as Python loops, Numba and NumPy, measured on this machine."
+        ),
+        epilog="Start with 'vecstudy study'. Each subcommand has its own --help.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    s = sub.add_parser(
+        "study",
+        help="sweep a built-in grid (about two minutes) and write the report",
+        description=(
+            "Time every backend on a built-in grid of shapes, dtypes and thread settings "
+            f"({bench.STUDY_DEFAULTS['shapes']}; threads {bench.STUDY_DEFAULTS['threads']}), "
+            "compilation excluded, then write figures and report.md. Takes about two minutes "
+            "on a 2-core machine. Starts a fresh results file in the output directory."
+        ),
+    )
+    s.add_argument("--output-dir", default="reports", metavar="DIR", help="default: reports")
+    s.add_argument(
+        "--asv", metavar="DIR", help="also report asv results from DIR (e.g. .asv/results)"
+    )
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    b = sub.add_parser(
+        "bench",
+        help="time backends over a grid; append rows to a results file",
+        description=(
+            "Sweep backends x shapes x dtypes x thread settings. Each case is warmed up "
+            "(compilation excluded), checked against the time budget, calibrated by autorange "
+            "and timed --repeats times. Also measures read bandwidth for each size and the "
+            "course's micro-studies. The results file is rewritten atomically after every "
+            "case: Ctrl-C keeps every finished case."
+        ),
+    )
+    _add_sweep_options(b)
+    b.add_argument(
+        "--output",
+        metavar="FILE",
+        help=f"results file, appended to if it exists (default: {bench.DEFAULTS['output']})",
+    )
+    b.add_argument(
+        "--fresh", action="store_true", help="replace the results file instead of appending"
+    )
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    r = sub.add_parser(
+        "report",
+        help="figures and report.md from a results file",
+        description="Write PNG and SVG figures and report.md from a 'vecstudy bench' results file.",
+    )
+    r.add_argument(
+        "results",
+        nargs="?",
+        default=str(bench.DEFAULTS["output"]),
+        help=f"results file (default: {bench.DEFAULTS['output']})",
+    )
+    r.add_argument("--output-dir", default="reports", metavar="DIR", help="default: reports")
+    r.add_argument(
+        "--asv", metavar="DIR", help="also report asv results from DIR (e.g. .asv/results)"
+    )
+
+    rf = sub.add_parser(
+        "roofline",
+        help="measured targets: the fastest a gradient step can be here",
+        description="Measure read bandwidth and compute the best time one gradient step can take.",
+    )
+    rf.add_argument("--threads", metavar="N", help="thread count, or 'all' (default: leave as is)")
+    rf.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+
+    sub.add_parser(
+        "info",
+        help="backend in force (and its source), machine and thread information",
+        description="Print the backend in force, where that choice came from, and machine info.",
+    )
+    return parser
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from vecstudy import bench
+
+    overrides = {key: getattr(args, key, None) for key in bench.VALID_KEYS}
+    options = bench.resolve_options(overrides)
+    result = bench.run_sweep(options, progress=not args.no_progress, append=not args.fresh)
+    print(
+        f"wrote {result.rows} rows ({result.skipped} skipped cases) to {result.path}; "
+        f"next: vecstudy report {shlex.quote(str(result.path))}"
+    )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from vecstudy import report
+
+    files = report.write_report(args.results, output_dir=args.output_dir, asv_dir=args.asv)
+    print(f"wrote {files.markdown} and {len(files.figures)} figure files")
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    import time
+
+    from vecstudy import bench, report
+
+    out = Path(args.output_dir)
+    overrides = {"output": str(out / "study-results.json")}
+    options = bench.resolve_options(overrides, defaults=bench.STUDY_DEFAULTS, use_file=False)
+    t0 = time.perf_counter()
+    result = bench.run_sweep(options, progress=not args.no_progress, append=False)
+    files = report.write_report(result.path, output_dir=out, asv_dir=args.asv)
+    print(
+        f"study done in {time.perf_counter() - t0:.0f} s: {result.rows} rows "
+        f"({result.skipped} skipped cases) in {result.path}"
+    )
+    print(f"report: {files.markdown}")
+    return 0
+
+
+def _cmd_roofline(args: argparse.Namespace) -> int:
+    from vecstudy import bench
+
+    threads = None
+    if args.threads is not None:
+        threads = bench.parse_threads(args.threads, "option --threads")[0]
+    from vecstudy import roofline
+
+    df = roofline.measure_targets(threads=threads, quick=args.quick)
+    print(roofline.format_targets(df))
+    return 0
+
+
+def _cmd_info(_args: argparse.Namespace) -> int:
+    import vecstudy
+    from vecstudy import backends, bench, config
+
+    config.check_file()
+    cfg = config.config_file()
+    mach = bench.machine_info()
+    threads = mach.pop("threads")
+    print(f"vecstudy {vecstudy.__version__}")
+    print(f"backend in force: {vecstudy.get_backend()}")
+    print(f"available backends: {', '.join(backends.available_backends())}")
+    print(f"config file: {cfg.path if cfg is not None else 'none'}")
+    for key, value in mach.items():
+        print(f"{key}: {value}")
+    for lib in threads.get("blas", []):
+        print(
+            f"blas: {lib.get('library')} {lib.get('version')} ({lib.get('user_api')}), "
+            f"{lib.get('threads')} threads, {lib.get('architecture')}, {lib.get('prefix')}"
+        )
+    if "numba_threads" in threads:
+        print(
+            f"numba: {threads['numba_threads']} threads, "
+            f"layer {threads.get('numba_threading_layer')}"
+        )
+    else:
+        print("numba: not imported (its threads are set when a sweep uses it)")
+    if "error" in threads:
+        print(f"thread info unavailable: {threads['error']}")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "bench": _cmd_bench,
+    "report": _cmd_report,
+    "study": _cmd_study,
+    "roofline": _cmd_roofline,
+    "info": _cmd_info,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``vecstudy`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    from vecstudy.bench import SweepInterrupted
+
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except SweepInterrupted as exc:
+        print(
+            f"vecstudy {args.command}: interrupted; kept {exc.rows_kept} rows of this run "
+            f"({exc.total_rows} in all) in {exc.path}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(f"vecstudy {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"vecstudy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        text = f"no such file: {exc.filename}"
+    return text or type(exc).__name__
+
+
+def _run() -> NoReturn:  # pragma: no cover - exercised through python -m vecstudy
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The vecstudy command: exit codes, one-line errors, and that it calls through."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import vecstudy
+from vecstudy import bench, cli
+
+TINY = [
+    "--shapes",
+    "4x40",
+    "--backends",
+    "numpy",
+    "--dtypes",
+    "float64",
+    "--threads",
+    "1",
+    "--repeats",
+    "2",
+    "--min-time",
+    "0.001",
+    "--no-micro",
+    "--no-progress",
+]
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["bench", "--repeats", "0"], ["--repeats", "positive integer"]),
+        (["bench", "--shapes", "10by20"], ["--shapes", "'10by20'"]),
+        (["bench", "--backends", "cuda"], ["--backends", "valid backends"]),
+        (["bench", "--bogus"], ["unrecognized arguments: --bogus"]),
+        (["report", "missing.json"], ["no such file: missing.json"]),
+        (["roofline", "--threads", "zero"], ["--threads"]),
+        (["frobnicate"], ["invalid choice"]),
+        ([], ["required"]),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    argv: list[str], needles: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == cli.EXIT_ERROR
+    one_line_error(capsys, *needles)
+
+
+def test_bad_config_file_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("vecstudy.toml").write_text("[bench]\nshape = '1x1'\n")
+    assert cli.main(["bench", *TINY]) == cli.EXIT_ERROR
+    one_line_error(capsys, "vecstudy.toml", "'shape'", "valid keys")
+
+
+def test_bench_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "res.json"
+    assert cli.main(["bench", *TINY, "--output", str(out)]) == 0
+    assert out.is_file()
+    assert "rows" in capsys.readouterr().out
+    assert cli.main(["bench", *TINY, "--output", str(out)]) == 0
+    assert len(bench.load_results(out).runs) == 2  # appended
+    assert cli.main(["bench", *TINY, "--output", str(out), "--fresh"]) == 0
+    assert len(bench.load_results(out).runs) == 1
+    assert cli.main(["report", str(out), "--output-dir", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "report.md").is_file()
+    assert (tmp_path / "rep" / "time.png").is_file()
+
+
+def test_interrupt_exits_130_with_rows_kept(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*_: Any, **__: Any) -> None:
+        raise bench.SweepInterrupted(Path("r.json"), rows_kept=7, total_rows=9)
+
+    monkeypatch.setattr(bench, "run_sweep", interrupted)
+    assert cli.main(["bench", *TINY]) == cli.EXIT_INTERRUPTED
+    one_line_error(capsys, "kept 7 rows", "r.json")
+
+
+def test_study_uses_builtin_grid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_sweep(options: bench.BenchOptions, **kwargs: Any) -> bench.SweepResult:
+        seen["options"], seen["kwargs"] = options, kwargs
+        return bench.SweepResult(options.output, "r", 0, 0, 0)
+
+    def fake_report(path: Path, **kwargs: Any) -> Any:
+        seen["report"] = (path, kwargs)
+        return types.SimpleNamespace(markdown=Path(kwargs["output_dir"]) / "report.md")
+
+    from vecstudy import report
+
+    monkeypatch.setattr(bench, "run_sweep", fake_sweep)
+    monkeypatch.setattr(report, "write_report", fake_report)
+    Path("vecstudy.toml").write_text("[bench]\nshapes = '1x1'\n")  # ignored by study
+    assert cli.main(["study", "--output-dir", str(tmp_path / "s"), "--no-progress"]) == 0
+    opts = seen["options"]
+    assert opts.shapes == bench.parse_shapes(bench.STUDY_DEFAULTS["shapes"], "")
+    assert opts.output == tmp_path / "s" / "study-results.json"
+    assert seen["kwargs"] == {"progress": False, "append": False}
+    assert seen["report"][1]["output_dir"] == tmp_path / "s"
+    assert f"report: {tmp_path / 's' / 'report.md'}" in capsys.readouterr().out
+
+
+def test_roofline_calls_through(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: dict[str, Any] = {}
+    fake = types.ModuleType("vecstudy.roofline")
+
+    def measure_targets(*, threads: int | None, quick: bool) -> str:
+        calls.update(threads=threads, quick=quick)
+        return "df"
+
+    fake.measure_targets = measure_targets  # type: ignore[attr-defined]
+    fake.format_targets = lambda df: f"targets from {df}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vecstudy.roofline", fake)
+    monkeypatch.setattr(vecstudy, "roofline", fake, raising=False)
+    assert cli.main(["roofline", "--threads", "1", "--quick"]) == 0
+    assert calls == {"threads": 1, "quick": True}
+    assert capsys.readouterr().out.strip() == "targets from df"
+
+
+def test_info(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECSTUDY_BACKEND", "python")
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "backend in force: python (from environment variable VECSTUDY_BACKEND)" in out
+    assert f"vecstudy {vecstudy.__version__}" in out
+    assert "cpu:" in out
+
+
+def test_info_reports_bad_config(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("vecstudy.toml").write_text('backend = "fortran"\n')
+    assert cli.main(["info"]) == cli.EXIT_ERROR
+    one_line_error(capsys, "fortran", "vecstudy.toml")
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    src = str(Path(vecstudy.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "vecstudy", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0
+    for command in ("study", "bench", "report", "roofline", "info"):
+        assert command in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "vecstudy", "bench", "--dtypes", "float16"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == cli.EXIT_ERROR
+    assert bad.stderr.count("\n") == 1
+    assert "--dtypes" in bad.stderr

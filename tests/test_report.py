@@ -1,0 +1,321 @@
+"""The report: summaries and speedups from known rows, figures and Markdown written."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from vecstudy import bench, report
+
+# seconds per step: python 1 ms, numpy 10 µs, numba 5 µs at 1 thread and 4 µs at 2
+MEDIANS = {"python": 1e-3, "numpy": 1e-5, "numba": 5e-6}
+READ_S = 2e-6
+
+
+def _row(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = dict.fromkeys(bench.COLUMNS)
+    base.update(
+        run_id="r1",
+        dtype="float64",
+        threads=1,
+        blas_threads=1,
+        numba_threads=1,
+        loops=10,
+        warmup_s=0.5,
+        status="ok",
+        reason="",
+        repeat=0,
+    )
+    base.update(fields)
+    base["bytes_x"] = base["n_x"] * base["m"] * (8 if base["dtype"] == "float64" else 4)
+    return base
+
+
+def make_rows() -> list[dict[str, Any]]:
+    rows = []
+    for n_x, m in ((10, 100), (100, 1000)):
+        for threads in (1, 2):
+            for op in ("propagate", "optimize"):
+                for backend, median_1 in MEDIANS.items():
+                    if backend == "python" and threads == 2:
+                        continue
+                    median = 4e-6 if backend == "numba" and threads == 2 else median_1
+                    for k, factor in enumerate((0.9, 1.0, 1.3)):
+                        rows.append(
+                            _row(
+                                kind="kernel",
+                                operation=op,
+                                backend=backend,
+                                n_x=n_x,
+                                m=m,
+                                threads=threads,
+                                repeat=k,
+                                seconds=median * factor,
+                            )
+                        )
+            for k in range(3):
+                rows.append(
+                    _row(
+                        kind="bandwidth",
+                        operation="read",
+                        backend="numba",
+                        n_x=n_x,
+                        m=m,
+                        threads=threads,
+                        repeat=k,
+                        seconds=READ_S,
+                    )
+                )
+    rows.append(
+        _row(
+            kind="kernel",
+            operation="optimize",
+            backend="python",
+            n_x=1000,
+            m=10000,
+            seconds=None,
+            loops=None,
+            status="skipped",
+            reason="predicted 80 s > budget 20 s",
+        )
+    )
+    for backend, secs in (("python", 0.5), ("numpy", 1e-3), ("numba", 1e-3)):
+        for k in range(3):
+            rows.append(
+                _row(
+                    kind="micro",
+                    operation="dot",
+                    backend=backend,
+                    n_x=1,
+                    m=1_000_000,
+                    repeat=k,
+                    seconds=secs,
+                )
+            )
+    rows.append(
+        _row(
+            kind="micro",
+            operation="exp",
+            backend="numba",
+            n_x=1,
+            m=1_000_000,
+            seconds=None,
+            status="skipped",
+            reason="the numba backend has no exp_loop()",
+        )
+    )
+    return rows
+
+
+def write_results(path: Path, rows: list[dict[str, Any]] | None = None) -> Path:
+    run = {
+        "run_id": "r1",
+        "command": "vecstudy bench --shapes 10x100,100x1000",
+        "status": "complete",
+        "rows": 0,
+        "machine": {
+            "cpu": "Test CPU 9000",
+            "cores": 2,
+            "cores_available": 2,
+            "load_average": 0.1,
+            "threads": {"blas": []},
+            "hostname": "h",
+        },
+    }
+    doc = {"format": bench.FORMAT, "runs": [run], "rows": make_rows() if rows is None else rows}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_summary_and_speedups(tmp_path: Path) -> None:
+    res = bench.load_results(write_results(tmp_path / "r.json"))
+    summary = report.summarize(res.rows)
+    assert (summary["n"] == 3).all()
+    one = summary[
+        (summary["backend"] == "numpy")
+        & (summary["n_x"] == 10)
+        & (summary["operation"] == "propagate")
+        & (summary["threads"] == 1)
+    ].iloc[0]
+    assert one["median"] == pytest.approx(1e-5)
+    assert one["min"] == pytest.approx(0.9e-5)
+    assert one["max"] == pytest.approx(1.3e-5)
+    assert one["q1"] == pytest.approx(0.95e-5)
+    kern = report.kernel_table(summary)
+    numba2 = kern[(kern["backend"] == "numba") & (kern["threads"] == 2)]
+    # the Python loop (one thread) is the baseline for every thread setting
+    assert numba2["vs_python"].to_numpy() == pytest.approx(1e-3 / 4e-6)
+    assert numba2["vs_numpy"].to_numpy() == pytest.approx(1e-5 / 4e-6)
+    assert (kern["limit_s"] == READ_S).all()
+    assert kern["gbps"].to_numpy() == pytest.approx(
+        (kern["bytes_x"] / kern["median"] / 1e9).to_numpy()
+    )
+
+
+def test_write_report(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "r.json")
+    files = report.write_report(results, output_dir=tmp_path / "out")
+    names = sorted(p.name for p in files.figures)
+    stems = ["bandwidth", "micro", "speedup", "time"]
+    assert names == sorted(f"{s}.{ext}" for s in stems for ext in ("png", "svg"))
+    for p in files.figures:
+        assert p.stat().st_size > 1000
+        assert p.read_bytes()[:4] in (b"\x89PNG", b"<?xm")
+    text = files.markdown.read_text()
+    for stem in stems:
+        assert f"]({stem}.png)" in text
+        assert f"({stem}.svg)" in text
+    assert "Test CPU 9000" in text
+    assert "vecstudy bench --shapes 10x100,100x1000" in text
+    assert "vecstudy report" in text
+    assert "predicted 80 s > budget 20 s" in text
+    assert "no exp_loop()" in text
+    assert "**1 ms**" in text  # the Python loop's median
+    assert "250x" in text  # numba (4 µs) over the Python loop (1 ms)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_busy_machine_is_flagged(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "r.json")
+    doc = json.loads(results.read_text())
+    doc["runs"][0]["machine"]["load_average"] = 1.8
+    results.write_text(json.dumps(doc))
+    text = report.write_report(results, output_dir=tmp_path).markdown.read_text()
+    assert "Busy machine" in text
+
+
+def test_report_refuses_an_empty_results_file(tmp_path: Path) -> None:
+    skipped = [r for r in make_rows() if r["status"] == "skipped"]
+    results = write_results(tmp_path / "r.json", skipped)
+    with pytest.raises(ValueError, match="no timed case"):
+        report.write_report(results, output_dir=tmp_path / "out")
+
+
+def test_report_from_micro_rows_only(tmp_path: Path) -> None:
+    micro = [r for r in make_rows() if r["kind"] == "micro"]
+    files = report.write_report(write_results(tmp_path / "r.json", micro), output_dir=tmp_path)
+    assert sorted(p.name for p in files.figures) == ["micro.png", "micro.svg"]
+
+
+def write_asv(root: Path) -> Path:
+    results = root / "results"
+    (results / "box").mkdir(parents=True)
+    (results / "benchmarks.json").write_text(
+        json.dumps(
+            {
+                "bench_kernels.Propagate.time_propagate": {"unit": "seconds"},
+                "bench_kernels.Optimize.peakmem_optimize": {"unit": "bytes"},
+                "version": 2,
+            }
+        )
+    )
+    (results / "box" / "machine.json").write_text("{}")
+    columns = [
+        "result",
+        "params",
+        "version",
+        "started_at",
+        "duration",
+        "stats_ci_99_a",
+        "stats_ci_99_b",
+        "stats_q_25",
+        "stats_q_75",
+        "stats_number",
+        "stats_repeat",
+        "samples",
+        "profile",
+    ]
+    params = [["'python'", "'numpy'"], ["'10x1000'"]]
+    doc = {
+        "commit_hash": "0123456789abcdef",
+        "env_name": "existing-py",
+        "date": 1700000000000,
+        "result_columns": columns,
+        "results": {
+            "bench_kernels.Propagate.time_propagate": [
+                [1e-3, None],
+                params,
+                "v",
+                0,
+                1.0,
+                None,
+                None,
+                [0.9e-3, None],
+                [1.1e-3, None],
+            ],
+            "bench_kernels.Optimize.peakmem_optimize": [[4e7, 5e7], params],
+        },
+    }
+    (results / "box" / "01234567-existing-py.json").write_text(json.dumps(doc))
+    return results
+
+
+def test_load_asv(tmp_path: Path) -> None:
+    asv = report.load_asv(write_asv(tmp_path))
+    assert len(asv) == 4
+    prop = asv[asv["benchmark"].str.endswith("time_propagate")].set_index("params")
+    assert prop.loc["python, 10x1000", "value"] == pytest.approx(1e-3)
+    assert math.isnan(prop.loc["numpy, 10x1000", "value"])  # failed or skipped
+    assert prop.loc["python, 10x1000", "unit"] == "seconds"
+    assert set(asv["commit"]) == {"01234567"}
+
+
+def test_report_with_asv(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "r.json")
+    files = report.write_report(results, output_dir=tmp_path / "out", asv_dir=write_asv(tmp_path))
+    assert (tmp_path / "out" / "asv.png").is_file()
+    text = files.markdown.read_text()
+    assert "## Airspeed velocity" in text
+    assert "](asv.png)" in text
+    assert "failed/skipped" in text
+    assert "40 MB" in text  # peakmem in bytes
+
+
+def test_missing_asv_dir_is_an_error(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "r.json")
+    with pytest.raises(FileNotFoundError, match="asv results directory"):
+        report.write_report(results, output_dir=tmp_path, asv_dir=tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1.5, "1.5 s"), (0.00123, "1.23 ms"), (4.2e-6, "4.2 µs"), (3e-10, "0.3 ns"), (math.nan, "-")],
+)
+def test_format_seconds(seconds: float, text: str) -> None:
+    assert report.format_seconds(seconds) == text
+
+
+def test_format_ratio_and_bytes() -> None:
+    assert report.format_ratio(363.2) == "363x"
+    assert report.format_ratio(1234.0) == "1,234x"
+    assert report.format_ratio(2.345) == "2.35x"
+    assert report.format_bytes(8e6) == "8 MB"
+    assert report.format_bytes(512) == "512 B"
+
+
+def test_markdown_table_escapes_pipes() -> None:
+    table = report.markdown_table(["a", "b"], [["x|y", 1]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
+
+
+def test_summarize_ignores_skipped_rows() -> None:
+    rows = pd.DataFrame(
+        [
+            _row(
+                kind="kernel",
+                operation="propagate",
+                backend="numpy",
+                n_x=1,
+                m=2,
+                seconds=None,
+                status="skipped",
+                reason="r",
+            )
+        ]
+    )
+    assert report.summarize(rows).empty
