@@ -1,0 +1,117 @@
+"""``backend="auto"``: pick the fastest backend for a problem's shape, and say why.
+
+Two sources, in this order:
+
+1. **Measured crossovers.**  The newest sweep results file on hand (``vecstudy bench``'s
+   output as set in the config file's ``[bench]`` table, else ``reports/bench-results.json``
+   or ``reports/study-results.json`` under the current directory), if it was measured on a
+   machine with this CPU and core count.  Among its timings of a gradient-descent
+   iteration in the requested dtype with all threads, the measured shape nearest to the
+   problem (distance in log n_x and log m) decides: the backend with the smallest median
+   time there wins.
+2. **A built-in rule**, when no such results exist: ``numba`` whenever numba imports.  Its
+   compiled descent has no per-iteration Python overhead, reads ``X`` once per step
+   instead of twice, and is cached on disk, so it leads NumPy at every shape the sweep
+   measures (see the README's performance section); ``numpy`` otherwise.  The ``python``
+   backend is never picked: it exists to be read and to be beaten.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+from pathlib import Path
+
+from vecstudy.config import Choice
+
+#: Result files looked for under the current directory when the config names none.
+DEFAULT_RESULTS = ("reports/bench-results.json", "reports/study-results.json")
+
+
+def _results_candidates() -> list[Path]:
+    paths: list[Path] = []
+    try:
+        from vecstudy import bench
+
+        paths.append(Path(bench.resolve_options().output))
+    except (ImportError, ValueError):  # no pandas, or a bad [bench] table: use the defaults
+        pass
+    paths.extend(Path(p) for p in DEFAULT_RESULTS)
+    return [p for p in dict.fromkeys(paths) if p.is_file()]
+
+
+@functools.lru_cache(maxsize=8)
+def _medians(path: str, mtime_ns: int) -> dict[tuple[str, int, int], dict[str, float]]:
+    """Median seconds per optimize iteration: ``{(dtype, n_x, m): {backend: seconds}}``.
+
+    Only rows measured on this machine (same CPU model and core count) with the most
+    threads the file holds.  Cached per file version.
+    """
+    from vecstudy import bench
+
+    results = bench.load_results(path)
+    here = bench.machine_info()
+    runs = {
+        r.get("run_id")
+        for r in results.runs
+        if r.get("machine", {}).get("cpu") == here["cpu"]
+        and r.get("machine", {}).get("cores") == here["cores"]
+    }
+    rows = results.rows
+    rows = rows[
+        (rows["kind"] == "kernel")
+        & (rows["operation"] == "optimize")
+        & (rows["status"] == "ok")
+        & rows["run_id"].isin(runs)
+    ]
+    if rows.empty:
+        return {}
+    rows = rows[rows["threads"] == rows["threads"].max()]
+    table: dict[tuple[str, int, int], dict[str, float]] = {}
+    grouped = rows.groupby(["dtype", "n_x", "m", "backend"])["seconds"].median()
+    for (dtype, n_x, m, backend), seconds in grouped.items():
+        table.setdefault((str(dtype), int(n_x), int(m)), {})[str(backend)] = float(seconds)
+    return table
+
+
+def _from_results(n_x: int, m: int, dtype: str) -> Choice | None:
+    for path in sorted(_results_candidates(), key=lambda p: p.stat().st_mtime_ns, reverse=True):
+        try:
+            table = _medians(str(path), path.stat().st_mtime_ns)
+        except (OSError, ValueError, KeyError):
+            continue  # unreadable or foreign file: try the next, then the rule
+        shapes = [key for key, times in table.items() if key[0] == dtype and len(times) >= 2]
+        if not shapes:
+            continue
+        _, sx, sm = min(shapes, key=lambda k: math.hypot(math.log(k[1] / n_x), math.log(k[2] / m)))
+        times = table[(dtype, sx, sm)]
+        best = min(times, key=times.__getitem__)
+        others = ", ".join(
+            f"{b} {t * 1e3:.3g} ms" for b, t in sorted(times.items(), key=lambda kv: kv[1])
+        )
+        return Choice(
+            best,
+            f"fastest per iteration in {os.fspath(path)} at the nearest measured shape "
+            f"{sx}x{sm} {dtype} ({others})",
+        )
+    return None
+
+
+def choose_backend(n_x: int, m: int, *, dtype: str = "float64") -> Choice:
+    """The backend ``"auto"`` resolves to for an ``(n_x, m)`` problem, with the reason.
+
+    >>> choose_backend(2, 3).value in {"numba", "numpy"}
+    True
+    """
+    measured = _from_results(n_x, m, dtype)
+    if measured is not None:
+        return measured
+    if importlib.util.find_spec("numba") is not None:
+        return Choice(
+            "numba",
+            "built-in rule: no sweep results for this machine; the compiled, fused numba "
+            "descent leads numpy at every measured shape",
+        )
+    return Choice("numpy", "built-in rule: numba is not installed")

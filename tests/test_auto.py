@@ -1,0 +1,105 @@
+"""backend="auto": measured crossovers when results exist, a built-in rule otherwise."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vecstudy
+from vecstudy import auto, bench
+
+
+def _rows(
+    times: dict[tuple[int, int], dict[str, float]], dtype: str = "float64"
+) -> list[dict[str, object]]:
+    rows = []
+    for (n_x, m), per_backend in times.items():
+        for backend, seconds in per_backend.items():
+            for threads in (1, 2):
+                for k, f in enumerate((0.95, 1.0, 1.1)):
+                    row: dict[str, object] = dict.fromkeys(bench.COLUMNS)
+                    row.update(
+                        run_id="r1",
+                        kind="kernel",
+                        operation="optimize",
+                        backend=backend,
+                        dtype=dtype,
+                        threads=threads,
+                        n_x=n_x,
+                        m=m,
+                        bytes_x=n_x * m * 8,
+                        repeat=k,
+                        seconds=seconds * f * (3.0 if threads == 1 and backend == "numpy" else 1.0),
+                        loops=1,
+                        status="ok",
+                        reason="",
+                    )
+                    rows.append(row)
+    return rows
+
+
+def write_results(path: Path, rows: list[dict[str, object]], cpu: str | None = None) -> Path:
+    here = bench.machine_info()
+    run = {"run_id": "r1", "machine": {"cpu": cpu or here["cpu"], "cores": here["cores"]}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": bench.FORMAT, "runs": [run], "rows": rows}))
+    return path
+
+
+def test_builtin_rule_without_results() -> None:
+    choice = auto.choose_backend(10, 1000)
+    assert choice.value == "numba"
+    assert choice.source.startswith("built-in rule")
+
+
+def test_measured_crossover_decides() -> None:
+    # numpy fastest at the small shape, numba at the large one (all-threads rows decide)
+    rows = _rows(
+        {(10, 1000): {"numpy": 1e-5, "numba": 2e-5}, (1000, 100000): {"numpy": 1e-2, "numba": 4e-3}}
+    )
+    path = write_results(Path("reports/bench-results.json"), rows)
+    small = auto.choose_backend(8, 2000)
+    big = auto.choose_backend(2000, 50000)
+    assert small.value == "numpy"
+    assert big.value == "numba"
+    assert str(path) in small.source
+    assert "nearest measured shape 10x1000 float64" in small.source
+    assert "nearest measured shape 1000x100000 float64" in big.source
+    # other dtypes have no measurements: the rule decides
+    assert auto.choose_backend(8, 2000, dtype="float32").source.startswith("built-in rule")
+
+
+def test_results_from_another_machine_are_ignored() -> None:
+    rows = _rows({(10, 1000): {"numpy": 1e-5, "numba": 2e-5}})
+    write_results(Path("reports/bench-results.json"), rows, cpu="Some Other CPU")
+    assert auto.choose_backend(10, 1000).source.startswith("built-in rule")
+
+
+def test_corrupt_results_fall_back_to_rule() -> None:
+    path = Path("reports/bench-results.json")
+    path.parent.mkdir()
+    path.write_text("{not json")
+    assert auto.choose_backend(10, 1000).source.startswith("built-in rule")
+
+
+def test_auto_through_the_api_logs_its_pick(caplog: pytest.LogCaptureFixture) -> None:
+    rows = _rows({(2, 3): {"numpy": 1e-6, "numba": 5e-6}})
+    write_results(Path("reports/bench-results.json"), rows)
+    X = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
+    with caplog.at_level(logging.INFO, logger="vecstudy"):
+        _, cost = vecstudy.propagate(
+            np.array([[1.0], [2.0]]), 2.0, X, [[1, 0, 1]], backend="auto"
+        )
+    assert cost == pytest.approx(5.80154531939415, rel=1e-14)
+    assert any("backend 'auto' picked 'numpy'" in r.getMessage() for r in caplog.records)
+
+
+def test_auto_from_config_file() -> None:
+    Path("vecstudy.toml").write_text('backend = "auto"\n')
+    assert vecstudy.get_backend().name == "auto"
+    _, _, costs = vecstudy.optimize(np.zeros((1, 1)), 0.0, np.ones((1, 4)), [[0, 1, 1, 1]], 10, 0.1)
+    assert len(costs) == 1
