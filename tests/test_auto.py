@@ -91,9 +91,7 @@ def test_auto_through_the_api_logs_its_pick(caplog: pytest.LogCaptureFixture) ->
     write_results(Path("reports/bench-results.json"), rows)
     X = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
     with caplog.at_level(logging.INFO, logger="vecstudy"):
-        _, cost = vecstudy.propagate(
-            np.array([[1.0], [2.0]]), 2.0, X, [[1, 0, 1]], backend="auto"
-        )
+        _, cost = vecstudy.propagate(np.array([[1.0], [2.0]]), 2.0, X, [[1, 0, 1]], backend="auto")
     assert cost == pytest.approx(5.80154531939415, rel=1e-14)
     assert any("backend 'auto' picked 'numpy'" in r.getMessage() for r in caplog.records)
 
