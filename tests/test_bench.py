@@ -175,6 +175,16 @@ def test_atomic_write_leaves_old_file_on_failure(
     assert path.read_text() == "new"
 
 
+def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
+    """Not mkstemp's private 0600: reports are for reading (and serving)."""
+    umask = os.umask(0o022)
+    try:
+        bench.atomic_write_text(tmp_path / "r.md", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o644
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
