@@ -142,6 +142,25 @@ def test_roofline_calls_through(
     assert capsys.readouterr().out.strip() == "targets from df"
 
 
+def test_roofline_output_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from vecstudy import roofline
+
+    fake = types.ModuleType("vecstudy.roofline")
+    fake.measure_targets = lambda *, threads, quick: "df"  # type: ignore[attr-defined]
+    fake.format_targets = lambda df: "target  ratio\nstep    1.50"  # type: ignore[attr-defined]
+    fake.to_markdown = roofline.to_markdown  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vecstudy.roofline", fake)
+    monkeypatch.setattr(vecstudy, "roofline", fake, raising=False)
+    out = tmp_path / "r" / "roofline.md"
+    assert cli.main(["roofline", "--quick", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "```text\ntarget  ratio\nstep    1.50\n```" in text
+    assert f"`vecstudy roofline --quick --output {out}`" in text
+    assert f"written to {out}" in capsys.readouterr().out
+
+
 def test_info(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECSTUDY_BACKEND", "python")
     assert cli.main(["info"]) == 0

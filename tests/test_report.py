@@ -178,6 +178,17 @@ def test_write_report(tmp_path: Path) -> None:
     assert "**1 ms**" in text  # the Python loop's median
     assert "250x" in text  # numba (4 µs) over the Python loop (1 ms)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+    assert "roofline" not in text
+
+
+def test_report_embeds_roofline(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "roofline.md").write_text("Measured on X.\n\n```text\nstep vs numpy  1.50  PASS\n```\n")
+    files = report.write_report(write_results(tmp_path / "r.json"), output_dir=out)
+    text = files.markdown.read_text()
+    assert "## Numba at the memory roofline" in text
+    assert "step vs numpy  1.50  PASS" in text
 
 
 def test_busy_machine_is_flagged(tmp_path: Path) -> None:

@@ -145,6 +145,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rf.add_argument("--threads", metavar="N", help="thread count, or 'all' (default: leave as is)")
     rf.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    rf.add_argument(
+        "--output",
+        metavar="FILE",
+        help="also write the table as Markdown (e.g. reports/roofline.md, which "
+        "'vecstudy report' then embeds)",
+    )
 
     sub.add_parser(
         "info",
@@ -203,7 +209,16 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
     from vecstudy import roofline
 
     df = roofline.measure_targets(threads=threads, quick=args.quick)
-    print(roofline.format_targets(df))
+    table = roofline.format_targets(df)
+    print(table)
+    if args.output is not None:
+        words = ["vecstudy", "roofline", *(["--quick"] if args.quick else [])]
+        words += [*(["--threads", args.threads] if args.threads else []), "--output", args.output]
+        mach = bench.machine_info()
+        where = f"{mach['cpu']}, {mach['cores']} cores, {mach['os']}, {mach['timestamp']}"
+        text = roofline.to_markdown(table, command=shlex.join(words), machine=where)
+        bench.atomic_write_text(Path(args.output), text)
+        print(f"written to {args.output}")
     return 0
 
 

@@ -665,8 +665,13 @@ def build_markdown(
     asv: pd.DataFrame | None,
     asv_dir: str | None,
     report_command: str,
+    roofline: str | None = None,
 ) -> str:
-    """The text of ``report.md`` (figures are referenced by file name, relative to it)."""
+    """The text of ``report.md`` (figures are referenced by file name, relative to it).
+
+    ``roofline`` is the text of a ``roofline.md`` written by ``vecstudy roofline
+    --output`` into the same directory, embedded as a section when given.
+    """
     rows = results.rows
     lines = [
         "# vecstudy speed study",
@@ -843,6 +848,16 @@ def build_markdown(
             ),
             "",
         ]
+    if roofline:
+        lines += [
+            "## Numba at the memory roofline",
+            "",
+            "From [roofline.md](roofline.md), written by `vecstudy roofline --output` "
+            "(its own run, machine and command are in that file):",
+            "",
+            roofline.strip(),
+            "",
+        ]
     lines += _machine_section(results)
     lines += ["## Reproduce", "", "```sh"]
     lines += [str(run.get("command")) for run in results.runs]
@@ -914,8 +929,16 @@ def write_report(
     if asv_dir is not None:
         args += ["--asv", str(asv_dir)]
     cmd = shlex.join(args)
+    roof = out / "roofline.md"
     text = build_markdown(
-        results, summary, kern, figures, asv, None if asv_dir is None else str(asv_dir), cmd
+        results,
+        summary,
+        kern,
+        figures,
+        asv,
+        None if asv_dir is None else str(asv_dir),
+        cmd,
+        roof.read_text(encoding="utf-8") if roof.is_file() else None,
     )
     md = out / "report.md"
     atomic_write_text(md, text)

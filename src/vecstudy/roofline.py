@@ -285,6 +285,11 @@ def measure_targets(
     return df
 
 
+def to_markdown(table: str, *, command: str, machine: str) -> str:
+    """The printed table of :func:`format_targets` as a Markdown file body."""
+    return f"Measured on {machine} with `{command}`.\n\n```text\n{table.rstrip()}\n```\n"
+
+
 def format_targets(df: pd.DataFrame) -> str:
     """The rows of :func:`measure_targets` as a fixed-width text table with a header."""
     a = df.attrs
