@@ -379,13 +379,36 @@ def _block(w, b, X, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-de
             d = a - yb[j]
             zb[j] = d
             db += d
-    # backward: re-read the tile (from cache)
-    for i in range(n_x):
+    # backward: re-read the tile (from cache), four rows at a time: one load of d per
+    # four multiply-adds, four independent sums
+    i = 0
+    while i + 4 <= n_x:
+        x0 = X[i, j0:j1]
+        x1 = X[i + 1, j0:j1]
+        x2 = X[i + 2, j0:j1]
+        x3 = X[i + 3, j0:j1]
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
+        for j in range(nb):
+            dj = zb[j]
+            s0 += x0[j] * dj
+            s1 += x1[j] * dj
+            s2 += x2[j] * dj
+            s3 += x3[j] * dj
+        dwk[i] = s0
+        dwk[i + 1] = s1
+        dwk[i + 2] = s2
+        dwk[i + 3] = s3
+        i += 4
+    while i < n_x:
         xi = X[i, j0:j1]
         s = zero
         for j in range(nb):
             s += xi[j] * zb[j]
         dwk[i] = s
+        i += 1
     return db, cost
 
 
