@@ -7,16 +7,17 @@ step reads ``X`` from memory once (the NumPy backend reads it twice: ``w @ X`` t
 Algorithm
 ---------
 The samples (columns of the C-contiguous ``(n_x, m)`` array ``X``) are cut into blocks
-of ``B`` columns, ``B = block_size(n_x, itemsize)``, chosen so that the ``n_x x B`` tile
-stays in the L2 cache.  For the block of columns ``j0 <= j < j1``::
+of ``B`` columns, ``B = block_size(n_x, itemsize)`` (512 to 1024): the ``n_x x B`` tile
+stays in the L2 cache for small ``n_x``, and rows stay long enough to prefetch well for
+large ``n_x`` (the tile is then re-read from L3).  For the block ``j0 <= j < j1``::
 
     z_j    = b + sum_i w_i X_ij          forward: an axpy per row over a contiguous
                                           segment X[i, j0:j1] (vectorized)
     e_j    = exp(-|z_j|)                  never overflows
     a_j    = 1 / (1 + e_j)  if z_j >= 0 else e_j / (1 + e_j)
     d_j    = a_j - y_j
-    dW_ki  = sum_j X_ij d_j               backward: a dot product per row, re-reading
-                                          the tile from cache
+    dW_ki  = sum_j X_ij d_j               backward: dot products, four rows at a time,
+                                          re-reading the tile from cache
     db_k   = sum_j d_j
     c_k    = sum_j log1p(e_j) + max(z_j, 0) - y_j z_j   (only when the cost is wanted)
 
