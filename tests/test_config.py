@@ -210,32 +210,57 @@ def test_dtype_layers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_threads_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.resolve_threads() == config.Choice(None, "default")
     write(Path("vecstudy.toml"), 'threads = "all"\n')
-    assert config.resolve_threads().value >= 1
+    assert config.resolve_threads().value == config.available_cores()
     monkeypatch.setenv("VECSTUDY_THREADS", "1")
     assert config.resolve_threads() == config.Choice(1, "environment variable VECSTUDY_THREADS")
     assert config.resolve_threads(2).value == 2
 
 
-def test_threads_setting_limits_blas_and_numba(monkeypatch: pytest.MonkeyPatch) -> None:
-    """threads= governs the BLAS under NumPy while the kernel runs, then restores it."""
-    from threadpoolctl import threadpool_info
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_threads_setting_limits_blas_and_numba(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """threads= governs the BLAS and Numba while the kernel runs, then restores both."""
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     from vecstudy import api
 
-    seen: list[int] = []
-    module = api.backends.load("numpy")
+    nb = api.backends.load("numba")
+    if nb.max_threads() < 2:
+        pytest.skip("needs 2 Numba threads to tell 1 from the default")
+    seen: list[tuple[str, int]] = []
+    module = api.backends.load(backend)
     original = module.propagate
 
     def spy(*args: object) -> object:
-        seen.extend(lib["num_threads"] for lib in threadpool_info())
+        seen.extend(("blas", lib["num_threads"]) for lib in threadpool_info())
+        seen.append(("numba", nb.get_threads()))
         return original(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(module, "propagate", spy)
-    before = [lib["num_threads"] for lib in threadpool_info()]
-    vecstudy.propagate(np.zeros((1, 1)), 0.0, np.ones((1, 2)), [[0, 1]], backend="numpy", threads=1)
-    assert seen
-    assert set(seen) == {1}
-    assert [lib["num_threads"] for lib in threadpool_info()] == before
+    nb.set_threads(2)
+    with threadpool_limits(limits=2):
+        before = [lib["num_threads"] for lib in threadpool_info()]
+        assert set(before) == {2}
+        X = np.ones((1, 2))
+        vecstudy.propagate(np.zeros((1, 1)), 0.0, X, [[0, 1]], backend=backend, threads=1)
+        assert seen
+        assert {n for _, n in seen} == {1}
+        assert [lib["num_threads"] for lib in threadpool_info()] == before
+    assert nb.get_threads() == 2
+
+
+def test_threads_spellings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config.resolve_threads(np.int64(2)).value == 2
+    assert config.resolve_threads(" all ").value == config.available_cores()
+    monkeypatch.setenv("VECSTUDY_THREADS", " 1 ")
+    assert config.resolve_threads().value == 1
+
+
+def test_dtype_spellings() -> None:
+    X, Y, w = np.ones((1, 2)), np.array([[0, 1]]), np.zeros((1, 1))
+    for spelling in (np.float32, np.dtype("float32"), "float32"):
+        assert vecstudy.propagate(w, 0.0, X, Y, dtype=spelling)[0]["dw"].dtype == np.float32  # type: ignore[arg-type]
 
 
 def test_file_section() -> None:

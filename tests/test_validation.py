@@ -164,6 +164,36 @@ def test_divergence_is_reported(backend: str) -> None:
     assert np.isfinite(err.params["b"])
 
 
+def test_finite_weights_are_not_divergence(backend: str) -> None:
+    """Weights near float32's limit whose sum overflows are still finite: no false alarm."""
+    w = np.array([[3e38], [3e38]], dtype=np.float32)
+    X = np.array([[1e-30, 0.0], [0.0, 1e-30]], dtype=np.float32)
+    params, _, _ = vecstudy.optimize(w, 0.0, X, [[1, 1]], 1, 1e-3, backend=backend)
+    assert np.all(np.isfinite(params["w"]))
+
+
+def test_values_that_overflow_float32_are_rejected() -> None:
+    X = np.array([[1e38, 1.0], [1e39, 2.0]])
+    with pytest.raises(ValueError, match="X has values too large for dtype float32"):
+        vecstudy.propagate(np.ones((2, 1)), 0.0, X, [[0, 1]], dtype="float32")
+    with pytest.raises(ValueError, match=r"b = 1e\+39 is too large for dtype float32"):
+        vecstudy.predict(np.ones((2, 1)), 1e39, np.ones((2, 2)), dtype="float32")
+
+
+def test_absurd_iteration_counts_are_rejected() -> None:
+    with pytest.raises(
+        ValueError, match=r"num_iterations must be <= 2147483647; got 9223372036854775808"
+    ):
+        vecstudy.optimize(W, 2.0, X, Y, 2**63, 0.1, backend="numba")
+
+
+def test_sigmoid_of_a_scalar_is_0d(backend: str) -> None:
+    out = vecstudy.sigmoid(0.5, backend=backend)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == ()
+    assert float(out) == pytest.approx(0.6224593312018546, rel=1e-15)
+
+
 def test_zero_iterations_returns_inputs(backend: str) -> None:
     params, grads, costs = vecstudy.optimize(W, 2.0, X, Y, 0, 0.1, backend=backend)
     np.testing.assert_array_equal(params["w"], W)

@@ -18,13 +18,14 @@ matter; when left out, :mod:`vecstudy.config` resolves them per call.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from types import ModuleType
-from typing import Any, TypeAlias
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,6 +40,8 @@ logger = logging.getLogger("vecstudy")
 
 #: The course records the cost every 100 iterations.
 RECORD_EVERY = 100
+#: Largest num_iterations accepted: kernels count in int64 and keep one cost per 100.
+MAX_ITERATIONS = 2**31 - 1
 
 
 class DivergenceError(FloatingPointError):
@@ -93,7 +96,10 @@ def _as_real_array(value: object, name: str) -> NDArray[Any]:
         if odd:
             bad = odd[0]
             raise TypeError(f"{name} must hold real numbers; found {_describe(bad)} (dtype object)")
-        arr = arr.astype(np.float64)
+        try:
+            arr = arr.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"{name} holds a number too large for float64") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers; found dtype {arr.dtype}")
     return arr
@@ -169,12 +175,14 @@ def _check_learning_rate(learning_rate: object) -> float:
     return value
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
+def _check_int(value: object, name: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {_describe(value)}")
     number = int(value)
     if number < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {number}")
     return number
 
 
@@ -202,7 +210,7 @@ def _threads(threads: int | str | None, name: str) -> AbstractContextManager[Non
     n = config.resolve_threads(threads).value
     if n is None:
         return nullcontext()
-    return limit_threads(n, numba=name == "numba")
+    return limit_threads(n, numba=True if name == "numba" else None)
 
 
 def _prepare(
@@ -215,13 +223,37 @@ def _prepare(
     bf = _check_b(b)
     Ya = None if Y is None else _check_Y(Y, m)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
-    Xc = np.ascontiguousarray(Xa, dtype=dt)
-    wc = np.ascontiguousarray(wa, dtype=dt)
+    with np.errstate(over="ignore"):  # overflow in a cast to float32 is reported below
+        Xc = np.ascontiguousarray(Xa, dtype=dt)
+        wc = np.ascontiguousarray(wa, dtype=dt)
     Yc = None if Ya is None else np.ascontiguousarray(Ya, dtype=dt)
+    if np.dtype(dt).itemsize < Xa.dtype.itemsize or np.dtype(dt).itemsize < wa.dtype.itemsize:
+        # values finite in float64 may overflow float32
+        for arr, name in ((Xc, "X"), (wc, "w")):
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name} has values too large for dtype {dt}")
+    if abs(bf) > float(np.finfo(dt).max):
+        raise ValueError(f"b = {bf!r} is too large for dtype {dt}")
     return wc, bf, Xc, Yc, dt
 
 
 # --------------------------------------------------------------------------- public API
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_lookup(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with the config file looked up at most once (see ``config.one_lookup``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with config.one_lookup():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_lookup
 def sigmoid(z: ArrayLike, *, backend: str | None = None) -> Any:
     """Numerically stable logistic function ``1 / (1 + exp(-z))``, elementwise.
 
@@ -242,9 +274,10 @@ def sigmoid(z: ArrayLike, *, backend: str | None = None) -> Any:
     """
     arr = _elementwise_input(z, "z")
     module, _ = _kernel(backend, 1, max(arr.size, 1), str(arr.dtype))
-    return module.sigmoid(arr)
+    return np.asarray(module.sigmoid(arr))
 
 
+@_one_lookup
 def sigmoid_derivative(x: ArrayLike, *, backend: str | None = None) -> Any:
     """``sigmoid(x) * (1 - sigmoid(x))``, elementwise.
 
@@ -254,7 +287,7 @@ def sigmoid_derivative(x: ArrayLike, *, backend: str | None = None) -> Any:
     """
     arr = _elementwise_input(x, "x")
     module, _ = _kernel(backend, 1, max(arr.size, 1), str(arr.dtype))
-    return module.sigmoid_derivative(arr)
+    return np.asarray(module.sigmoid_derivative(arr))
 
 
 def _elementwise_input(z: ArrayLike, name: str) -> Array:
@@ -262,9 +295,10 @@ def _elementwise_input(z: ArrayLike, name: str) -> Array:
     if arr.dtype.kind == "f" and np.isnan(arr).any():
         raise ValueError(f"{name} must not contain NaN")
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")  # keeps a 0-d input 0-d
 
 
+@_one_lookup
 def initialize_with_zeros(dim: int, *, dtype: str | None = None) -> tuple[Array, float]:
     """Zero weights of shape ``(dim, 1)`` and bias ``0.0`` (a Python float).
 
@@ -278,6 +312,7 @@ def initialize_with_zeros(dim: int, *, dtype: str | None = None) -> tuple[Array,
     return np.zeros((n_x, 1), dtype=dt), 0.0
 
 
+@_one_lookup
 def propagate(
     w: ArrayLike,
     b: float,
@@ -313,6 +348,7 @@ def propagate(
     return {"dw": np.asarray(dw).reshape(-1, 1), "db": float(db)}, float(cost)
 
 
+@_one_lookup
 def optimize(
     w: ArrayLike,
     b: float,
@@ -353,7 +389,7 @@ def optimize(
     >>> params["w"].ravel(), round(params["b"], 11)
     (array([0.19033591, 0.12259159]), 1.92535983008)
     """
-    n_iter = _check_int(num_iterations, "num_iterations", 0)
+    n_iter = _check_int(num_iterations, "num_iterations", 0, MAX_ITERATIONS)
     lr = _check_learning_rate(learning_rate)
     verbose = _check_flag(print_cost, "print_cost")
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
@@ -385,7 +421,9 @@ def _optimize_printing(
 ) -> tuple[Array, float, Array, float, Array, int]:
     """Run the kernel 100 iterations at a time, printing each recorded cost as it comes.
 
-    The sequence of floating-point operations is the same as one call.
+    The sequence of floating-point operations is the same as one call (but for the
+    python backend with float32 input, whose Python-float parameters are then rounded
+    to float32 every 100 iterations).
     """
     dw: Array = np.zeros_like(w)
     db = 0.0
@@ -405,6 +443,7 @@ def _optimize_printing(
     return w, b, dw, db, all_costs, done
 
 
+@_one_lookup
 def predict(
     w: ArrayLike,
     b: float,
@@ -428,6 +467,7 @@ def predict(
     return np.asarray(out).reshape(1, -1)
 
 
+@_one_lookup
 def model(
     X_train: ArrayLike,
     Y_train: ArrayLike,

@@ -70,6 +70,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from vecstudy import backends
+from vecstudy.config import available_cores
 
 #: Identifies the results file layout; bumped when columns change incompatibly.
 FORMAT: Final = "vecstudy-bench-results/1"
@@ -353,10 +354,7 @@ def parse_dtypes(value: object, source: str) -> tuple[str, ...]:
 
 def all_cores() -> int:
     """Cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+    return available_cores()
 
 
 def parse_threads(value: object, source: str) -> tuple[int, ...]:

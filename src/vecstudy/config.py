@@ -29,6 +29,7 @@ argument, the variable, or the file and key) and the valid options.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -93,15 +94,24 @@ def check_dtype(value: object, source: str) -> str:
     raise ConfigError(f"unknown dtype {value!r} from {source}; valid dtypes are {valid}")
 
 
-def check_threads(value: object, source: str) -> int | None:
-    """Return a positive thread count (``"all"`` -> all cores), else raise."""
-    if value == "all":
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells, else all)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
         return os.cpu_count() or 1
+
+
+def check_threads(value: object, source: str) -> int | None:
+    """Return a positive thread count (``"all"`` -> the cores available), else raise."""
     if isinstance(value, str):
+        text = value.strip()
+        if text == "all":
+            return available_cores()
         with contextlib.suppress(ValueError):
-            value = int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
+            value = int(text)
+    if not isinstance(value, bool) and isinstance(value, numbers.Integral) and int(value) >= 1:
+        return int(value)
     raise ConfigError(f"bad threads {value!r} from {source}; expected a positive integer or 'all'")
 
 
@@ -119,7 +129,8 @@ class ConfigFile:
         return f"config file {self.path}, key '{self.prefix}{key}'"
 
 
-_parsed: dict[tuple[str, int, int], ConfigFile | None] = {}
+#: Parsed config files: resolved path -> ((mtime_ns, size), result).
+_parsed: dict[str, tuple[tuple[int, int], ConfigFile | None]] = {}
 
 
 def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
@@ -135,24 +146,25 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
         if not path.is_file():
             raise ConfigError(f"{ENV_CONFIG}={env!r} does not name an existing file")
         return path.resolve(), path.name == "pyproject.toml"
-    here = (start or Path.cwd()).resolve()
-    dirs = (here, *here.parents)
-    for d in dirs:
-        candidate = d / "vecstudy.toml"
-        if candidate.is_file():
-            return candidate, False
-    for d in dirs:
-        candidate = d / "pyproject.toml"
-        if candidate.is_file():
-            return candidate, True
+    # os.path on strings, not pathlib: this runs on every API call (a few microseconds)
+    here = os.path.abspath(start) if start is not None else os.getcwd()
+    dirs = [here]
+    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:
+        dirs.append(parent)
+    for name, is_pyproject in (("vecstudy.toml", False), ("pyproject.toml", True)):
+        for d in dirs:
+            candidate = os.path.join(d, name)
+            if os.path.isfile(candidate):
+                return Path(candidate), is_pyproject
     return None
 
 
 def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
     st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if key in _parsed:
-        return _parsed[key]
+    version = (st.st_mtime_ns, st.st_size)
+    cached = _parsed.get(str(path))
+    if cached is not None and cached[0] == version:
+        return cached[1]
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -174,14 +186,42 @@ def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
         for section in SECTIONS:
             if section in result.table and not isinstance(result.table[section], dict):
                 raise ConfigError(f"{result.source(section)}: must be a table")
-    _parsed[key] = result
+    _parsed[str(path)] = (version, result)
     return result
+
+
+_lookup_scope: ContextVar[list[ConfigFile | None] | None] = ContextVar(
+    "vecstudy_lookup_scope", default=None
+)
+
+
+@contextlib.contextmanager
+def one_lookup() -> Iterator[None]:
+    """Inside the block the config file is looked up at most once.
+
+    The API wraps each call in it, so that the settings of one call (backend, dtype,
+    threads) come from one reading of the file, and a call pays for one search.
+    """
+    if _lookup_scope.get() is not None:
+        yield
+        return
+    token = _lookup_scope.set([])
+    try:
+        yield
+    finally:
+        _lookup_scope.reset(token)
 
 
 def config_file() -> ConfigFile | None:
     """The config file in force (parsed and checked for unknown keys), or None."""
+    memo = _lookup_scope.get()
+    if memo:
+        return memo[0]
     found = find_config_file()
-    return None if found is None else _parse(*found)
+    cfg = None if found is None else _parse(*found)
+    if memo is not None:
+        memo.append(cfg)
+    return cfg
 
 
 def file_section(name: str) -> tuple[dict[str, Any], str | None]:
@@ -255,10 +295,21 @@ def get_backend() -> Choice:
 
 
 # --------------------------------------------------------------------------- dtype, threads
+def _dtype_name(dtype: object) -> object:
+    """``np.float32`` or ``np.dtype("float32")`` -> ``"float32"``; anything else unchanged."""
+    import numpy as np
+
+    try:
+        return np.dtype(dtype).name  # type: ignore[call-overload]
+    except TypeError:
+        return dtype
+
+
 def resolve_dtype(dtype: str | None = None, data_dtype: object = None) -> Choice:
     """The floating dtype name for a call; ``data_dtype`` is the input's dtype for the default."""
     if dtype is not None:
-        return Choice(check_dtype(str(dtype), "argument dtype="), "argument dtype=")
+        name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
+        return Choice(check_dtype(name, "argument dtype="), "argument dtype=")
     found = _from_env_or_file("dtype", ENV_DTYPE)
     if found is not None:
         value, source = found

@@ -12,7 +12,24 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
+
+#: Modules whose import may load another thread pool (BLAS, OpenMP) into the process.
+_POOL_MODULES = ("numpy", "scipy", "numba", "sklearn", "torch")
+_controller: tuple[frozenset[str], ThreadpoolController] | None = None
+
+
+def _pools() -> ThreadpoolController:
+    """A cached threadpoolctl controller, rebuilt when a pool-loading module appears.
+
+    Building one inspects every loaded shared library (about a millisecond); limiting
+    threads through a cached one costs microseconds.
+    """
+    global _controller
+    loaded = frozenset(m for m in _POOL_MODULES if m in sys.modules)
+    if _controller is None or _controller[0] != loaded:
+        _controller = (loaded, ThreadpoolController())
+    return _controller[1]
 
 
 def _numba_module() -> Any:
@@ -54,7 +71,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
         previous = nb.get_threads()
         nb.set_threads(n)
     try:
-        with threadpool_limits(limits=n):
+        with _pools().limit(limits=n):
             yield
     finally:
         if nb is not None and previous is not None:

@@ -93,7 +93,7 @@ def optimize(
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
             new_w = w - lr * dw
             new_b = bb - lr * db
-        if not (np.isfinite(new_b) and np.isfinite(new_w.sum())):
+        if not (np.isfinite(new_b) and np.isfinite(new_w).all()):
             return w, float(bb), dw, float(db), np.asarray(costs, dtype=X.dtype), k
         w, bb = new_w, new_b
     return w, float(bb), dw, float(db), np.asarray(costs, dtype=X.dtype), num_iterations
