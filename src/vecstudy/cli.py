@@ -70,6 +70,14 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--micro-size", metavar="N", help="vector length of the micro-studies")
 
 
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """``--output-dir`` and ``--asv``, shared by ``study`` and ``report``."""
+    p.add_argument("--output-dir", default="reports", metavar="DIR", help="default: reports")
+    p.add_argument(
+        "--asv", metavar="DIR", help="also report asv results from DIR (e.g. .asv/results)"
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from vecstudy import bench
 
@@ -94,10 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "on a 2-core machine. Starts a fresh results file in the output directory."
         ),
     )
-    s.add_argument("--output-dir", default="reports", metavar="DIR", help="default: reports")
-    s.add_argument(
-        "--asv", metavar="DIR", help="also report asv results from DIR (e.g. .asv/results)"
-    )
+    _add_report_options(s)
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     b = sub.add_parser(
@@ -133,10 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=str(bench.DEFAULTS["output"]),
         help=f"results file (default: {bench.DEFAULTS['output']})",
     )
-    r.add_argument("--output-dir", default="reports", metavar="DIR", help="default: reports")
-    r.add_argument(
-        "--asv", metavar="DIR", help="also report asv results from DIR (e.g. .asv/results)"
-    )
+    _add_report_options(r)
 
     rf = sub.add_parser(
         "roofline",
