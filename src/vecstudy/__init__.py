@@ -8,6 +8,8 @@ process (:func:`set_backend`), by environment (``VECSTUDY_BACKEND``) or by confi
 file (``vecstudy.toml``).
 """
 
+from typing import TYPE_CHECKING
+
 from vecstudy.api import (
     DivergenceError,
     initialize_with_zeros,
@@ -21,11 +23,15 @@ from vecstudy.api import (
 from vecstudy.backends import available_backends
 from vecstudy.config import ConfigError, get_backend, set_backend, use_backend
 
+if TYPE_CHECKING:
+    from vecstudy.estimator import LogisticRegressionGD
+
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
     "DivergenceError",
+    "LogisticRegressionGD",
     "__version__",
     "available_backends",
     "get_backend",
@@ -39,3 +45,17 @@ __all__ = [
     "sigmoid_derivative",
     "use_backend",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Lazy exports: ``LogisticRegressionGD`` imports scikit-learn on first use only."""
+    if name == "LogisticRegressionGD":
+        try:
+            from vecstudy.estimator import LogisticRegressionGD
+        except ImportError as exc:
+            raise ImportError(
+                f"vecstudy.LogisticRegressionGD needs scikit-learn ({exc}); install it with: "
+                "pip install 'vecstudy[learn]'"
+            ) from exc
+        return LogisticRegressionGD
+    raise AttributeError(f"module 'vecstudy' has no attribute {name!r}")
