@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -517,20 +518,30 @@ def fit_runs(
     training.settings.update(
         {"max_iter": max_iter, "record_every": record_every, "dtype": dtype, "threads": threads}
     )
+    common: dict[str, Any] = {"record_every": record_every, "dtype": dtype, "threads": threads}
     for backend in backends:
+        # one update first: compiles (numba) and warms caches, so fit_s times the descent
+        descend(XT, y_train, max_iter=1, learning_rate=learning_rates[0], backend=backend, **common)
         for lr in learning_rates:
-            bar = _progress_bar(backend, lr, max_iter) if progress else None
+            bar = None
+            if progress:
+                label = backend if backend is not None else "the configured backend"
+                print(
+                    f"training {label}, learning rate {lr:g}: {max_iter} iterations on "
+                    f"{XT.shape[1]} samples x {XT.shape[0]} features",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                bar = _progress_bar(backend, lr, max_iter)
             try:
                 descent = descend(
                     XT,
                     y_train,
                     max_iter=max_iter,
                     learning_rate=lr,
-                    record_every=record_every,
                     backend=backend,
-                    dtype=dtype,
-                    threads=threads,
                     progress=None if bar is None else bar.update,
+                    **common,
                 )
             finally:
                 if bar is not None:
@@ -559,6 +570,23 @@ def _progress_bar(backend: str | None, lr: float, total: int) -> Any:
 
 
 # --------------------------------------------------------------------------- outputs
+def describe(training: Training) -> str:
+    """Two lines on the data: rows, features, classes, split, dropped columns."""
+    t = training.table
+    counts = {c: int(np.sum(t.labels == c)) for c in t.classes}
+    shown = " / ".join(f"{c} {n}" for c, n in counts.items())
+    lines = [
+        f"{training.source}: {len(t.y)} rows, {len(t.features)} features, target "
+        f"{training.target!r}: {shown} (positive class: {t.classes[1]})",
+        f"split: {len(training.train_rows)} training / {len(training.test_rows)} test rows "
+        f"(stratified, seed {training.settings['seed']}); features standardized with the "
+        "training rows' mean and standard deviation",
+    ]
+    if training.dropped:
+        lines.append(f"left out constant columns: {_names(training.dropped)}")
+    return "\n".join(lines)
+
+
 def results_table(training: Training) -> pd.DataFrame:
     """One row per run: backend, learning rate, accuracies (%), final cost, fit time (s)."""
     import pandas as pd
@@ -665,6 +693,14 @@ def write_model(training: Training, path: Path) -> Path:
     return path
 
 
+def _curve(run: Run, every: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Iterations and costs of a run: the recorded ones, then the final cost."""
+    n = len(run.descent.costs)
+    iters = np.append(np.arange(n) * every, run.descent.n_iter).astype(np.float64)
+    costs = np.append(run.descent.costs.astype(np.float64), run.final_cost)
+    return iters, costs
+
+
 def plot_costs(training: Training, path: Path) -> Path:
     """Cost against iteration for every run, written atomically as PNG (or SVG by suffix).
 
@@ -678,6 +714,7 @@ def plot_costs(training: Training, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
 
     from vecstudy.bench import atomic_write_bytes
 
@@ -694,16 +731,18 @@ def plot_costs(training: Training, path: Path) -> Path:
         axes = [ax0]
         for i, r in enumerate(runs):
             ls, marker = styles[i % len(styles)]
-            iters = np.arange(len(r.descent.costs)) * every
+            iters, costs = _curve(r, every)
             ax0.plot(
                 iters,
-                r.descent.costs,
+                costs,
                 linestyle=ls,
                 marker=marker,
-                markevery=max(1, len(iters) // 10),
-                markersize=5,
+                markevery=max(1, len(iters) // 12),
+                markersize=max(4, 11 - 3 * i),  # larger, hollow markers behind: all visible
+                markerfacecolor="none" if i < len(runs) - 1 else colors[i % len(colors)],
                 color=colors[i % len(colors)],
-                label=f"{r.backend} ({r.descent.dtype}), final {r.final_cost:.4f}",
+                label=f"{r.backend} ({r.descent.dtype}): final cost {r.final_cost:.4f}, "
+                f"{r.descent.seconds:.3f} s",
             )
         ax0.set_title(
             f"Cost during gradient descent, learning rate {rates[0]:g}\n"
@@ -724,10 +763,10 @@ def plot_costs(training: Training, path: Path) -> Path:
             for j, lr in enumerate(rates):
                 for r in runs:
                     if r.backend == backend and r.learning_rate == lr:
-                        iters = np.arange(len(r.descent.costs)) * every
+                        iters, costs = _curve(r, every)
                         ax.plot(
                             iters,
-                            r.descent.costs,
+                            costs,
                             color=colors[j % len(colors)],
                             label=f"{lr:g}",
                         )
@@ -737,11 +776,19 @@ def plot_costs(training: Training, path: Path) -> Path:
             f"Cost for different learning rates: {name}, {n_train} training samples "
             f"x {len(training.table.features)} features, standardized"
         )
+    low = min(min(_curve(r, every)[1]) for r in runs)
+    high = max(max(_curve(r, every)[1]) for r in runs)
+    log = low > 0 and high / low > 10
     for ax in axes:
         ax.set_xlabel("iteration (gradient-descent updates)")
-        ax.grid(True, alpha=0.3)
-        ax.set_ylim(bottom=0)
-    axes[0].set_ylabel("cost J: mean cross-entropy (nats)")
+        ax.grid(True, which="both", alpha=0.3)
+        if log:
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        else:
+            ax.set_ylim(bottom=0)
+    axes[0].set_ylabel("cost J: mean cross-entropy (nats)" + (", log scale" if log else ""))
     buf = io.BytesIO()
     fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
     plt.close(fig)
