@@ -197,3 +197,26 @@ def test_breast_cancer_reaches_scikit_learn_accuracy(
     # and the decisions agree on nearly every test sample
     agree = np.mean(clf.predict(X_test) == reference.predict(X_test))
     assert agree >= 0.95
+
+
+def test_estimator_benchmark_runs_once() -> None:
+    """benchmarks/bench_estimator.py: setup, time_fit and track_test_accuracy for numpy."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    suite = importlib.import_module("benchmarks.bench_estimator")
+    assert suite.FitBreastCancer.params[0] == list(backends.available_backends())
+    bench = suite.FitBreastCancer()
+    bench.setup("numpy", "float64")
+    try:
+        bench.time_fit("numpy", "float64")
+        assert bench.track_test_accuracy("numpy", "float64") > 0.9
+    finally:
+        bench.teardown("numpy", "float64")
+    with pytest.raises(NotImplementedError, match="python loop"):
+        bench.setup("python", "float64")
+    bench.teardown("python", "float64")
