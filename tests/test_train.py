@@ -289,7 +289,8 @@ def test_learning_rate_study_trains_one_model_per_rate(tmp_path: Path) -> None:
         ]
     )
     assert rc == 0
-    doc = json.loads((tmp_path / "breast_cancer-model.json").read_text())
+    doc = json.loads((tmp_path / "breast_cancer-learning-rates-model.json").read_text())
+    assert (tmp_path / "breast_cancer-learning-rates.png").exists()
     assert [m["learning_rate"] for m in doc["models"]] == [0.01, 0.001, 0.0001]
     finals = [m["final_cost"] for m in doc["models"]]
     assert finals == sorted(finals)  # the larger rate gets further in 200 iterations

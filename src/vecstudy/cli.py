@@ -340,11 +340,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.example:
         if args.data is not None:
             raise ValueError("give either DATA or --example, not both")
-        source, target = str(train.example_path()), args.target or train.EXAMPLE_TARGET
+        path, target = str(train.example_path()), args.target or train.EXAMPLE_TARGET
+        source = f"{train.EXAMPLE_FILE} (bundled example)"
     elif args.data is None or args.target is None:
         raise ValueError("DATA and --target COLUMN are required (or --example)")
     else:
-        source, target = args.data, args.target
+        path = source = args.data
+        target = args.target
     if args.learning_rates is not None:
         rates = train.parse_learning_rates(args.learning_rates)
     else:
@@ -361,7 +363,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads != "all":
         threads = int(_number(args.threads, "--threads", int))
 
-    data = train.read_table(source)
+    data = train.read_table(path)
     training = train.prepare(
         data,
         target,
@@ -383,7 +385,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(train.format_table(training))
-    figure, model = train.output_paths(source, args.output_dir)
+    figure, model = train.output_paths(path, args.output_dir, study=len(rates) > 1)
     train.plot_costs(training, figure)
     train.write_model(training, model)
     print(f"wrote {figure} (cost against iteration) and {model} (weights and scaler)")

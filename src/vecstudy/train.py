@@ -714,7 +714,7 @@ def plot_costs(training: Training, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     from vecstudy.bench import atomic_write_bytes
 
@@ -771,7 +771,10 @@ def plot_costs(training: Training, path: Path) -> Path:
                             label=f"{lr:g}",
                         )
             ax.set_title(f"backend {backend}")
-            ax.legend(title="learning rate", fontsize=8)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(
+            handles, labels, title="learning rate", loc="center left", bbox_to_anchor=(1.0, 0.5)
+        )
         fig.suptitle(
             f"Cost for different learning rates: {name}, {n_train} training samples "
             f"x {len(training.table.features)} features, standardized"
@@ -784,8 +787,9 @@ def plot_costs(training: Training, path: Path) -> Path:
         ax.grid(True, which="both", alpha=0.3)
         if log:
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0)))
             ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-            ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         else:
             ax.set_ylim(bottom=0)
     axes[0].set_ylabel("cost J: mean cross-entropy (nats)" + (", log scale" if log else ""))
@@ -796,10 +800,16 @@ def plot_costs(training: Training, path: Path) -> Path:
     return path
 
 
-def output_paths(source: str, output_dir: str | Path) -> tuple[Path, Path]:
-    """``(figure, model)`` paths: ``<dir>/<data stem>-costs.png`` and ``-model.json``."""
+def output_paths(source: str, output_dir: str | Path, *, study: bool = False) -> tuple[Path, Path]:
+    """``(figure, model)`` paths: ``<dir>/<data stem>-costs.png`` and ``-model.json``.
+
+    For a learning-rate study (``study``): ``-learning-rates.png`` and
+    ``-learning-rates-model.json``, so that it does not replace a plain run's files.
+    """
     stem = Path(source).stem or "data"
     out = Path(output_dir)
+    if study:
+        return out / f"{stem}-learning-rates.png", out / f"{stem}-learning-rates-model.json"
     return out / f"{stem}-costs.png", out / f"{stem}-model.json"
 
 
