@@ -317,6 +317,36 @@ def test_train_errors_are_one_line_and_exit_2(
     assert not (csv.parent / "o").exists()
 
 
+def test_all_backends_skips_one_that_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = backends.load
+
+    def load(name: str) -> object:
+        if name == "numba":
+            raise ImportError("numba is not installed; pip install numba")
+        return real(name)
+
+    monkeypatch.setattr(backends, "load", load)
+    rc = main(
+        [
+            "train",
+            "--example",
+            "--backends",
+            "all",
+            "--iterations",
+            "10",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    assert "skipping backend 'numba': numba is not installed" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "breast_cancer-model.json").read_text())
+    assert [m["backend"] for m in doc["models"]] == [n for n in USABLE if n != "numba"]
+
+
 def test_data_or_example_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--target", "y"]) == 2
     assert "DATA and --target COLUMN are required (or --example)" in capsys.readouterr().err
@@ -386,6 +416,7 @@ def test_ctrl_c_during_training_exits_130_without_files(tmp_path: Path) -> None:
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow
 def test_train_works_without_scikit_learn(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['sklearn'] = None\n"

@@ -326,6 +326,18 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
 
+def _loadable(name: str) -> bool:
+    """Whether backend ``name`` imports; if not, say so (for ``--backends all``)."""
+    from vecstudy import backends
+
+    try:
+        backends.load(name)
+    except ImportError as exc:
+        print(f"vecstudy train: skipping backend {name!r}: {_one_line(exc)}", file=sys.stderr)
+        return False
+    return True
+
+
 def _number(text: str, option: str, kind: type[int] | type[float]) -> float:
     try:
         return kind(text)
@@ -354,6 +366,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     names: list[str | None] = [None]
     if args.backends is not None:
         names = list(bench.parse_backends(args.backends, "option --backends"))
+        if "all" in (b.strip() for b in args.backends.split(",")):
+            names = [n for n in names if n is None or _loadable(n)]
     drop = [c.strip() for c in (args.drop_columns or "").split(",") if c.strip()]
     iterations = int(_number(args.iterations, "--iterations", int))
     record_every = int(_number(args.record_every, "--record-every", int))
