@@ -347,6 +347,21 @@ def test_all_backends_skips_one_that_cannot_load(
     assert [m["backend"] for m in doc["models"]] == [n for n in USABLE if n != "numba"]
 
 
+def test_divergence_is_a_one_line_error(
+    csv: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def diverging(*_args: object, **_kw: object) -> None:
+        raise api.DivergenceError(
+            "gradient descent diverged at iteration 7", iteration=7, params={}, grads={}, costs=[]
+        )
+
+    monkeypatch.setattr(train, "descend", diverging)
+    out = csv.parent / "o"
+    assert main(["train", str(csv), "--target", "label", "--output-dir", str(out)]) == 2
+    assert "error: gradient descent diverged at iteration 7" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_data_or_example_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--target", "y"]) == 2
     assert "DATA and --target COLUMN are required (or --example)" in capsys.readouterr().err

@@ -388,16 +388,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=seed,
     )
     print(train.describe(training))
-    train.fit_runs(
-        training,
-        backends=names,
-        learning_rates=rates,
-        max_iter=iterations,
-        record_every=record_every,
-        dtype=args.dtype,
-        threads=threads,
-        progress=not args.no_progress,
-    )
+    try:
+        train.fit_runs(
+            training,
+            backends=names,
+            learning_rates=rates,
+            max_iter=iterations,
+            record_every=record_every,
+            dtype=args.dtype,
+            threads=threads,
+            progress=not args.no_progress,
+        )
+    except FloatingPointError as exc:  # DivergenceError: too large a learning rate
+        raise ValueError(str(exc)) from exc
     print(train.format_table(training))
     figure, model = train.output_paths(path, args.output_dir, study=len(rates) > 1)
     train.plot_costs(training, figure)

@@ -574,7 +574,7 @@ def describe(training: Training) -> str:
     """Two lines on the data: rows, features, classes, split, dropped columns."""
     t = training.table
     counts = {c: int(np.sum(t.labels == c)) for c in t.classes}
-    shown = " / ".join(f"{c} {n}" for c, n in counts.items())
+    shown = ", ".join(f"{c} ({n} rows)" for c, n in counts.items())
     lines = [
         f"{training.source}: {len(t.y)} rows, {len(t.features)} features, target "
         f"{training.target!r}: {shown} (positive class: {t.classes[1]})",
@@ -617,7 +617,7 @@ def format_table(training: Training) -> str:
             "learning_rate": "{:g}".format,
             "train_accuracy_%": "{:.2f}".format,
             "test_accuracy_%": "{:.2f}".format,
-            "final_cost": "{:.6f}".format,
+            "final_cost": "{:.6g}".format,
             "fit_s": "{:.4f}".format,
         },
     )
