@@ -272,6 +272,31 @@ def test_train_command_writes_figure_and_model(
     assert sorted(p.name for p in out.iterdir()) == ["mail-costs.png", "mail-model.json"]
 
 
+def test_float32_runs_stay_float32_and_agree_with_float64(tmp_path: Path) -> None:
+    docs = {}
+    for dtype in ("float32", "float64"):
+        out = tmp_path / dtype
+        argv = [
+            "train",
+            "--example",
+            "--backends",
+            "numba,numpy",
+            "--dtype",
+            dtype,
+            "--iterations",
+            "300",
+            "--output-dir",
+            str(out),
+            "--no-progress",
+        ]
+        assert main(argv) == 0
+        docs[dtype] = json.loads((out / "breast_cancer-model.json").read_text())
+    for m32, m64 in zip(docs["float32"]["models"], docs["float64"]["models"], strict=True):
+        assert m32["dtype"] == "float32"
+        np.testing.assert_allclose(m32["coef"], m64["coef"], rtol=1e-3, atol=1e-4)
+        assert m32["test_accuracy"] == m64["test_accuracy"]
+
+
 def test_learning_rate_study_trains_one_model_per_rate(tmp_path: Path) -> None:
     rc = main(
         [
