@@ -10,6 +10,7 @@ file (``vecstudy.toml``).
 
 from vecstudy.api import (
     DivergenceError,
+    NumericalError,
     initialize_with_zeros,
     model,
     optimize,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "DivergenceError",
+    "NumericalError",
     "__version__",
     "available_backends",
     "get_backend",

@@ -44,8 +44,19 @@ RECORD_EVERY = 100
 MAX_ITERATIONS = 2**31 - 1
 
 
-class DivergenceError(FloatingPointError):
-    """Gradient descent produced non-finite parameters.
+class NumericalError(FloatingPointError):
+    """z, the gradient or the cost came out non-finite (overflow).
+
+    Raised by :func:`propagate`, :func:`predict` and :func:`optimize` (as its subclass
+    :class:`DivergenceError`) instead of returning NaN, infinity, or a result computed
+    from them.  The inputs were finite: the values overflowed the dtype in the sum
+    ``z = w^T X + b`` or in the gradient ``X (A - Y)^T / m``.  Scaling (standardizing)
+    ``X``, or smaller weights, avoids it.
+    """
+
+
+class DivergenceError(NumericalError):
+    """Gradient descent produced non-finite parameters (or a non-finite gradient).
 
     Attributes
     ----------
