@@ -10,6 +10,7 @@ file (``vecstudy.toml``).
 
 from vecstudy.api import (
     DivergenceError,
+    DivergenceWarning,
     NumericalError,
     initialize_with_zeros,
     model,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "DivergenceError",
+    "DivergenceWarning",
     "NumericalError",
     "__version__",
     "available_backends",
