@@ -637,10 +637,8 @@ def _check_descent(
     dt: str,
 ) -> None:
     """Raise :class:`DivergenceError` if the kernel stopped early or reported a non-finite cost."""
-    advice = (
-        f"try a smaller learning_rate (now {lr!r}) or standardize the features of X"
-    )
-    details = {"params": params, "grads": grads, "costs": costs}
+    advice = f"try a smaller learning_rate (now {lr!r}) or standardize the features of X"
+    details: dict[str, Any] = {"params": params, "grads": grads, "costs": costs}
     params_ok = math.isfinite(params["b"]) and bool(np.isfinite(params["w"]).all())
     if done < n_iter or not params_ok:
         grads_ok = math.isfinite(grads["db"]) and bool(np.isfinite(grads["dw"]).all())
