@@ -21,15 +21,18 @@ from vecstudy.api import (
     sigmoid_derivative,
 )
 from vecstudy.backends import available_backends
-from vecstudy.config import ConfigError, get_backend, set_backend, use_backend
+from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
+from vecstudy.threads import ThreadCountWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "ConfigWarning",
     "DivergenceError",
     "DivergenceWarning",
     "NumericalError",
+    "ThreadCountWarning",
     "__version__",
     "available_backends",
     "get_backend",

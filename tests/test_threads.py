@@ -1,0 +1,124 @@
+"""Thread limits: clamped with a word, restored in order, seen by every loaded pool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import vecstudy
+from vecstudy import backends, threads
+from vecstudy.config import available_cores
+
+X = np.random.default_rng(3).normal(size=(4, 300))
+Y = (X[0] > 0).astype(float).reshape(1, -1)
+W = np.zeros((4, 1))
+
+
+def _blas() -> set[int]:
+    return {lib["threads"] for lib in threads.blas_threads() if lib["user_api"] == "blas"}
+
+
+@pytest.mark.parametrize("asked", [64, 10**6, 2**70])
+def test_more_threads_than_cores_are_clamped_with_a_warning(asked: int) -> None:
+    cores = available_cores()
+    block = threads.limit_threads(asked)
+    with pytest.warns(vecstudy.ThreadCountWarning, match=rf"threads={asked} is more than the"):
+        ran = block.__enter__()
+    try:
+        assert ran == cores
+        assert _blas() == {cores}
+    finally:
+        block.__exit__(None, None, None)
+
+
+def test_api_call_with_absurd_threads(backend: str) -> None:
+    before = _blas()
+    with pytest.warns(vecstudy.ThreadCountWarning, match=rf"using {available_cores()}"):
+        _, cost = vecstudy.propagate(W, 0.0, X, Y, backend=backend, threads=2**70)
+    assert np.isfinite(cost)
+    assert _blas() == before
+
+
+def test_numba_cap_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NUMBA_NUM_THREADS below the count asked: numba runs fewer threads, and says so."""
+    if available_cores() < 2:
+        pytest.skip("needs 2 cores")
+    nb = backends.load("numba")
+    monkeypatch.setattr(nb, "max_threads", lambda: 1)
+    block = threads.limit_threads(2, numba=True)
+    with pytest.warns(vecstudy.ThreadCountWarning, match=r"NUMBA_NUM_THREADS=1\), not the 2"):
+        block.__enter__()
+    try:
+        assert nb.get_threads() == 1
+        assert _blas() == {2}
+    finally:
+        block.__exit__(None, None, None)
+
+
+def test_concurrent_limits_restore_the_process_setting() -> None:
+    """Four threads with different limits at once: each sees its own, the process's survives."""
+    before = _blas()
+    errors: list[str] = []
+    start = threading.Barrier(4)
+
+    def work(n: int) -> None:
+        start.wait()
+        for _ in range(25):
+            with threads.limit_threads(n) as ran:
+                seen = _blas()
+                if seen != {ran}:
+                    errors.append(f"limit {ran} but BLAS ran {seen}")
+            vecstudy.propagate(W, 0.0, X, Y, threads=n)
+
+    workers = [threading.Thread(target=work, args=(1 + i % 2,)) for i in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert errors == []
+    assert _blas() == before
+
+
+def test_nested_limits_in_one_thread() -> None:
+    with threads.limit_threads(1):
+        assert _blas() == {1}
+        with threads.limit_threads(2 if available_cores() >= 2 else 1) as inner:
+            assert _blas() == {inner}
+        assert _blas() == {1}
+
+
+@pytest.mark.slow
+def test_pools_loaded_by_numba_after_the_first_limit_are_limited() -> None:
+    """numba's first call loads another OpenBLAS and OpenMP: the limit must reach them."""
+    code = textwrap.dedent(
+        """
+        import numpy as np, vecstudy
+        from vecstudy import backends, threads
+        backends.load("numba")  # imported, but its first call has not run yet
+        with threads.limit_threads(1):  # builds the controller now
+            pass
+        vecstudy.propagate(np.ones((2, 1)), 0.0, np.ones((2, 3)), [[0, 1, 1]], backend="numba")
+        with threads.limit_threads(1):
+            pools = threads.blas_threads()
+        print(len(pools), sorted({p["threads"] for p in pools}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECSTUDY_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert int(out[0]) >= 2  # numpy's OpenBLAS and at least one pool numba brought
+    assert out[1:] == ["[1]"]
+
+
+def test_refresh_rebuilds_the_controller() -> None:
+    first = threads._pools()
+    assert threads._pools() is first
+    threads.refresh()
+    assert threads._pools() is not first
