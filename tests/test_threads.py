@@ -29,9 +29,10 @@ def test_more_threads_than_cores_are_clamped_with_a_warning(asked: int) -> None:
     cores = available_cores()
     block = threads.limit_threads(asked)
     with pytest.warns(vecstudy.ThreadCountWarning, match=rf"threads={asked} is more than the"):
-        ran = block.__enter__()
+        block.__enter__()
     try:
-        assert ran == cores
+        ran = threads.running_threads()
+        assert ran["blas_threads"] == cores
         assert _blas() == {cores}
     finally:
         block.__exit__(None, None, None)
@@ -56,6 +57,7 @@ def test_numba_cap_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         block.__enter__()
     try:
         assert nb.get_threads() == 1
+        assert threads.running_threads()["numba_threads"] == 1
         assert _blas() == {2}
     finally:
         block.__exit__(None, None, None)
@@ -70,10 +72,10 @@ def test_concurrent_limits_restore_the_process_setting() -> None:
     def work(n: int) -> None:
         start.wait()
         for _ in range(25):
-            with threads.limit_threads(n) as ran:
+            with threads.limit_threads(n):
                 seen = _blas()
-                if seen != {ran}:
-                    errors.append(f"limit {ran} but BLAS ran {seen}")
+                if seen != {n} or threads.running_threads()["blas_threads"] != n:
+                    errors.append(f"limit {n} but BLAS ran {seen}")
             vecstudy.propagate(W, 0.0, X, Y, threads=n)
 
     workers = [threading.Thread(target=work, args=(1 + i % 2,)) for i in range(4)]
@@ -88,7 +90,8 @@ def test_concurrent_limits_restore_the_process_setting() -> None:
 def test_nested_limits_in_one_thread() -> None:
     with threads.limit_threads(1):
         assert _blas() == {1}
-        with threads.limit_threads(2 if available_cores() >= 2 else 1) as inner:
+        inner = 2 if available_cores() >= 2 else 1
+        with threads.limit_threads(inner):
             assert _blas() == {inner}
         assert _blas() == {1}
 

@@ -289,7 +289,7 @@ def _kernel(backend: str | None, n_x: int, m: int, dtype: str) -> tuple[ModuleTy
     return backends.load(name), name
 
 
-def _threads(threads: int | str | None, name: str) -> AbstractContextManager[Any]:
+def _threads(threads: int | str | None, name: str) -> AbstractContextManager[None]:
     n = config.resolve_threads(threads).value
     if n is None:
         return nullcontext()

@@ -85,7 +85,7 @@ def effective_threads(n: int) -> int:
 
 
 @contextlib.contextmanager
-def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[int | None]:
+def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]:
     """Limit Numba and BLAS (and OpenMP) to ``n`` threads inside the block.
 
     Parameters
@@ -98,10 +98,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[int |
         Whether to set Numba's thread count too.  By default it is set when numba is
         already imported (so that limiting threads never pays numba's import).
 
-    Yields
-    ------
-    int or None
-        The thread count applied (after clamping), for the record.
+    What ran is reported inside the block by :func:`running_threads`.
 
     Blocks in different Python threads run one at a time (a process-wide lock): the
     BLAS limit is a property of the process, and concurrent blocks would restore it
@@ -109,7 +106,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[int |
     limit is in force.
     """
     if n is None:
-        yield None
+        yield
         return
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be a positive integer, got {n!r}")
@@ -135,7 +132,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[int |
             nb.set_threads(min(n, cap))
         try:
             with _pools().limit(limits=n):
-                yield n
+                yield
         finally:
             if nb is not None and previous is not None:
                 nb.set_threads(previous)
@@ -158,6 +155,23 @@ def blas_threads() -> list[dict[str, Any]]:
         }
         for lib in _pools().lib_controllers
     ]
+
+
+def running_threads() -> dict[str, Any]:
+    """What a call made now would run with, for the record of a benchmark row.
+
+    Keys: ``blas`` (:func:`blas_threads`), ``blas_threads`` (the largest count among
+    the BLAS pools, or None when none is loaded) and ``numba_threads`` (None when numba
+    is not in use).
+    """
+    pools = blas_threads()
+    counts = [p["threads"] for p in pools if p["user_api"] == "blas"]
+    nb = _numba_module()
+    return {
+        "blas": pools,
+        "blas_threads": max(counts) if counts else None,
+        "numba_threads": None if nb is None else int(nb.get_threads()),
+    }
 
 
 def thread_info() -> dict[str, Any]:
