@@ -301,7 +301,7 @@ _numba_seen: set[tuple[str, str, str]] = set()
 _numba_seen_lock = threading.Lock()
 
 
-def _announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
+def announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
     """Log one INFO line before the first call of a numba kernel for a dtype and layout.
 
     Numba compiles on first use (a cold compile takes about 10 s) or loads its cache;
@@ -475,7 +475,7 @@ def sigmoid(z: ArrayLike, *, backend: str | None = None) -> Any:
     """
     arr = _elementwise_input(z, "z")
     module, name = _kernel(backend, 1, max(arr.size, 1), str(arr.dtype))
-    _announce_compile(name, "sigmoid", arr)
+    announce_compile(name, "sigmoid", arr)
     return np.asarray(module.sigmoid(arr))
 
 
@@ -489,7 +489,7 @@ def sigmoid_derivative(x: ArrayLike, *, backend: str | None = None) -> Any:
     """
     arr = _elementwise_input(x, "x")
     module, name = _kernel(backend, 1, max(arr.size, 1), str(arr.dtype))
-    _announce_compile(name, "sigmoid", arr)
+    announce_compile(name, "sigmoid", arr)
     return np.asarray(module.sigmoid_derivative(arr))
 
 
@@ -551,7 +551,7 @@ def propagate(
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
-    _announce_compile(name, "propagate", Xc)
+    announce_compile(name, "propagate", Xc)
     with _threads(threads, name):
         dw, db, cost = module.propagate(wc, bf, Xc, Yc)
     _check_gradients(dw, float(db), float(cost), dt)
@@ -612,7 +612,7 @@ def optimize(
     assert Yc is not None
     _check_lr_for_dtype(lr, dt)
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
-    _announce_compile(name, "optimize", Xc)
+    announce_compile(name, "optimize", Xc)
     with _threads(threads, name):
         if verbose:
             result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
@@ -714,7 +714,7 @@ def predict(
     wc, bf, Xc, _, dt = _prepare(w, b, X, None, dtype)
     _check_z(wc, bf, Xc)
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
-    _announce_compile(name, "predict", Xc)
+    announce_compile(name, "predict", Xc)
     with _threads(threads, name):
         out = module.predict(wc, bf, Xc)
     return np.asarray(out).reshape(1, -1)
