@@ -107,9 +107,19 @@ COST_RISE_MARGIN = 1.0
 
 
 # --------------------------------------------------------------------------- validation
+def _int_text(value: int) -> str:
+    """``str(value)``, or ``about 10**k`` for a huge one (whose str is long, or raises)."""
+    if value.bit_length() > 64:
+        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
+    return str(value)
+
+
 def _describe(value: object) -> str:
     """A short description of a bad value for an error message: its type and repr."""
-    return f"{type(value).__name__} {value!r:.40}"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"int {_int_text(value)}"  # repr of a huge int is long, or raises
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def _as_real_array(value: object, name: str) -> NDArray[Any]:
@@ -239,14 +249,16 @@ def _check_b(b: object) -> float:
 
 def _as_float(value: numbers.Real, name: str) -> float:
     """``float(value)``, or a ValueError naming ``name`` when it does not fit a float64."""
+    too_large = ValueError(f"{name} = {_describe(value)} is too large for a float64 (max ~1.8e308)")
     try:
         with warnings.catch_warnings(), np.errstate(over="raise"):
             warnings.simplefilter("error", RuntimeWarning)  # numpy scalars warn on overflow
-            return float(value)
+            result = float(value)
     except (OverflowError, FloatingPointError, RuntimeWarning):
-        raise ValueError(
-            f"{name} = {_describe(value)} is too large for a float64 (max ~1.8e308)"
-        ) from None
+        raise too_large from None
+    if math.isinf(result) and isinstance(value, np.floating) and np.isfinite(value):
+        raise too_large  # a finite long double beyond float64's range
+    return result
 
 
 def _check_learning_rate(learning_rate: object) -> float:
@@ -263,9 +275,9 @@ def _check_int(value: object, name: str, minimum: int, maximum: int | None = Non
         raise TypeError(f"{name} must be an integer; got {_describe(value)}")
     number = int(value)
     if number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {number}")
+        raise ValueError(f"{name} must be >= {minimum}; got {_int_text(number)}")
     if maximum is not None and number > maximum:
-        raise ValueError(f"{name} must be <= {maximum}; got {number}")
+        raise ValueError(f"{name} must be <= {maximum}; got {_int_text(number)}")
     return number
 
 
@@ -512,7 +524,15 @@ def initialize_with_zeros(dim: int, *, dtype: str | None = None) -> tuple[Array,
     """
     n_x = _check_int(dim, "dim", 1)
     dt = str(config.resolve_dtype(dtype, None).value)
-    return np.zeros((n_x, 1), dtype=dt), 0.0
+    itemsize = np.dtype(dt).itemsize
+    if n_x > np.iinfo(np.intp).max // itemsize:
+        raise ValueError(f"dim = {_describe(n_x)} is too large for any array of {dt}")
+    try:
+        return np.zeros((n_x, 1), dtype=dt), 0.0
+    except MemoryError:
+        raise MemoryError(
+            f"dim = {n_x} is too large: {n_x} weights of {dt} need {n_x * itemsize:.3g} bytes"
+        ) from None
 
 
 @_one_lookup

@@ -67,6 +67,8 @@ def _short(value: object, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters (environment variables can be long)."""
     if isinstance(value, str) and len(value) > limit:
         return repr(value[: limit - 3] + "...")
+    if isinstance(value, int) and value.bit_length() > 64:  # its repr is long, or raises
+        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -69,16 +69,16 @@ def effective_threads(n: int) -> int:
     More threads than cores only oversubscribe them (and absurd counts such as
     ``2**70`` overflow the C integers of the libraries).
     """
-    from vecstudy.config import available_cores
+    from vecstudy.config import _short, available_cores
 
     cores = available_cores()
     if n > cores:
         warnings.warn(
             ThreadCountWarning(
-                f"threads={n} is more than the {cores} cores available to this process; "
+                f"threads={_short(n)} is more than the {cores} cores available to this process; "
                 f"using {cores}"
             ),
-            stacklevel=3,
+            stacklevel=4,  # the caller of the ``with limit_threads(...)`` statement
         )
         return cores
     return n
@@ -126,7 +126,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
                         f"numba runs at most {cap} threads (NUMBA_NUM_THREADS={cap}), "
                         f"not the {n} asked for"
                     ),
-                    stacklevel=3,
+                    stacklevel=3,  # the caller of the ``with limit_threads(...)`` statement
                 )
             previous = nb.get_threads()
             nb.set_threads(min(n, cap))
