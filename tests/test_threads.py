@@ -27,15 +27,14 @@ def _blas() -> set[int]:
 @pytest.mark.parametrize("asked", [64, 10**6, 2**70])
 def test_more_threads_than_cores_are_clamped_with_a_warning(asked: int) -> None:
     cores = available_cores()
-    block = threads.limit_threads(asked)
-    with pytest.warns(vecstudy.ThreadCountWarning, match=rf"threads={asked} is more than the"):
-        block.__enter__()
-    try:
-        ran = threads.running_threads()
-        assert ran["blas_threads"] == cores
-        assert _blas() == {cores}
-    finally:
-        block.__exit__(None, None, None)
+    with (  # noqa: PT031 - the warning comes from entering the block
+        pytest.warns(vecstudy.ThreadCountWarning, match=r"threads=.* is more than the"),
+        threads.limit_threads(asked),
+    ):
+        ran = threads.running_threads()["blas_threads"]
+        seen = _blas()
+    assert ran == cores
+    assert seen == {cores}
 
 
 def test_api_call_with_absurd_threads(backend: str) -> None:
@@ -52,15 +51,16 @@ def test_numba_cap_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("needs 2 cores")
     nb = backends.load("numba")
     monkeypatch.setattr(nb, "max_threads", lambda: 1)
-    block = threads.limit_threads(2, numba=True)
-    with pytest.warns(vecstudy.ThreadCountWarning, match=r"NUMBA_NUM_THREADS=1\), not the 2"):
-        block.__enter__()
-    try:
-        assert nb.get_threads() == 1
-        assert threads.running_threads()["numba_threads"] == 1
-        assert _blas() == {2}
-    finally:
-        block.__exit__(None, None, None)
+    with (  # noqa: PT031 - the warning comes from entering the block
+        pytest.warns(vecstudy.ThreadCountWarning, match=r"NUMBA_NUM_THREADS=1\), not the 2"),
+        threads.limit_threads(2, numba=True),
+    ):
+        numba_threads = nb.get_threads()
+        ran = threads.running_threads()
+        seen = _blas()
+    assert numba_threads == 1
+    assert ran["numba_threads"] == 1
+    assert seen == {2}
 
 
 def test_concurrent_limits_restore_the_process_setting() -> None:

@@ -247,13 +247,13 @@ def _check_b(b: object) -> float:
     return value
 
 
-def _as_float(value: numbers.Real, name: str) -> float:
+def _as_float(value: object, name: str) -> float:
     """``float(value)``, or a ValueError naming ``name`` when it does not fit a float64."""
     too_large = ValueError(f"{name} = {_describe(value)} is too large for a float64 (max ~1.8e308)")
     try:
         with warnings.catch_warnings(), np.errstate(over="raise"):
             warnings.simplefilter("error", RuntimeWarning)  # numpy scalars warn on overflow
-            result = float(value)
+            result = float(value)  # type: ignore[arg-type]
     except (OverflowError, FloatingPointError, RuntimeWarning):
         raise too_large from None
     if math.isinf(result) and isinstance(value, np.floating) and np.isfinite(value):
