@@ -207,3 +207,11 @@ def test_sigmoid_of_odd_layouts(backend: str) -> None:
 def test_one_sample_one_feature(backend: str) -> None:
     _, _, costs = vecstudy.optimize([[0.0]], 0.0, [[1.0]], [[1]], 3, 0.1, backend=backend)
     assert costs == [pytest.approx(np.log(2))]
+
+
+def test_finite_values_whose_sum_overflows_are_accepted(backend: str) -> None:
+    X_big = np.array([[1.7e308, 1.7e308, -1.0]])
+    out = vecstudy.predict([[1e-300]], 0.0, X_big, backend=backend)
+    np.testing.assert_array_equal(out, [[1.0, 1.0, 0.0]])
+    with pytest.raises(ValueError, match=r"X must be finite; found inf at index \(0, 2\)"):
+        vecstudy.predict([[1.0]], 0.0, np.array([[1.7e308, 1.7e308, np.inf]]), backend=backend)

@@ -163,7 +163,18 @@ def _reject_masked(value: object, name: str) -> None:
 
 
 def _check_finite(arr: NDArray[Any], name: str) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    """Raise a ValueError naming the first NaN or infinity of ``arr``.
+
+    A finite sum proves every element finite, and a sum reads the array once without
+    allocating a mask; only a non-finite sum (which finite values can also give, by
+    overflowing) needs the elementwise test.
+    """
+    if arr.dtype.kind != "f":
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):
+            return
+    if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
         raise ValueError(f"{name} must be finite; found {float(arr[where])} at index {where}")
