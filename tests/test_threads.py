@@ -125,3 +125,27 @@ def test_refresh_rebuilds_the_controller() -> None:
     assert threads._pools() is first
     threads.refresh()
     assert threads._pools() is not first
+
+
+@pytest.mark.slow
+def test_numba_first_call_inside_a_limit_runs_limited() -> None:
+    """The pools numba's first parallel call loads are limited within that very block."""
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from vecstudy import threads
+        with threads.limit_threads(1, numba=True):
+            from vecstudy import backends
+            backends.load("numba").read_sum(np.ones(10))  # a parallel function
+            pools = threads.blas_threads()
+            from threadpoolctl import threadpool_info
+            fresh = threadpool_info()
+        print(len(pools), len(fresh), sorted({p["num_threads"] for p in fresh}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECSTUDY_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert int(out[0]) == int(out[1]) >= 2
+    assert out[2:] == ["[1]"]

@@ -63,6 +63,23 @@ def _numba_module() -> Any:
         return None
 
 
+_numba_pools_loaded = False
+
+
+def _load_numba_pools(nb: Any) -> None:
+    """Start numba's threading layer once, so that the pools it loads get the limit too.
+
+    Numba's first parallel call loads its OpenMP (or TBB) layer and, with it, another
+    OpenBLAS; a limit applied before that would miss them (and a benchmark row would
+    record their default thread count).
+    """
+    global _numba_pools_loaded
+    if not _numba_pools_loaded:
+        nb.threading_layer()  # runs a tiny parallel function when none has run yet
+        refresh()
+        _numba_pools_loaded = True
+
+
 def effective_threads(n: int) -> int:
     """``n`` clamped to the cores this process may use, with a :class:`ThreadCountWarning`.
 
@@ -119,6 +136,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     with _limit_lock:
         previous = None
         if nb is not None:
+            _load_numba_pools(nb)
             cap = int(nb.max_threads())
             if n > cap:
                 warnings.warn(

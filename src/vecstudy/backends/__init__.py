@@ -40,8 +40,9 @@ when they overflow, and ``optimize`` stops early (below).
     the last gradients computed, ``costs`` the recorded costs (1-D, dtype of
     ``X``).  ``done`` is the number of updates applied: it is less than
     ``num_iterations`` only when the gradient at an iteration is non-finite or
-    an update would make ``w`` or ``b`` non-finite; the kernel then stops and returns the last finite parameters
-    and the gradient (and costs) computed so far.  Inputs are never modified.
+    an update would make ``w`` or ``b`` non-finite; the kernel then stops and
+    returns the last finite parameters and the gradient (and costs) computed so
+    far.  Inputs are never modified.
 ``predict(w, b, X)`` -> ``(m,)`` array of 0.0 / 1.0 in the dtype of ``X``
     1.0 where ``sigmoid(z) > 0.5``.
 """
