@@ -204,3 +204,16 @@ def test_use_backend_nested_and_interleaved() -> None:
         assert vecstudy.get_backend().value == "python"
     assert vecstudy.get_backend().value == "numpy"
     assert vecstudy.get_backend().source == "default"
+
+
+def test_byte_order_mark_is_accepted() -> None:
+    Path("vecstudy.toml").write_bytes(b'\xef\xbb\xbfbackend = "python"\n')
+    assert vecstudy.get_backend().value == "python"
+
+
+def test_fifo_named_vecstudy_toml_does_not_hang() -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    os.mkfifo("vecstudy.toml")
+    with pytest.raises(ConfigError, match=r"vecstudy\.toml is not a regular file"):
+        _propagate()

@@ -156,3 +156,16 @@ def test_python_float32_parameters_stay_finite_in_float32() -> None:
 def test_every_backend_is_covered() -> None:
     """The tests above iterate the registry (the ``backend`` fixture)."""
     assert set(backends.available_backends()) >= {"python", "numpy", "numba"}
+
+
+def test_unstandardized_breast_cancer_warns() -> None:
+    """The issue's case: real data, unscaled features, a learning rate far too large."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    with pytest.warns(vecstudy.DivergenceWarning, match=r"standardize the features of X"):
+        vecstudy.optimize(np.zeros((30, 1)), 0.0, X.T, y, 101, 1e6)
+    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", vecstudy.DivergenceWarning)
+        _, _, costs = vecstudy.optimize(np.zeros((30, 1)), 0.0, Xs.T, y, 301, 0.5)
+    assert costs[-1] < costs[0]

@@ -226,7 +226,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     """Parse ``path``; any failure becomes a ConfigError naming the file and the cause."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read()
+        # utf-8-sig: a byte-order mark (which some Windows editors write) is not an error
+        return tomllib.loads(raw.decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
