@@ -169,3 +169,10 @@ def test_unstandardized_breast_cancer_warns() -> None:
         warnings.simplefilter("error", vecstudy.DivergenceWarning)
         _, _, costs = vecstudy.optimize(np.zeros((30, 1)), 0.0, Xs.T, y, 301, 0.5)
     assert costs[-1] < costs[0]
+
+
+def test_warning_points_at_the_caller() -> None:
+    X, Y = _rising_problem()
+    with pytest.warns(vecstudy.DivergenceWarning) as record:
+        vecstudy.model(X, Y, X, Y, 201, 1e6)
+    assert record[0].filename == __file__

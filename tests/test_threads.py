@@ -149,3 +149,9 @@ def test_numba_first_call_inside_a_limit_runs_limited() -> None:
     ).stdout.split()
     assert int(out[0]) == int(out[1]) >= 2
     assert out[2:] == ["[1]"]
+
+
+def test_thread_warning_points_at_the_caller() -> None:
+    with pytest.warns(vecstudy.ThreadCountWarning) as record:
+        vecstudy.propagate(W, 0.0, X, Y, threads=10**6)
+    assert record[0].filename == __file__

@@ -448,7 +448,7 @@ def _warn_if_rising(costs: list[float], lr: float) -> None:
                     f"iteration 0 to {cost:.6g} at iteration {k * RECORD_EVERY}; use a "
                     f"smaller learning_rate (now {lr!r}) or standardize the features of X"
                 ),
-                stacklevel=4,
+                stacklevel=config.external_stacklevel(),
             )
             return
 

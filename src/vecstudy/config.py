@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import sys
 import tomllib
 import warnings
 from collections.abc import Iterator, Mapping
@@ -61,6 +62,24 @@ class ConfigError(ValueError):
 
 class ConfigWarning(UserWarning):
     """A ``pyproject.toml`` that is not vecstudy's own could not be read; it is ignored."""
+
+
+def external_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside vecstudy.
+
+    Called by the function that issues the warning (level 1); frames of this package
+    and of :mod:`contextlib` (``with`` blocks) are skipped.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(package)
+        or frame.f_code.co_filename == contextlib.__file__
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -218,7 +237,7 @@ def _warn_ignored(path: str | Path, why: str, version: tuple[int, int] | None = 
             f"ignoring {path}: {why} (vecstudy reads only its [tool.vecstudy] table; "
             "fix the file or put settings in a vecstudy.toml)"
         ),
-        stacklevel=4,
+        stacklevel=external_stacklevel(),
     )
 
 

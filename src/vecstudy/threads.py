@@ -86,7 +86,7 @@ def effective_threads(n: int) -> int:
     More threads than cores only oversubscribe them (and absurd counts such as
     ``2**70`` overflow the C integers of the libraries).
     """
-    from vecstudy.config import _short, available_cores
+    from vecstudy.config import _short, available_cores, external_stacklevel
 
     cores = available_cores()
     if n > cores:
@@ -95,7 +95,7 @@ def effective_threads(n: int) -> int:
                 f"threads={_short(n)} is more than the {cores} cores available to this process; "
                 f"using {cores}"
             ),
-            stacklevel=4,  # the caller of the ``with limit_threads(...)`` statement
+            stacklevel=external_stacklevel(),
         )
         return cores
     return n
@@ -136,6 +136,8 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     with _limit_lock:
         previous = None
         if nb is not None:
+            from vecstudy.config import external_stacklevel
+
             _load_numba_pools(nb)
             cap = int(nb.max_threads())
             if n > cap:
@@ -144,7 +146,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
                         f"numba runs at most {cap} threads (NUMBA_NUM_THREADS={cap}), "
                         f"not the {n} asked for"
                     ),
-                    stacklevel=3,  # the caller of the ``with limit_threads(...)`` statement
+                    stacklevel=external_stacklevel(),
                 )
             previous = nb.get_threads()
             nb.set_threads(min(n, cap))
