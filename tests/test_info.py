@@ -112,3 +112,14 @@ def test_cli_shows_info_logs_on_stderr(
     assert err == "vecstudy: compiling or loading cached numba kernels...\n"
     assert logging.getLogger("vecstudy").level == logging.NOTSET  # restored
     assert not logging.getLogger("vecstudy").handlers
+
+
+def test_info_notes_numba_thread_cap(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VECSTUDY_THREADS", "2")
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    monkeypatch.setattr("vecstudy.config.available_cores", lambda: 2)
+    out = _info(capsys)
+    assert "threads in force: 2 (from environment variable VECSTUDY_THREADS)" in out
+    assert "numba runs 1 (NUMBA_NUM_THREADS)" in out

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -247,6 +248,9 @@ def _settings_in_force() -> list[str]:
         cores = config.available_cores()
         if threads.value > cores:
             threads_text += f"; runs {cores}, the cores available"
+        numba_cap = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+        if numba_cap.isdigit() and int(numba_cap) < min(threads.value, cores):
+            threads_text += f"; numba runs {int(numba_cap)} (NUMBA_NUM_THREADS)"
     cfg = config.config_file()
     return [
         f"backend in force: {backend}",
