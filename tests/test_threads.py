@@ -155,3 +155,20 @@ def test_thread_warning_points_at_the_caller() -> None:
     with pytest.warns(vecstudy.ThreadCountWarning) as record:
         vecstudy.propagate(W, 0.0, X, Y, threads=10**6)
     assert record[0].filename == __file__
+
+
+@pytest.mark.slow
+def test_limit_with_numba_jit_disabled() -> None:
+    code = textwrap.dedent(
+        """
+        from vecstudy import threads
+        with threads.limit_threads(1, numba=True):
+            print(threads.running_threads()["numba_threads"])
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECSTUDY_")}
+    env["NUMBA_DISABLE_JIT"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split() == ["1"]

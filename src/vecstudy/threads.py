@@ -75,7 +75,9 @@ def _load_numba_pools(nb: Any) -> None:
     """
     global _numba_pools_loaded
     if not _numba_pools_loaded:
-        nb.threading_layer()  # runs a tiny parallel function when none has run yet
+        # with the JIT off (NUMBA_DISABLE_JIT=1) no layer ever starts: nothing to load
+        with contextlib.suppress(ValueError):
+            nb.threading_layer()  # runs a tiny parallel function when none has run yet
         refresh()
         _numba_pools_loaded = True
 
