@@ -176,3 +176,17 @@ def test_warning_points_at_the_caller() -> None:
     with pytest.warns(vecstudy.DivergenceWarning) as record:
         vecstudy.model(X, Y, X, Y, 201, 1e6)
     assert record[0].filename == __file__
+
+
+def test_divergence_error_pickles() -> None:
+    import pickle
+
+    X = np.array([[1.0, -2.0, 3.0]]) * 1e300
+    with pytest.raises(vecstudy.DivergenceError) as info:
+        vecstudy.optimize([[0.0]], 0.0, X, [[1, 0, 1]], 100, 0.1, backend="numpy")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(copy, vecstudy.DivergenceError)
+    assert str(copy) == str(info.value)
+    assert copy.iteration == info.value.iteration
+    np.testing.assert_array_equal(copy.params["w"], info.value.params["w"])
+    assert copy.costs == info.value.costs

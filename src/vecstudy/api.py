@@ -64,13 +64,16 @@ class DivergenceError(NumericalError):
     Attributes
     ----------
     iteration : int
-        Index of the update that would have made ``w`` or ``b`` non-finite.
+        The iteration whose gradient or update came out non-finite (or, when only a
+        recorded cost did, the iteration of that cost).
     params : dict
         The last finite ``{"w", "b"}``.
     grads : dict
         The gradients computed at that iteration.
     costs : list of float
         The costs recorded before it.
+
+    It pickles with its attributes (to cross process boundaries, e.g. from a worker).
     """
 
     def __init__(
@@ -87,6 +90,19 @@ class DivergenceError(NumericalError):
         self.params = params
         self.grads = grads
         self.costs = costs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        details = {
+            "iteration": self.iteration,
+            "params": self.params,
+            "grads": self.grads,
+            "costs": self.costs,
+        }
+        return (_rebuild_divergence, (str(self), details))
+
+
+def _rebuild_divergence(message: str, details: dict[str, Any]) -> DivergenceError:
+    return DivergenceError(message, **details)
 
 
 class DivergenceWarning(RuntimeWarning):
