@@ -187,9 +187,10 @@ def _check_finite(arr: NDArray[Any], name: str) -> None:
     """
     if arr.dtype.kind != "f":
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(arr.sum()):
-            return
+    if arr.size > 4096:  # below, the mask is cheaper than np.errstate
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(arr.sum()):
+                return
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
@@ -276,6 +277,8 @@ def _check_b(b: object) -> float:
 
 def _as_float(value: object, name: str) -> float:
     """``float(value)``, or a ValueError naming ``name`` when it does not fit a float64."""
+    if isinstance(value, float):  # Python floats and np.float64: nothing can overflow
+        return float(value)
     too_large = ValueError(f"{name} = {_describe(value)} is too large for a float64 (max ~1.8e308)")
     try:
         with warnings.catch_warnings(), np.errstate(over="raise"):
