@@ -172,3 +172,10 @@ def test_limit_with_numba_jit_disabled() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.split() == ["1"]
+
+
+def test_numpy_integer_thread_counts() -> None:
+    with threads.limit_threads(np.int64(1)):  # type: ignore[arg-type]
+        assert _blas() == {1}
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        threads.limit_threads(np.int64(0)).__enter__()  # type: ignore[arg-type]

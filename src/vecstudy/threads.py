@@ -7,6 +7,7 @@ cores.  :func:`limit_threads` sets both, for the duration of a ``with`` block.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import sys
 import threading
@@ -127,9 +128,9 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     if n is None:
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"threads must be a positive integer, got {n!r}")
-    n = effective_threads(n)
+    n = effective_threads(int(n))
     nb = None
     if numba or (numba is None and "numba" in sys.modules):
         from vecstudy import backends
