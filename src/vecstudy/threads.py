@@ -128,9 +128,10 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     if n is None:
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"threads must be a positive integer, got {n!r}")
-    n = effective_threads(int(n))
+    count: object = n  # typed int, but NumPy integers come too
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(f"threads must be a positive integer, got {count}")
+    n = effective_threads(int(count))
     nb = None
     if numba or (numba is None and "numba" in sys.modules):
         from vecstudy import backends
