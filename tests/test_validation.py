@@ -237,7 +237,7 @@ def test_accepts_course_variants(backend: str) -> None:
         (
             lambda: vecstudy.model(X, [[1, 0]], X, Y),
             ValueError,
-            r"Y_train has 2 samples but X has 3",
+            r"Y_train has 2 samples but X_train has 3: X_train looks like \(samples, features\)",
         ),
     ],
 )

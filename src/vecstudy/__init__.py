@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from vecstudy.api import (
     DivergenceError,
+    DivergenceWarning,
+    NumericalError,
     initialize_with_zeros,
     model,
     optimize,
@@ -21,7 +23,8 @@ from vecstudy.api import (
     sigmoid_derivative,
 )
 from vecstudy.backends import available_backends
-from vecstudy.config import ConfigError, get_backend, set_backend, use_backend
+from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
+from vecstudy.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
     from vecstudy.estimator import LogisticRegressionGD
@@ -30,8 +33,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "ConfigWarning",
     "DivergenceError",
+    "DivergenceWarning",
     "LogisticRegressionGD",
+    "NumericalError",
+    "ThreadCountWarning",
     "__version__",
     "available_backends",
     "get_backend",

@@ -11,7 +11,8 @@ Subcommands
 ``vecstudy roofline``
     Measured targets: the best time one gradient step can take here.
 ``vecstudy info``
-    The backend in force and where it came from; machine and thread information.
+    The backend, dtype and threads in force, each with where it came from, and the
+    config file; machine and thread information.  A bad setting exits with status 2.
 ``vecstudy train``
     Train logistic regression on a CSV, Parquet or NPZ file with each chosen backend:
     accuracy table, cost curves, model as JSON.
@@ -23,9 +24,12 @@ keeps every finished case and exits with status 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -161,8 +165,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "info",
-        help="backend in force (and its source), machine and thread information",
-        description="Print the backend in force, where that choice came from, and machine info.",
+        help="backend, dtype and threads in force (and their sources), machine information",
+        description="Print the backend, dtype and threads in force, where each came from, "
+        "the config file, and machine and thread information; check every setting.",
     )
     return parser
 
@@ -229,18 +234,48 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_info(_args: argparse.Namespace) -> int:
-    import vecstudy
-    from vecstudy import backends, bench, config
+def _settings_in_force() -> list[str]:
+    """Backend, dtype and threads in force, each with its source; raises on a bad one."""
+    from vecstudy import config
 
     config.check_file()
+    backend = config.resolve_backend(None)
+    dtype = config.resolve_dtype(None, None)
+    threads = config.resolve_threads(None)
+    if dtype.source == "default":
+        dtype_text = "float64, or float32 for float32 input (from default)"
+    else:
+        dtype_text = str(dtype)
+    if threads.value is None:
+        threads_text = "not limited: the libraries' own settings (from default)"
+    else:
+        threads_text = str(threads)
+        cores = config.available_cores()
+        if threads.value > cores:
+            threads_text += f"; runs {cores}, the cores available"
+        numba_cap = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+        if numba_cap.isdigit() and int(numba_cap) < min(threads.value, cores):
+            threads_text += f"; numba runs {int(numba_cap)} (NUMBA_NUM_THREADS)"
     cfg = config.config_file()
+    return [
+        f"backend in force: {backend}",
+        f"dtype in force: {dtype_text}",
+        f"threads in force: {threads_text}",
+        f"config file: {cfg.path if cfg is not None else 'none'}",
+    ]
+
+
+def _cmd_info(_args: argparse.Namespace) -> int:
+    import vecstudy
+    from vecstudy import backends, bench
+
+    settings = _settings_in_force()  # checked before anything is printed
     mach = bench.machine_info()
     threads = mach.pop("threads")
     print(f"vecstudy {vecstudy.__version__}")
-    print(f"backend in force: {vecstudy.get_backend()}")
+    for line in settings:
+        print(line)
     print(f"available backends: {', '.join(backends.available_backends())}")
-    print(f"config file: {cfg.path if cfg is not None else 'none'}")
     for key, value in mach.items():
         print(f"{key}: {value}")
     for lib in threads.get("blas", []):
@@ -409,6 +444,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _log_info_to_stderr() -> Iterator[None]:
+    """Show the INFO lines of logger ``vecstudy`` (e.g. numba compiling) on stderr."""
+    log = logging.getLogger("vecstudy")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("vecstudy: %(message)s"))
+    handler.setLevel(logging.INFO)
+    level = log.level
+    log.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": _cmd_bench,
     "report": _cmd_report,
@@ -426,7 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with _log_info_to_stderr():
+            return _COMMANDS[args.command](args)
     except SweepInterrupted as exc:
         print(
             f"vecstudy {args.command}: interrupted; kept {exc.rows_kept} rows of this run "

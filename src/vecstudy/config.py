@@ -31,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import sys
 import tomllib
+import warnings
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -58,6 +60,38 @@ class ConfigError(ValueError):
     """A setting has an unknown name or a bad value; the message names its source."""
 
 
+class ConfigWarning(UserWarning):
+    """A ``pyproject.toml`` that is not vecstudy's own could not be read; it is ignored."""
+
+
+def external_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside vecstudy.
+
+    Called by the function that issues the warning (level 1); frames of this package
+    and of :mod:`contextlib` (``with`` blocks) are skipped.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(package)
+        or frame.f_code.co_filename == contextlib.__file__
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (environment variables can be long)."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[: limit - 3] + "...")
+    if isinstance(value, int) and value.bit_length() > 64:  # its repr is long, or raises
+        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class Choice:
     """A resolved setting: its ``value`` and the ``source`` it came from."""
@@ -74,7 +108,12 @@ class Choice:
         return f"{self.value} (from {self.source})"
 
 
-_context_backend: ContextVar[Choice | None] = ContextVar("vecstudy_backend", default=None)
+#: The open :func:`use_backend` blocks of this context, innermost last, as
+#: ``(entry id, choice)`` pairs.  A block removes its own entry on exit, so blocks
+#: closed out of order (generators suspended inside them) restore correctly.
+_context_backend: ContextVar[tuple[tuple[object, Choice], ...]] = ContextVar(
+    "vecstudy_backend", default=()
+)
 _global_backend: Choice | None = None
 
 
@@ -83,6 +122,8 @@ def check_backend(name: object, source: str) -> str:
     """Return ``name`` if it is a registered backend or ``"auto"``, else raise."""
     if isinstance(name, str) and (name in available_backends() or name == AUTO):
         return name
+    if isinstance(name, str) and len(name) > 50:
+        name = name[:47] + "..."
     raise ConfigError(unknown_backend_message(name, source))
 
 
@@ -91,7 +132,7 @@ def check_dtype(value: object, source: str) -> str:
     if isinstance(value, str) and value in VALID_DTYPES:
         return value
     valid = ", ".join(repr(d) for d in VALID_DTYPES)
-    raise ConfigError(f"unknown dtype {value!r} from {source}; valid dtypes are {valid}")
+    raise ConfigError(f"unknown dtype {_short(value)} from {source}; valid dtypes are {valid}")
 
 
 def available_cores() -> int:
@@ -104,6 +145,7 @@ def available_cores() -> int:
 
 def check_threads(value: object, source: str) -> int | None:
     """Return a positive thread count (``"all"`` -> the cores available), else raise."""
+    given = value
     if isinstance(value, str):
         text = value.strip()
         if text == "all":
@@ -112,7 +154,10 @@ def check_threads(value: object, source: str) -> int | None:
             value = int(text)
     if not isinstance(value, bool) and isinstance(value, numbers.Integral) and int(value) >= 1:
         return int(value)
-    raise ConfigError(f"bad threads {value!r} from {source}; expected a positive integer or 'all'")
+    value = given
+    raise ConfigError(
+        f"bad threads {_short(value)} from {source}; expected a positive integer or 'all'"
+    )
 
 
 # --------------------------------------------------------------------------- config file
@@ -143,11 +188,22 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
     env = os.environ.get(ENV_CONFIG)
     if env:
         path = Path(env).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"{ENV_CONFIG}={env!r} does not name an existing file")
-        return path.resolve(), path.name == "pyproject.toml"
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):  # symlink loop, name too long, NUL byte
+            is_file = False
+        if not is_file:
+            raise ConfigError(f"{ENV_CONFIG}={_short(env, 300)} does not name an existing file")
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(f"{ENV_CONFIG}={_short(env, 300)}: {exc}") from None
+        return path, path.name == "pyproject.toml"
     # os.path on strings, not pathlib: this runs on every API call (a few microseconds)
-    here = os.path.abspath(start) if start is not None else os.getcwd()
+    try:
+        here = os.path.abspath(start) if start is not None else os.getcwd()
+    except OSError:  # the current directory was deleted
+        return None
     dirs = [here]
     while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:
         dirs.append(parent)
@@ -156,26 +212,90 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
             candidate = os.path.join(d, name)
             if os.path.isfile(candidate):
                 return Path(candidate), is_pyproject
+            if os.path.lexists(candidate):  # a directory, a broken link, a symlink loop
+                if not is_pyproject:
+                    raise ConfigError(
+                        f"config file {candidate} is not a regular file (a directory or a "
+                        "broken symbolic link); remove or rename it"
+                    )
+                _warn_ignored(candidate, "it is not a regular file")
     return None
 
 
+#: pyproject.toml files already warned about: path -> version (mtime, size) or None.
+_warned: dict[str, tuple[int, int] | None] = {}
+
+
+def _warn_ignored(path: str | Path, why: str, version: tuple[int, int] | None = None) -> None:
+    """Warn once per file (and version of it) that a ``pyproject.toml`` is ignored."""
+    key = str(path)
+    if key in _warned and _warned[key] == version:
+        return
+    _warned[key] = version
+    warnings.warn(
+        ConfigWarning(
+            f"ignoring {path}: {why} (vecstudy reads only its [tool.vecstudy] table; "
+            "fix the file or put settings in a vecstudy.toml)"
+        ),
+        stacklevel=external_stacklevel(),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path``; any failure becomes a ConfigError naming the file and the cause."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read()
+        # utf-8-sig: a byte-order mark (which some Windows editors write) is not an error
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply to parse") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+
+
 def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
-    st = path.stat()
+    """The settings of ``path``, cached while the file's mtime and size stay the same.
+
+    A ``vecstudy.toml`` (or a file named by ``VECSTUDY_CONFIG``) that cannot be read,
+    or a bad ``[tool.vecstudy]`` table, raises :class:`ConfigError`.  A
+    ``pyproject.toml`` that cannot be read or parsed, or whose ``tool`` is not a
+    table, is somebody else's file: one :class:`ConfigWarning`, then it is ignored.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if is_pyproject:
+            _warn_ignored(path, f"it cannot be read ({exc.strerror or exc})")
+            return None
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     version = (st.st_mtime_ns, st.st_size)
     cached = _parsed.get(str(path))
     if cached is not None and cached[0] == version:
         return cached[1]
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     result: ConfigFile | None
     if is_pyproject:
-        table = data.get("tool", {}).get("vecstudy")
+        try:
+            data = _read_toml(path)
+        except ConfigError as exc:
+            _warn_ignored(path, str(exc).removeprefix(f"config file {path} "), version)
+            _parsed[str(path)] = (version, None)
+            return None
+        tool = data.get("tool")
+        if tool is not None and not isinstance(tool, dict):
+            _warn_ignored(path, f"its 'tool' is a {type(tool).__name__}, not a table", version)
+            _parsed[str(path)] = (version, None)
+            return None
+        table = None if tool is None else tool.get("vecstudy")
         result = None if table is None else ConfigFile(path, table, "tool.vecstudy.")
     else:
-        result = ConfigFile(path, data, "")
+        result = ConfigFile(path, _read_toml(path), "")
     if result is not None:
         if not isinstance(result.table, dict):
             raise ConfigError(f"config file {path}: '{result.prefix.rstrip('.')}' must be a table")
@@ -239,8 +359,8 @@ def file_section(name: str) -> tuple[dict[str, Any], str | None]:
 
 def _from_env_or_file(key: str, env_name: str) -> tuple[object, str] | None:
     env = os.environ.get(env_name)
-    if env is not None and env != "":
-        return env, f"environment variable {env_name}"
+    if env is not None and env.strip() != "":
+        return env.strip(), f"environment variable {env_name}"
     cfg = config_file()
     if cfg is not None and key in cfg.table:
         return cfg.table[key], cfg.source(key)
@@ -258,13 +378,20 @@ def set_backend(name: str | None) -> None:
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[Choice]:
-    """Use backend ``name`` inside a ``with`` block (thread- and task-local)."""
+    """Use backend ``name`` inside a ``with`` block (thread- and task-local).
+
+    Blocks may close in any order (a generator suspended inside one closes later):
+    each removes only its own setting, and the innermost block still open wins.
+    """
     choice = Choice(check_backend(name, "use_backend()"), "use_backend()")
-    token = _context_backend.set(choice)
+    entry = object()
+    _context_backend.set((*_context_backend.get(), (entry, choice)))
     try:
         yield choice
     finally:
-        _context_backend.reset(token)
+        # remove this block's entry wherever it is now (not "restore what was before":
+        # a block entered later may still be open, e.g. in a suspended generator)
+        _context_backend.set(tuple(e for e in _context_backend.get() if e[0] is not entry))
 
 
 def resolve_backend(backend: str | None = None) -> Choice:
@@ -272,8 +399,8 @@ def resolve_backend(backend: str | None = None) -> Choice:
     if backend is not None:
         return Choice(check_backend(backend, "argument backend="), "argument backend=")
     ctx = _context_backend.get()
-    if ctx is not None:
-        return ctx
+    if ctx:
+        return ctx[-1][1]
     if _global_backend is not None:
         return _global_backend
     found = _from_env_or_file("backend", ENV_BACKEND)

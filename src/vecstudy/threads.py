@@ -7,29 +7,49 @@ cores.  :func:`limit_threads` sets both, for the duration of a ``with`` block.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 from threadpoolctl import ThreadpoolController, threadpool_info
 
-#: Modules whose import may load another thread pool (BLAS, OpenMP) into the process.
-_POOL_MODULES = ("numpy", "scipy", "numba", "sklearn", "torch")
-_controller: tuple[frozenset[str], ThreadpoolController] | None = None
+
+class ThreadCountWarning(RuntimeWarning):
+    """Fewer threads run than were asked for (more than the cores, or Numba's own cap)."""
+
+
+#: (number of modules in sys.modules when built, controller).
+_controller: tuple[int, ThreadpoolController] | None = None
+#: Held for the whole of a :func:`limit_threads` block: BLAS limits are process-wide,
+#: so two threads setting and restoring them at once would restore them out of order.
+_limit_lock = threading.RLock()
 
 
 def _pools() -> ThreadpoolController:
-    """A cached threadpoolctl controller, rebuilt when a pool-loading module appears.
+    """A cached threadpoolctl controller, rebuilt whenever modules were imported since.
 
     Building one inspects every loaded shared library (about a millisecond); limiting
-    threads through a cached one costs microseconds.
+    threads through a cached one costs microseconds.  A library that brings its own
+    thread pool (numba's first call loads SciPy's OpenBLAS and an OpenMP runtime) is
+    loaded by an import, which changes the size of ``sys.modules``: the controller is
+    then rebuilt, so that it sees every pool.
     """
     global _controller
-    loaded = frozenset(m for m in _POOL_MODULES if m in sys.modules)
-    if _controller is None or _controller[0] != loaded:
-        _controller = (loaded, ThreadpoolController())
+    stamp = len(sys.modules)
+    if _controller is None or _controller[0] != stamp:
+        controller = ThreadpoolController()
+        _controller = (len(sys.modules), controller)  # its own imports count as seen
     return _controller[1]
+
+
+def refresh() -> None:
+    """Forget the cached controller (after loading a library by hand, e.g. via ctypes)."""
+    global _controller
+    _controller = None
 
 
 def _numba_module() -> Any:
@@ -44,6 +64,46 @@ def _numba_module() -> Any:
         return None
 
 
+_numba_pools_loaded = False
+
+
+def _load_numba_pools(nb: Any) -> None:
+    """Start numba's threading layer once, so that the pools it loads get the limit too.
+
+    Numba's first parallel call loads its OpenMP (or TBB) layer and, with it, another
+    OpenBLAS; a limit applied before that would miss them (and a benchmark row would
+    record their default thread count).
+    """
+    global _numba_pools_loaded
+    if not _numba_pools_loaded:
+        # with the JIT off (NUMBA_DISABLE_JIT=1) no layer ever starts: nothing to load
+        with contextlib.suppress(ValueError):
+            nb.threading_layer()  # runs a tiny parallel function when none has run yet
+        refresh()
+        _numba_pools_loaded = True
+
+
+def effective_threads(n: int) -> int:
+    """``n`` clamped to the cores this process may use, with a :class:`ThreadCountWarning`.
+
+    More threads than cores only oversubscribe them (and absurd counts such as
+    ``2**70`` overflow the C integers of the libraries).
+    """
+    from vecstudy.config import _short, available_cores, external_stacklevel
+
+    cores = available_cores()
+    if n > cores:
+        warnings.warn(
+            ThreadCountWarning(
+                f"threads={_short(n)} is more than the {cores} cores available to this process; "
+                f"using {cores}"
+            ),
+            stacklevel=external_stacklevel(),
+        )
+        return cores
+    return n
+
+
 @contextlib.contextmanager
 def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]:
     """Limit Numba and BLAS (and OpenMP) to ``n`` threads inside the block.
@@ -51,31 +111,91 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     Parameters
     ----------
     n : int or None
-        Thread count; ``None`` changes nothing.
+        Thread count; ``None`` changes nothing.  More than the available cores is
+        clamped to them with a :class:`ThreadCountWarning`; so is more than Numba may
+        start (``NUMBA_NUM_THREADS``), for Numba.
     numba : bool, optional
         Whether to set Numba's thread count too.  By default it is set when numba is
         already imported (so that limiting threads never pays numba's import).
+
+    What ran is reported inside the block by :func:`running_threads`.
+
+    Blocks in different Python threads run one at a time (a process-wide lock): the
+    BLAS limit is a property of the process, and concurrent blocks would restore it
+    out of order.  Calls without a limit are not held back, and run under whatever
+    limit is in force.
     """
     if n is None:
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be a positive integer, got {n!r}")
+    count: object = n  # typed int, but NumPy integers come too
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(f"threads must be a positive integer, got {count}")
+    n = effective_threads(int(count))
     nb = None
     if numba or (numba is None and "numba" in sys.modules):
         from vecstudy import backends
 
         nb = backends.load("numba")
-    previous = None
-    if nb is not None:
-        previous = nb.get_threads()
-        nb.set_threads(n)
-    try:
-        with _pools().limit(limits=n):
-            yield
-    finally:
-        if nb is not None and previous is not None:
-            nb.set_threads(previous)
+    with _limit_lock:
+        previous = None
+        if nb is not None:
+            from vecstudy.config import external_stacklevel
+
+            _load_numba_pools(nb)
+            cap = int(nb.max_threads())
+            if n > cap:
+                warnings.warn(
+                    ThreadCountWarning(
+                        f"numba runs at most {cap} threads (NUMBA_NUM_THREADS={cap}), "
+                        f"not the {n} asked for"
+                    ),
+                    stacklevel=external_stacklevel(),
+                )
+            previous = nb.get_threads()
+            nb.set_threads(min(n, cap))
+        try:
+            with _pools().limit(limits=n):
+                yield
+        finally:
+            if nb is not None and previous is not None:
+                nb.set_threads(previous)
+
+
+def blas_threads() -> list[dict[str, Any]]:
+    """The thread pools loaded now and their thread counts: what a call would run with.
+
+    One dict per library: ``library`` (internal API: openblas, mkl, blis, openmp),
+    ``prefix`` (the shared object's name), ``user_api`` (blas or openmp) and
+    ``threads``.  Inside :func:`limit_threads` it shows the limit actually in force on
+    every pool, including pools loaded after the controller was first built.
+    """
+    return [
+        {
+            "library": lib.internal_api,
+            "prefix": lib.prefix,
+            "user_api": lib.user_api,
+            "threads": lib.num_threads,
+        }
+        for lib in _pools().lib_controllers
+    ]
+
+
+def running_threads() -> dict[str, Any]:
+    """What a call made now would run with, for the record of a benchmark row.
+
+    Keys: ``blas`` (:func:`blas_threads`), ``blas_threads`` (the largest count among
+    the BLAS pools, or None when none is loaded) and ``numba_threads`` (None when numba
+    is not in use).
+    """
+    pools = blas_threads()
+    counts = [p["threads"] for p in pools if p["user_api"] == "blas"]
+    nb = _numba_module()
+    return {
+        "blas": pools,
+        "blas_threads": max(counts) if counts else None,
+        "numba_threads": None if nb is None else int(nb.get_threads()),
+    }
 
 
 def thread_info() -> dict[str, Any]:

@@ -7,7 +7,10 @@ and converts once, then calls them.
 
 Kernel interface
 ----------------
-All arrays share one floating dtype (float32 or float64) and are C-contiguous.
+All arrays share one floating dtype (float32 or float64); ``X`` is C- or F-contiguous,
+``w`` and ``Y`` are 1-D contiguous.  Kernels never raise on overflow; they report it:
+``db`` is NaN whenever some ``z_j`` is non-finite, ``dw`` and the cost are non-finite
+when they overflow, and ``optimize`` stops early (below).
 
 ``w``  : (n_x,) 1-D weights
 ``b``  : Python float
@@ -36,9 +39,10 @@ All arrays share one floating dtype (float32 or float64) and are C-contiguous.
     ``w -= learning_rate * dw``; ``b -= learning_rate * db``.  ``dw, db`` are
     the last gradients computed, ``costs`` the recorded costs (1-D, dtype of
     ``X``).  ``done`` is the number of updates applied: it is less than
-    ``num_iterations`` only when an update would make ``w`` or ``b``
-    non-finite; the kernel then stops and returns the last finite parameters
-    and the gradient (and costs) computed so far.  Inputs are never modified.
+    ``num_iterations`` only when the gradient at an iteration is non-finite or
+    an update would make ``w`` or ``b`` non-finite; the kernel then stops and
+    returns the last finite parameters and the gradient (and costs) computed so
+    far.  Inputs are never modified.
 ``predict(w, b, X)`` -> ``(m,)`` array of 0.0 / 1.0 in the dtype of ``X``
     1.0 where ``sigmoid(z) > 0.5``.
 """

@@ -44,23 +44,37 @@ def sigmoid_derivative(x: Array) -> Array:
     return s * (s.dtype.type(1.0) - s)
 
 
-def gradient_sums(
-    w: Array, b: float, X: Array, Y: Array, with_cost: bool
-) -> tuple[Array, float, float]:
-    """Sums over the samples of ``X``: ``(X (a - y), sum(a - y), sum(cost_j))``."""
+def _sums(w: Array, b: float, X: Array, Y: Array, with_cost: bool) -> tuple[Array, float, float]:
+    """:func:`gradient_sums` without its ``np.errstate`` (the caller sets it)."""
     z, e = _forward(w, b, X)
     d = _sigmoid_from(z, e)
     d -= Y
     dw = X @ d
     cost = float(_cost_terms(z, e, Y).sum()) if with_cost else 0.0
-    return dw, float(d.sum()), cost
+    db = float(d.sum())
+    if not np.isfinite(z).all():  # report an overflowed z: d alone looks harmless
+        db = float("nan")
+    return dw, db, cost
+
+
+def gradient_sums(
+    w: Array, b: float, X: Array, Y: Array, with_cost: bool
+) -> tuple[Array, float, float]:
+    """Sums over the samples of ``X``: ``(X (a - y), sum(a - y), sum(cost_j))``.
+
+    ``db`` is NaN when some ``z_j`` is non-finite (overflow); ``dw`` and the cost are
+    non-finite when they overflow.  No warning is issued: the caller checks.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sums(w, b, X, Y, with_cost)
 
 
 def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, float]:
     """Mean gradients and cost of one batch: ``(X (a - y)/m, mean(a - y), mean(cost_j))``."""
     m = X.shape[1]
-    dw, db, cost = gradient_sums(w, b, X, Y, True)
-    dw /= X.dtype.type(m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        dw, db, cost = _sums(w, b, X, Y, True)
+        dw /= X.dtype.type(m)
     return dw, db / m, cost / m
 
 
@@ -83,24 +97,26 @@ def optimize(
     dw = np.zeros_like(w)
     db = dtype(0.0)
     costs: list[float] = []
-    for k in range(num_iterations):
-        record = k % record_every == 0
-        dw_sum, db_sum, cost_sum = gradient_sums(w, float(bb), X, Y, record)
-        dw = dw_sum * inv_m
-        db = dtype(db_sum) * inv_m
-        if record:
-            costs.append(cost_sum / m)
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are checked
+        for k in range(num_iterations):
+            record = k % record_every == 0
+            dw_sum, db_sum, cost_sum = _sums(w, float(bb), X, Y, record)
+            dw = dw_sum * inv_m
+            db = dtype(db_sum) * inv_m
+            if record:
+                costs.append(cost_sum / m)
             new_w = w - lr * dw
             new_b = bb - lr * db
-        if not (np.isfinite(new_b) and np.isfinite(new_w).all()):
-            return w, float(bb), dw, float(db), np.asarray(costs, dtype=X.dtype), k
-        w, bb = new_w, new_b
+            # a non-finite gradient (db is NaN when z overflowed) or update stops here
+            if not (np.isfinite(new_b) and np.isfinite(new_w).all()):
+                return w, float(bb), dw, float(db), np.asarray(costs, dtype=X.dtype), k
+            w, bb = new_w, new_b
     return w, float(bb), dw, float(db), np.asarray(costs, dtype=X.dtype), num_iterations
 
 
 def predict(w: Array, b: float, X: Array) -> Array:
     """1.0 where ``sigmoid(w @ X + b) > 0.5`` (that is, ``z > 0``), else 0.0."""
-    z = w @ X
-    z += X.dtype.type(b)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = w @ X
+        z += X.dtype.type(b)
     return (z > 0).astype(X.dtype)

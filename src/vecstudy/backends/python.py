@@ -43,14 +43,21 @@ def _sums(
         d = a - y[j]
         for i in range(n_x):
             dw[i] += rows[i][j] * d
-        db += d
+        db += d + 0.0 * z  # NaN when z overflowed: the contract's report of it
         if with_cost:
             cost += math.log1p(e) + max(z, 0.0) - y[j] * z
     return dw, db, cost
 
 
 def _lists(w: Array, X: Array, Y: Array) -> tuple[list[float], list[list[float]], list[float]]:
+    # tolist() reads C- and F-ordered arrays alike (row i of X is feature i)
     return [float(v) for v in w.tolist()], X.tolist(), [float(v) for v in Y.tolist()]
+
+
+def _array(values: list[float], dtype: np.dtype[np.floating]) -> Array:
+    """``values`` as an array of ``dtype``; a value too large for it becomes infinity."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=dtype)
 
 
 def sigmoid(z: Array) -> Array:
@@ -73,7 +80,7 @@ def gradient_sums(
     """Sums over the samples of ``X``; see :mod:`vecstudy.backends`."""
     wl, rows, yl = _lists(w, X, Y)
     dw, db, cost = _sums(wl, float(b), rows, yl, with_cost)
-    return np.asarray(dw, dtype=X.dtype), db, cost
+    return _array(dw, X.dtype), db, cost
 
 
 def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, float]:
@@ -81,7 +88,7 @@ def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, flo
     m = X.shape[1]
     wl, rows, yl = _lists(w, X, Y)
     dw, db, cost = _sums(wl, float(b), rows, yl, True)
-    return np.asarray([v / m for v in dw], dtype=X.dtype), db / m, cost / m
+    return _array([v / m for v in dw], X.dtype), db / m, cost / m
 
 
 def optimize(
@@ -102,6 +109,8 @@ def optimize(
     db = 0.0
     costs: list[float] = []
     done = num_iterations
+    # the parameters are returned in X's dtype: they must stay finite there too
+    limit = float(np.finfo(X.dtype).max)
     for k in range(num_iterations):
         record = k % record_every == 0
         dw_sum, db_sum, cost_sum = _sums(wl, bb, rows, yl, record)
@@ -111,19 +120,13 @@ def optimize(
             costs.append(cost_sum / m)
         new_w = [wi - lr * gi for wi, gi in zip(wl, dw, strict=True)]
         new_b = bb - lr * db
-        if not (math.isfinite(new_b) and all(math.isfinite(v) for v in new_w)):
+        # a non-finite gradient (db is NaN when z overflowed) makes the update non-finite
+        if not (abs(new_b) <= limit and all(abs(v) <= limit for v in new_w)):
             done = k
             break
         wl, bb = new_w, new_b
     dtype = X.dtype
-    return (
-        np.asarray(wl, dtype=dtype),
-        bb,
-        np.asarray(dw, dtype=dtype),
-        db,
-        np.asarray(costs, dtype=dtype),
-        done,
-    )
+    return (_array(wl, dtype), bb, _array(dw, dtype), db, _array(costs, dtype), done)
 
 
 def predict(w: Array, b: float, X: Array) -> Array:
