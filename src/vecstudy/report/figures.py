@@ -374,7 +374,8 @@ def figure_timings(summary: pd.DataFrame) -> Figure:
             fontsize=7,
         )
         ax.axhline(1.0, color="0.3", linewidth=0.8)
-        ax.set_ylabel("timing / median")
+        ax.set_ylabel("timing / median (log)")
+        log_y(ax)
         ax.set_title(
             f"{'gradient step' if op == 'propagate' else 'optimize iteration'}, {dt}: "
             "spread of the raw timings (whiskers: min-max)",
