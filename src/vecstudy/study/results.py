@@ -92,11 +92,14 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     Raises
     ------
     PermissionError
-        If the file exists and this process may not write it.
+        If the file exists and is read-only (no write permission bit, even for
+        root) or this process may not write it.
     """
     target = _target(Path(path))
-    if target.exists() and not os.access(target, os.W_OK):
-        raise PermissionError(f"{path} is read-only; refusing to overwrite it")
+    if target.exists():
+        no_write_bits = not target.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        if no_write_bits or not os.access(target, os.W_OK):
+            raise PermissionError(f"{path} is read-only; refusing to overwrite it")
     return target
 
 
