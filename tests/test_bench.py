@@ -161,9 +161,7 @@ def test_append_to_existing_results(tmp_path: Path) -> None:
         ("not json", "not valid JSON"),
         ('{"format": "something else"}', "format"),
         (
-            json.dumps(
-                {"format": results.FORMAT, "runs": [{"run_id": "a"}], "rows": [{"a": 1}]}
-            ),
+            json.dumps({"format": results.FORMAT, "runs": [{"run_id": "a"}], "rows": [{"a": 1}]}),
             "columns",
         ),
     ],

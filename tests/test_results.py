@@ -52,9 +52,7 @@ def _writer_process(path: str, run_id: str, n_rows: int) -> None:
 def test_two_writers_at_once_lose_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "same.json"
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_writer_process, args=(str(path), f"run{k}", 25)) for k in range(2)
-    ]
+    procs = [ctx.Process(target=_writer_process, args=(str(path), f"run{k}", 25)) for k in range(2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -152,9 +150,7 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("content", "message"), BAD_FILES)
-def test_malformed_results_get_a_one_line_error(
-    tmp_path: Path, content: Any, message: str
-) -> None:
+def test_malformed_results_get_a_one_line_error(tmp_path: Path, content: Any, message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(_bad(content))
     with pytest.raises(results.ResultsFileError, match=message) as info:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,7 @@ def write_report(
     output_dir: str | os.PathLike[str] = "reports",
     asv_dir: str | os.PathLike[str] | None = None,
     note: str | None = None,
+    formats: Sequence[str] = ("png", "svg"),
 ) -> ReportFiles:
     """Write the figures and ``report.md`` for a results file into ``output_dir``.
 
@@ -123,6 +125,8 @@ def write_report(
         Airspeed velocity's results directory (e.g. ``.asv/results``).
     note : str, optional
         A line shown at the top of ``report.md`` (e.g. where the results come from).
+    formats : sequence of str
+        Figure file formats; empty: no figures (``report.md`` alone).
 
     Returns
     -------
@@ -150,27 +154,28 @@ def write_report(
     all_threads = int(summary["threads"].max())
     figures: list[str] = []
     paths: list[Path] = []
+
+    def add(stem: str, make: Callable[[], Any]) -> None:
+        if formats:
+            paths.extend(fg.save(make(), out / stem, formats))
+            figures.append(stem)
+
     if not kern.empty:
-        paths += fg.save(fg.figure_time(kern, all_threads), out / "time")
-        paths += fg.save(fg.figure_speedup(kern, all_threads), out / "speedup")
-        figures += ["time", "speedup"]
+        add("time", lambda: fg.figure_time(kern, all_threads))
+        add("speedup", lambda: fg.figure_speedup(kern, all_threads))
         if (summary["kind"] == "bandwidth").any():
-            paths += fg.save(fg.figure_bandwidth(kern, summary, all_threads), out / "bandwidth")
-            figures.append("bandwidth")
-        paths += fg.save(fg.figure_timings(summary), out / "timings")
-        figures.append("timings")
+            add("bandwidth", lambda: fg.figure_bandwidth(kern, summary, all_threads))
+        add("timings", lambda: fg.figure_timings(summary))
     micro = summary[summary["kind"] == "micro"]
     if not micro.empty:
-        paths += fg.save(fg.figure_micro(micro, all_threads), out / "micro")
-        figures.append("micro")
+        add("micro", lambda: fg.figure_micro(micro, all_threads))
     asv_lines: list[str] = []
     if asv is not None:
         latest = latest_asv(asv)
         if (latest["benchmark"].str.contains(r"\.time_") & latest["value"].notna()).any():
             from vecstudy.report.asv import figure_asv
 
-            paths += fg.save(figure_asv(latest), out / "asv")
-            figures.append("asv")
+            add("asv", lambda: figure_asv(latest))
         run = next((r for r in results.runs if r.get("run_id") in run_ids), {})
         asv_lines = asv_markdown(str(asv_dir), asv, run.get("machine", {}).get("git_commit"))
     args = ["vecstudy", "report", str(results.path), "--output-dir", str(out)]
@@ -200,6 +205,6 @@ def write_report(
     return ReportFiles(
         markdown=md,
         figures=tuple(paths),
-        headline=tuple([*head, *stability_lines(summary)]),
+        headline=(*head, *stability_lines(summary)),
         incomplete=incomplete,
     )

@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from vecstudy.report.figures import COLORS, LABELS, color
 from vecstudy.report.markdown import format_bytes, format_seconds, markdown_table
 
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -49,12 +50,16 @@ def load_asv(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     units: dict[str, str] = {}
     bench_file = root / "benchmarks.json"
     if not root.is_dir():
-        raise FileNotFoundError(f"asv results directory {root} does not exist or is not a directory")
+        raise FileNotFoundError(
+            f"asv results directory {root} does not exist or is not a directory"
+        )
     if bench_file.is_file():
         meta = _read_json(bench_file)
         if not isinstance(meta, dict):
-            raise ValueError(f"asv file {bench_file} holds a JSON {type(meta).__name__}; "
-                             "expected an object of benchmarks")
+            raise ValueError(
+                f"asv file {bench_file} holds a JSON {type(meta).__name__}; "
+                "expected an object of benchmarks"
+            )
         units = {k: v.get("unit", "") for k, v in meta.items() if isinstance(v, dict)}
     for path in sorted(root.glob("*/*.json")):
         if path.name == "machine.json":
@@ -146,8 +151,6 @@ def figure_asv(asv: pd.DataFrame) -> Figure:
     return fig
 
 
-
-
 def asv_history(asv: pd.DataFrame) -> pd.DataFrame:
     """Each ``time_*``/``track_*``/``peakmem_*`` value across commits (oldest first).
 
@@ -172,7 +175,7 @@ def commit_check(asv: pd.DataFrame, sweep_commit: str | None) -> str | None:
     """A warning when the latest asv commit is not the one the sweep ran on, else None."""
     if asv.empty:
         return None
-    latest = str(asv.loc[asv["date"].idxmax(), "commit"])
+    latest = str(asv["commit"].iloc[int(asv["date"].to_numpy().argmax())])
     if not sweep_commit:
         return f"the sweep did not record its git commit; asv's latest result is for {latest}"
     clean = sweep_commit.removesuffix("-dirty")

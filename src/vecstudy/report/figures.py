@@ -37,10 +37,10 @@ FORMATS: Final = ("png", "svg")
 MARKERS: Final = ("o", "s", "^")
 
 
-def save(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.svg``, atomically."""
+def save(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` (or ``formats``), atomically."""
     paths = []
-    for fmt in FORMATS:
+    for fmt in formats:
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
         path = stem.with_suffix("." + fmt)
@@ -126,9 +126,7 @@ FLAG_HANDLE: Final = Line2D(
 
 
 def _backend_handles(backends: Sequence[str], marker: str = "o") -> list[Line2D]:
-    return [
-        Line2D([], [], color=color(b), marker=marker, label=LABELS.get(b, b)) for b in backends
-    ]
+    return [Line2D([], [], color=color(b), marker=marker, label=LABELS.get(b, b)) for b in backends]
 
 
 def _thread_handles(styles: dict[int, LineStyleType], all_threads: int) -> list[Line2D]:
@@ -221,10 +219,13 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
     for i, op in enumerate(ops):
         sub = kern[kern["operation"] == op]
         what = "gradient step" if op == "propagate" else "optimize iteration"
-        for ax, col, base in ((axes[i][0], "vs_python", "python"), (axes[i][1], "vs_numpy", "numpy")):
+        for ax, col, base in (
+            (axes[i][0], "vs_python", "python"),
+            (axes[i][1], "vs_numpy", "numpy"),
+        ):
             for (be, th, dt), group in sub.groupby(["backend", "threads", "dtype"]):
                 g = group.dropna(subset=[col]).sort_values("elements")
-                if g.empty or be == base or be == "python":
+                if g.empty or be in (base, "python"):
                     continue
                 drawn.add(str(be))
                 lo = (g[col] - g[f"{col}_lo"]).clip(lower=0).fillna(0)
@@ -254,8 +255,7 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
             _size_axis(ax, kern, "elements", xlim)
     handles = _backend_handles(_sorted_backends(drawn)) + _thread_handles(styles, all_threads)
     handles += [
-        Line2D([], [], color="0.3", marker=markers[dt], linestyle="none", label=dt)
-        for dt in dtypes
+        Line2D([], [], color="0.3", marker=markers[dt], linestyle="none", label=dt) for dt in dtypes
     ]
     handles.append(Line2D([], [], color="0.3", linewidth=1, label="1x: as fast as the base"))
     if any_est:
@@ -310,9 +310,7 @@ def figure_bandwidth(kern: pd.DataFrame, summary: pd.DataFrame, all_threads: int
     read_be = ", ".join(sorted(set(read["backend"]))) or "none"
     handles = _backend_handles(_sorted_backends(sub["backend"]))
     handles.append(
-        Line2D(
-            [], [], color="black", linewidth=2.5, alpha=0.55, label=f"read X once ({read_be})"
-        )
+        Line2D([], [], color="black", linewidth=2.5, alpha=0.55, label=f"read X once ({read_be})")
     )
     if any_flag:
         handles.append(
@@ -387,8 +385,16 @@ def figure_timings(summary: pd.DataFrame) -> Figure:
         for b in _sorted_backends(kern["backend"])
     ]
     handles.append(
-        Line2D([], [], color="white", marker="s", markersize=10, markeredgecolor="black",
-               linestyle="none", label="black edge: flagged unstable")  # fmt: skip
+        Line2D(
+            [],
+            [],
+            color="white",
+            marker="s",
+            markersize=10,
+            markeredgecolor="black",
+            linestyle="none",
+            label="black edge: flagged unstable",
+        )
     )
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle("Distribution of timings per case (a stable case is a flat box at 1)")
@@ -452,5 +458,8 @@ def figure_micro(micro: pd.DataFrame, all_threads: int) -> Figure:
             for i, w, s in (("python", "loop", "530 ms"), ("numpy", "np.dot", "1.46 ms"))
         ]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
-    fig.suptitle("Course micro-studies: explicit loop vs vectorized vs compiled (labels: median, speedup over the loop)")
+    fig.suptitle(
+        "Course micro-studies: explicit loop vs vectorized vs compiled "
+        "(labels: median, speedup over the loop)"
+    )
     return fig

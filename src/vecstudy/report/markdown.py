@@ -103,9 +103,10 @@ def headline(summary: pd.DataFrame, kern: pd.DataFrame, micro_ratios: dict[str, 
         elements = sizes["n_x"] * sizes["m"]
         picks = []
         if not sizes.empty:
-            near = sizes.loc[(elements.map(lambda e: abs(math.log(e / target)))).idxmin()]
+            distance = [abs(math.log(e / target)) for e in elements]
+            near = sizes.iloc[distance.index(min(distance))]
             picks.append((int(near["n_x"]), int(near["m"])))
-            big = sizes.loc[elements.idxmax()]
+            big = sizes.iloc[int(elements.to_numpy().argmax())]
             if (int(big["n_x"]), int(big["m"])) not in picks:
                 picks.append((int(big["n_x"]), int(big["m"])))
         any_est = False
@@ -118,9 +119,13 @@ def headline(summary: pd.DataFrame, kern: pd.DataFrame, micro_ratios: dict[str, 
                     continue
                 r0 = r.iloc[0]
                 any_est |= bool(r0["vs_python_est"])
-                parts.append(
-                    f"{name} {format_ratio_ci(r0['vs_python'], r0['vs_python_lo'], r0['vs_python_hi'], bool(r0['vs_python_est']))}"
+                ci = format_ratio_ci(
+                    r0["vs_python"],
+                    r0["vs_python_lo"],
+                    r0["vs_python_hi"],
+                    bool(r0["vs_python_est"]),
                 )
+                parts.append(f"{name} {ci}")
             if parts:
                 nbytes = here.iloc[0]["bytes_x"]
                 lines.append(
@@ -207,7 +212,8 @@ def machine_section(results: Results) -> list[str]:
             ("Numba (default)", numba_t),
             (
                 "environment",
-                ", ".join(f"{k}={v}" for k, v in env.items()) if isinstance(env, dict) and env
+                ", ".join(f"{k}={v}" for k, v in env.items())
+                if isinstance(env, dict) and env
                 else "no thread/BLAS variable set",
             ),
             ("vecstudy", f"{mach.get('vecstudy')} (git {mach.get('git_commit') or 'unknown'})"),
@@ -365,7 +371,16 @@ def build_markdown(
             "(Numba's parallel `read_sum` when available, else `numpy.sum`).",
             "",
             markdown_table(
-                ["bytes", "dtype", "threads", "reader", "median", "GB/s", "min / IQR / max", "flags"],
+                [
+                    "bytes",
+                    "dtype",
+                    "threads",
+                    "reader",
+                    "median",
+                    "GB/s",
+                    "min / IQR / max",
+                    "flags",
+                ],
                 [
                     [
                         format_bytes(r["bytes_x"]),

@@ -31,14 +31,17 @@ def python_samples(summary: pd.DataFrame) -> dict[tuple[str, str, int, int], tup
     kern = summary[summary["kind"] == "kernel"]
     py = kern[kern["backend"] == "python"]
     out: dict[tuple[str, str, int, int], tuple[Any, bool]] = {}
-    for (op, dt, n_x, m), _ in kern.groupby(["operation", "dtype", "n_x", "m"]):
+    shapes = kern.drop_duplicates(["operation", "dtype", "n_x", "m"])
+    for op, dt, n_x, m in zip(
+        shapes["operation"], shapes["dtype"], shapes["n_x"], shapes["m"], strict=True
+    ):
         here = py[(py["operation"] == op) & (py["dtype"] == dt)]
         key = (str(op), str(dt), int(n_x), int(m))
         same = here[(here["n_x"] == n_x) & (here["m"] == m)]
         if not same.empty:
             out[key] = (same.iloc[0]["samples"], False)
         elif not here.empty:
-            ref = here.loc[(here["n_x"] * here["m"]).idxmax()]
+            ref = here.iloc[int(np.argmax((here["n_x"] * here["m"]).to_numpy()))]
             scale = (n_x * m) / (ref["n_x"] * ref["m"])
             out[key] = (np.asarray(ref["samples"]) * scale, True)
     return out

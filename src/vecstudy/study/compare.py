@@ -196,7 +196,9 @@ def figure_comparison(cmp: Comparison) -> Any:
     ax.axhline(1 / cmp.factor, color="#2ca02c", linestyle="--", linewidth=1)
     log_y(ax, "x")
     ax.set_xticks(range(len(cases)))
-    ax.set_xticklabels([_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=6)
+    ax.set_xticklabels(
+        [_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=6
+    )
     ax.set_ylabel("median(new) / median(base) (95% CI; above 1 is slower)")
     ax.grid(visible=True, axis="y", alpha=0.35)
     handles = [

@@ -156,7 +156,6 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-
 def _gib(n: int | None) -> float | None:
     return None if n is None else round(n / 2**30, 1)
 

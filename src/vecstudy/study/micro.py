@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.floating[Any]]
 
+
 def dot_loop_python(a: Array, b: Array) -> float:
     """Dot product as the course's explicit loop over NumPy arrays (``c += a[i] * b[i]``)."""
     c = 0.0
@@ -43,4 +44,3 @@ def exp_numpy(v: Array) -> Array:
 def read_numpy(a: Array) -> float:
     """Read every element once with :func:`numpy.sum` (single-threaded)."""
     return float(np.sum(a))
-

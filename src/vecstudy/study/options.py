@@ -384,4 +384,3 @@ def resolve_options(
         values[key] = _PARSERS[key](raw, source)
         sources[key] = source
     return BenchOptions(**values, sources=sources)
-

@@ -340,9 +340,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _is_seconds(v: object) -> bool:
     """A non-negative finite number (not a bool)."""
-    return (
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-    )
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
 def _row_problem(row: Mapping[str, Any], run_ids: set[str]) -> str | None:

@@ -49,7 +49,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
@@ -185,14 +185,14 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     if ok.empty:
         return pd.DataFrame(columns=cols)
     out = []
-    for key, g in ok.groupby(KEYS, sort=True):
-        g = g.sort_values("round") if "round" in g else g
+    for key, group in ok.groupby(KEYS, sort=True):
+        g = group.sort_values("round")
         s = g["seconds"].to_numpy(dtype=float)
-        loops = pd.to_numeric(g.get("loops"), errors="coerce")
-        per_call = pd.to_numeric(g.get("per_call"), errors="coerce").fillna(1)
-        timing = (g["seconds"] * loops * per_call).min() if loops is not None else math.nan
-        load = pd.to_numeric(g.get("load"), errors="coerce").max() if "load" in g else math.nan
-        threads = int(key[4])
+        loops = pd.to_numeric(g["loops"], errors="coerce")
+        per_call = pd.to_numeric(g["per_call"], errors="coerce").fillna(1)
+        timing = float((g["seconds"] * loops * per_call).min())
+        load = float(pd.to_numeric(g["load"], errors="coerce").max())
+        threads = int(cast("int", key[4]))
         mean = float(s.mean())
         out.append(
             {
@@ -221,10 +221,14 @@ def flag_bandwidth(summary: pd.DataFrame) -> pd.DataFrame:
     summary = summary.copy()
     step = summary[(summary["kind"] == "kernel") & (summary["operation"] == "propagate")]
     fastest = step.groupby(["dtype", "n_x", "m", "threads"])["median"].min()
-    for i, r in summary[summary["kind"] == "bandwidth"].iterrows():
+    flags = list(summary["flags"])
+    for pos, (_, r) in enumerate(summary.iterrows()):
+        if r["kind"] != "bandwidth":
+            continue
         best = fastest.get((r["dtype"], r["n_x"], r["m"], r["threads"]))
         if best is not None and r["median"] > best:
-            summary.at[i, "flags"] = [*r["flags"], "bandwidth"]
+            flags[pos] = [*r["flags"], "bandwidth"]
+    summary["flags"] = flags
     return summary
 
 

@@ -92,11 +92,11 @@ def make_data(n_x: int, m: int, dtype: str, seed: int = SEED) -> tuple[Array, fl
     """
     rng = np.random.default_rng(seed)
     dt = np.dtype(dtype)
-    X: Array = rng.standard_normal((n_x, m), dtype=dt)  # type: ignore[call-overload]
-    w_true: Array = (rng.standard_normal(n_x, dtype=dt) / dt.type(math.sqrt(n_x))).astype(dt)  # type: ignore[call-overload]
+    X: Array = rng.standard_normal((n_x, m), dtype=dt)
+    w_true: Array = (rng.standard_normal(n_x, dtype=dt) / dt.type(math.sqrt(n_x))).astype(dt)
     z = w_true @ X
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    Y = (rng.random(m, dtype=dt) < p).astype(dt)  # type: ignore[call-overload]
+    Y = (rng.random(m, dtype=dt) < p).astype(dt)
     return np.zeros(n_x, dtype=dt), 0.0, X, Y
 
 
@@ -187,7 +187,9 @@ class Sweep:
         for n_x, m in o.shapes:
             for dtype in o.dtypes:
                 for threads in o.threads:
-                    group = [Case("bandwidth", "read", self._read_backend(), dtype, threads, n_x, m)]
+                    group = [
+                        Case("bandwidth", "read", self._read_backend(), dtype, threads, n_x, m)
+                    ]
                     for name in o.backends:
                         if name == "python" and threads != first_threads:
                             continue  # pure Python runs on one thread: timed once
@@ -389,7 +391,17 @@ def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any
         # what actually runs, read after the warm-ups loaded every library (numba's BLAS too)
         in_force = machine.threads_in_force()
         skipped = [
-            _row(c, p, sweep.run_id, in_force, round=0, order=None, seconds=None, load=None, status="skipped")
+            _row(
+                c,
+                p,
+                sweep.run_id,
+                in_force,
+                round=0,
+                order=None,
+                seconds=None,
+                load=None,
+                status="skipped",
+            )
             for c, p in prepared
             if p.call is None
         ]
@@ -402,7 +414,8 @@ def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any
             rows: list[Row] = []
             try:
                 for order, (case, prep) in enumerate(timed[shift:] + timed[:shift]):
-                    assert prep.call is not None and prep.loops is not None
+                    assert prep.call is not None
+                    assert prep.loops is not None
                     total = time_round(prep.call, prep.loops)
                     rows.append(
                         _row(
