@@ -161,7 +161,8 @@ def write_report(
             figures.append(stem)
 
     if not kern.empty:
-        add("time", lambda: fg.figure_time(kern, all_threads))
+        skipped = rows[rows["status"] == "skipped"]
+        add("time", lambda: fg.figure_time(kern, all_threads, skipped))
         add("speedup", lambda: fg.figure_speedup(kern, all_threads))
         if (summary["kind"] == "bandwidth").any():
             add("bandwidth", lambda: fg.figure_bandwidth(kern, summary, all_threads))

@@ -90,14 +90,19 @@ def log_y(ax: Axes, unit: str = "") -> None:
     ax.grid(visible=True, which="major", axis="y", alpha=0.35)
 
 
-def _size_axis(ax: Axes, points: pd.DataFrame, x: str, xlim: tuple[float, float]) -> None:
-    """Log x axis labelled with each measured shape (and its bytes when ``x`` is bytes)."""
+def _size_axis(
+    ax: Axes, points: pd.DataFrame, x: str, xlim: tuple[float, float], with_bytes: bool = False
+) -> None:
+    """Log x axis labelled with each measured shape (and its bytes if ``with_bytes``).
+
+    ``points`` should hold one dtype when ``with_bytes`` (one label per tick).
+    """
     ax.set_xscale("log")
     pts = points.drop_duplicates(x).sort_values(x)
     ax.set_xticks(pts[x].to_numpy(dtype=float))
     labels = [f"{n}x{m}" for n, m in zip(pts["n_x"], pts["m"], strict=True)]
-    if x == "bytes_x":
-        labels = [f"{format_bytes(b)}\n{s}" for b, s in zip(pts[x], labels, strict=True)]
+    if with_bytes or x == "bytes_x":
+        labels = [f"{s}\n{format_bytes(b)}" for b, s in zip(pts["bytes_x"], labels, strict=True)]
     ax.set_xticklabels(labels, fontsize=7)
     ax.minorticks_off()
     ax.set_xlim(*xlim)
@@ -142,18 +147,25 @@ def _sorted_backends(values: Any) -> list[str]:
     return sorted({str(v) for v in values}, key=lambda b: (b not in COLORS, b))
 
 
-def figure_time(kern: pd.DataFrame, all_threads: int) -> Figure:
-    """Time per step and per iteration vs bytes of ``X``: rows = operation, columns = dtype.
+def figure_time(
+    kern: pd.DataFrame, all_threads: int, skipped: pd.DataFrame | None = None
+) -> Figure:
+    """Time per step and per iteration vs size of ``X``: rows = operation, columns = dtype.
 
-    Every panel spans the same range of bytes; error bars are min-max of the
-    raw timings; the grey line is the time to read X once at the measured read
-    bandwidth (left out where that measurement was flagged).
+    The x axis is the number of elements ``n_x * m`` (ticks name the shape and
+    its bytes in that dtype), the same range in every panel; error bars are
+    min-max of the raw timings; the grey line is the time to read X once at the
+    measured read bandwidth (left out where that measurement was flagged); an
+    ``x`` at the top marks a backend skipped at that size (over the budget).
     """
+    kern = kern.assign(elements=kern["n_x"] * kern["m"])
     ops = [o for o in ("propagate", "optimize") if o in set(kern["operation"])]
     dtypes = sorted(set(kern["dtype"]), reverse=True)
     backends = _sorted_backends(kern["backend"])
     styles = _styles(sorted(set(kern["threads"])))
-    xlim = _xlim(kern["bytes_x"])
+    xlim = _xlim(kern["elements"])
+    skipped = skipped if skipped is not None else pd.DataFrame(columns=kern.columns)
+    any_skip = False
     fig = Figure(figsize=(5.8 * len(dtypes), 4.3 * len(ops)), layout="constrained")
     axes = fig.subplots(len(ops), len(dtypes), squeeze=False)
     any_flag = drew_limit = False
@@ -161,9 +173,9 @@ def figure_time(kern: pd.DataFrame, all_threads: int) -> Figure:
         ax = axes[i][j]
         sub = kern[(kern["operation"] == op) & (kern["dtype"] == dt)]
         for (be, th), group in sub.groupby(["backend", "threads"]):
-            g = group.sort_values("bytes_x")
+            g = group.sort_values("elements")
             ax.errorbar(
-                g["bytes_x"],
+                g["elements"],
                 g["median"],
                 yerr=[g["median"] - g["min"], g["max"] - g["median"]],
                 color=color(str(be)),
@@ -175,18 +187,32 @@ def figure_time(kern: pd.DataFrame, all_threads: int) -> Figure:
             flagged = g[g["flags"].map(bool)]
             if not flagged.empty:
                 any_flag = True
-                _flag_ring(ax, flagged["bytes_x"], flagged["median"])
+                _flag_ring(ax, flagged["elements"], flagged["median"])
+        sk = skipped[
+            (skipped["kind"] == "kernel") & (skipped["operation"] == op) & (skipped["dtype"] == dt)
+        ]
+        for k, (be, group) in enumerate(sk.groupby("backend")):
+            any_skip = True
+            ax.scatter(
+                group["n_x"] * group["m"],
+                [0.93 - 0.05 * k] * len(group),
+                transform=ax.get_xaxis_transform(),
+                marker="x",
+                s=40,
+                color=color(str(be)),
+                zorder=6,
+            )
         lim = sub[~sub["limit_flagged"]].dropna(subset=["limit_s"])
-        lim = lim.groupby("bytes_x")["limit_s"].min()
+        lim = lim.groupby("elements")["limit_s"].min()
         if not lim.empty:
             drew_limit = True
             ax.plot(lim.index, lim.to_numpy(), color="0.5", linewidth=3, alpha=0.5, zorder=0)
         what = "one gradient step (propagate)" if op == "propagate" else "one optimize iteration"
         ax.set_title(f"{what}, {dt}", fontsize=10)
-        ax.set_xlabel("size of X (bytes; shape n_x x m)")
+        ax.set_xlabel(f"size of X: n_x x m ({dt} bytes)")
         ax.set_ylabel("time (s; median, bars min-max)")
         log_y(ax)
-        _size_axis(ax, kern, "bytes_x", xlim)
+        _size_axis(ax, kern[kern["dtype"] == dt], "elements", xlim, with_bytes=True)
     handles = _backend_handles(backends) + _thread_handles(styles, all_threads)
     if drew_limit:
         handles.append(
@@ -194,6 +220,12 @@ def figure_time(kern: pd.DataFrame, all_threads: int) -> Figure:
         )
     if any_flag:
         handles.append(FLAG_HANDLE)
+    if any_skip:
+        handles.append(
+            Line2D(
+                [], [], color="0.3", marker="x", linestyle="none", label="skipped: over the budget"
+            )
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle("Time per gradient step vs problem size (lower is better)")
     return fig
@@ -306,7 +338,7 @@ def figure_bandwidth(kern: pd.DataFrame, summary: pd.DataFrame, all_threads: int
         ax.set_xlabel("size of X (bytes)")
         ax.set_ylabel("GB/s (bytes of X / time per step)")
         log_y(ax)
-        _size_axis(ax, pd.concat([sub, r]), "bytes_x", xlim)
+        _size_axis(ax, pd.concat([sub[sub["dtype"] == dt], r]), "bytes_x", xlim)
     read_be = ", ".join(sorted(set(read["backend"]))) or "none"
     handles = _backend_handles(_sorted_backends(sub["backend"]))
     handles.append(
