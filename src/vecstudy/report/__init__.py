@@ -182,8 +182,10 @@ def write_report(
     args = ["vecstudy", "report", str(results.path), "--output-dir", str(out)]
     if asv_dir is not None:
         args += ["--asv", str(asv_dir)]
+    if note:
+        args += ["--note", note]
     roof = out / "roofline.md"
-    head = headline(summary, kern, micro_ratios(summary))
+    head = headline(summary, kern, micro_ratios(summary), bool(rows["order"].notna().any()))
     text = build_markdown(
         shown,
         summary,

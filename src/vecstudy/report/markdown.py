@@ -74,7 +74,12 @@ def format_flags(flags: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- headline
-def headline(summary: pd.DataFrame, kern: pd.DataFrame, micro_ratios: dict[str, Any]) -> list[str]:
+def headline(
+    summary: pd.DataFrame,
+    kern: pd.DataFrame,
+    micro_ratios: dict[str, Any],
+    interleaved: bool = True,
+) -> list[str]:
     """The plain-words answer, as Markdown bullet lines (empty when nothing was measured).
 
     ``micro_ratios`` maps ``"numpy"``/``"numba"`` to ``(ratio, low, high, n)`` of
@@ -141,9 +146,10 @@ def headline(summary: pd.DataFrame, kern: pd.DataFrame, micro_ratios: dict[str, 
                 "timed at, times the elements."
             )
     if lines:
+        how = "interleaved timings" if interleaved else "timings (not interleaved)"
         lines.append(
             "- Brackets: 95% confidence interval (percentile bootstrap of the ratio of medians "
-            "of the interleaved timings of this run)."
+            f"of the {how} of this run)."
         )
     return lines
 
@@ -318,12 +324,19 @@ def build_markdown(
             f"(`{', '.join(run_ids)}`). Compare runs with `vecstudy compare BASE NEW`.",
             "",
         ]
+    interleaved = bool(rows["order"].notna().any())
+    how = (
+        "Every case was timed in interleaved rounds (each round times every backend of a "
+        "shape once, in rotated order)"
+        if interleaved
+        else "This results file is of an older format: each case was timed in one block, "
+        "one backend after the other, not interleaved"
+    )
     lines += [
         "Batch gradient descent for binary logistic regression, three ways: the pure-Python "
-        "double loop, Numba-compiled loops and NumPy vectorized. Every case was timed in "
-        "interleaved rounds (each round times every backend of a shape once, in rotated "
-        "order); times are medians of the raw timings, compilation excluded (see *First "
-        "call*); spread is min / q1-q3 / max; speedups carry 95% bootstrap intervals.",
+        f"double loop, Numba-compiled loops and NumPy vectorized. {how}; times are medians "
+        "of the raw timings, compilation excluded (see *First call*); spread is "
+        "min / q1-q3 / max; speedups carry 95% bootstrap intervals.",
         "",
         f"Results file: `{results.path}` ({len(rows)} rows, {len(results.runs)} run(s)).",
         "",

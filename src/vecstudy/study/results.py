@@ -264,11 +264,22 @@ def _depth_ok(text: str) -> bool:
 
 
 def _upgrade(doc: dict[str, Any]) -> dict[str, Any]:
-    """A format-1 document in the current layout (``repeat`` -> ``round``; new columns None)."""
+    """A format-1 document in the current layout.
+
+    ``repeat`` becomes ``round``; ``per_call`` of ``optimize`` rows is the run's
+    ``iterations``; the other new columns are None.
+    """
+    iterations = {
+        r.get("run_id"): (r.get("options") or {}).get("iterations")
+        for r in doc["runs"]
+        if isinstance(r, dict)
+    }
     rows = []
     for row in doc["rows"]:
         new = {c: row.get(c) for c in COLUMNS}
         new["round"] = row.get("repeat")
+        if row.get("operation") == "optimize":  # seconds are per iteration
+            new["per_call"] = iterations.get(row.get("run_id"))
         rows.append(new)
     return {"format": FORMAT, "runs": doc["runs"], "rows": rows}
 
