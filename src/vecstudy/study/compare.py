@@ -4,9 +4,10 @@
 cases both timed (same kind, operation, backend, dtype, threads and shape) and
 calls each one *worse*, *better* or *unchanged* by
 :func:`vecstudy.study.stats.compare_samples` (Mann-Whitney U at ``alpha``, and
-the 95% interval of ``median(new) / median(base)`` entirely beyond
-``factor``).  The command exits with status 1 when any case is worse, so that
-CI can gate on it, and warns when the two runs' machines differ in anything
+the 95% interval of ``median(new) / median(base)`` and the ratio of minimums
+both beyond ``factor``).  Read-bandwidth probes measure the machine, not the
+code: they are listed, never judged.  The command exits with status 1 when any
+case is worse, so that CI can gate on it, and warns when the two runs' machines differ in anything
 that moves timings (:func:`vecstudy.study.machine.machine_differences`).
 """
 
@@ -23,7 +24,7 @@ from vecstudy.study.machine import machine_differences
 from vecstudy.study.results import Results, load_results
 from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, summarize
 
-VERDICTS: Final = ("worse", "better", "unchanged")
+VERDICTS: Final = ("worse", "better", "unchanged", "machine")
 
 
 @dataclass
@@ -93,6 +94,8 @@ def compare_files(
     out = []
     for _, r in both.iterrows():
         c = compare_samples(r["samples_b"], r["samples_n"], factor=factor, alpha=alpha)
+        if r["kind"] == "bandwidth":
+            c["verdict"] = "machine"
         out.append(
             {
                 **{k: r[k] for k in KEYS},
@@ -133,10 +136,12 @@ def comparison_markdown(cmp: Comparison, figure: str | None = "compare") -> str:
         f"(run `{cmp.runs[1]}`).",
         "",
         f"**{counts['worse']} worse, {counts['better']} better, {counts['unchanged']} "
-        f"unchanged** of {len(cmp.cases)} cases. A case is worse when the Mann-Whitney U "
-        f"test says the timings differ (p < {cmp.alpha:g}) and the 95% bootstrap interval "
-        f"of median(new) / median(base) lies entirely above {cmp.factor:g} (better: "
-        f"below 1/{cmp.factor:g}).",
+        f"unchanged** of {len(cmp.cases) - counts['machine']} cases. A case is worse when "
+        f"the Mann-Whitney U test says the timings differ (p < {cmp.alpha:g}), the 95% "
+        f"bootstrap interval of median(new) / median(base) lies entirely above "
+        f"{cmp.factor:g}, and so does min(new) / min(base) (better: below "
+        f'1/{cmp.factor:g}). Read-bandwidth probes ("machine") measure the machine and '
+        "are not judged.",
         "",
     ]
     lines += [f"**Warning:** {w}." for w in cmp.warnings]
@@ -152,13 +157,14 @@ def comparison_markdown(cmp: Comparison, figure: str | None = "compare") -> str:
             f"## {verdict.capitalize()} ({len(sub)})",
             "",
             markdown_table(
-                ["case", "base", "new", "new / base [95% CI]", "p", "flags"],
+                ["case", "base", "new", "new / base [95% CI]", "min ratio", "p", "flags"],
                 [
                     [
                         _label(r),
                         format_seconds(r["base_s"]),
                         format_seconds(r["new_s"]),
                         f"{r['ratio']:.3g} [{r['low']:.3g}-{r['high']:.3g}]",
+                        f"{r['min_ratio']:.3g}",
                         f"{r['p']:.3g}",
                         format_flags(r["flags"]),
                     ]
@@ -178,7 +184,8 @@ def figure_comparison(cmp: Comparison) -> Any:
     from vecstudy.report.figures import log_y
 
     cases = cmp.cases.sort_values(["kind", "operation", "dtype", "bytes_x", "backend", "threads"])
-    colors = {"worse": "#d62728", "better": "#2ca02c", "unchanged": "0.45"}
+    colors = {"worse": "#d62728", "better": "#2ca02c", "unchanged": "0.45", "machine": "#bbbbbb"}
+    drawn = set(cmp.cases["verdict"])
     fig = Figure(figsize=(max(7.0, 0.3 * len(cases) + 2), 4.8), layout="constrained")
     ax = fig.subplots()
     for i, (_, r) in enumerate(cases.iterrows()):
@@ -199,10 +206,13 @@ def figure_comparison(cmp: Comparison) -> Any:
     ax.set_xticklabels(
         [_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=6
     )
-    ax.set_ylabel("median(new) / median(base) (95% CI; above 1 is slower)")
+    ax.set_ylabel("median new / base (95% CI)")
+    ax.set_title("above 1: slower", fontsize=9)
     ax.grid(visible=True, axis="y", alpha=0.35)
     handles = [
-        Line2D([], [], color=c, marker="o", linestyle="none", label=v) for v, c in colors.items()
+        Line2D([], [], color=c, marker="o", linestyle="none", label=v)
+        for v, c in colors.items()
+        if v in drawn
     ]
     handles += [
         Line2D([], [], color="0.2", linewidth=1, label="1: no change"),

@@ -22,9 +22,14 @@ Comparing two runs
 :func:`compare_samples` tests each case with the two-sided **Mann-Whitney U**
 test (:func:`scipy.stats.mannwhitneyu`, as asv does) and calls it *worse*
 only when the test is significant at ``alpha`` **and** the whole 95% interval
-of ``median(new) / median(base)`` lies above ``factor`` (and *better* when it
-lies below ``1 / factor``): a change must be both real and larger than the
-noise band between runs.
+of ``median(new) / median(base)`` lies above ``factor`` **and** the ratio of the
+minimums does too (*better* symmetrically, below ``1 / factor``): a change must
+be real, larger than the noise band between runs, and visible in the fastest
+timing, which other processes on a shared machine can only delay, not speed
+up.  A slower commit moves every timing, the minimum included; a busy spell
+moves the slow ones.  The default factor, 1.25, was chosen on the shared
+development machine, where unchanged code moved by up to 1.2x between runs
+(asv's 1.1 suits a quiet, dedicated machine: pass ``--factor 1.1`` there).
 
 Stability flags (after pyperf)
 ------------------------------
@@ -63,9 +68,11 @@ SEED: Final = 0
 CV_LIMIT: Final = 0.10
 OUTLIER_LIMIT: Final = 0.50
 SHORT_S: Final = 1e-3
-#: Default significance level and factor of :func:`compare_samples`.
+#: Default significance level and factor of :func:`compare_samples`.  asv uses 1.1 on
+#: quiet machines; on the shared 2-core development machine unchanged code moved by up
+#: to 1.2x between runs, so the default leaves room for that.
 ALPHA: Final = 0.05
-FACTOR: Final = 1.1
+FACTOR: Final = 1.25
 
 FLAG_TEXT: Final = {
     "cv": "coefficient of variation 10% or more",
@@ -252,10 +259,11 @@ def compare_samples(
     -------
     dict
         ``ratio`` (median(new) / median(base): above 1 is slower), ``low`` and
-        ``high`` (its 95% bootstrap interval), ``p`` (Mann-Whitney U, two-sided)
-        and ``verdict``: ``"worse"`` when ``p < alpha`` and ``low > factor``,
-        ``"better"`` when ``p < alpha`` and ``high < 1 / factor``, else
-        ``"unchanged"``.
+        ``high`` (its 95% bootstrap interval), ``min_ratio`` (min(new) /
+        min(base)), ``p`` (Mann-Whitney U, two-sided) and ``verdict``:
+        ``"worse"`` when ``p < alpha`` and both ``low`` and ``min_ratio`` exceed
+        ``factor``, ``"better"`` when ``p < alpha`` and both ``high`` and
+        ``min_ratio`` are below ``1 / factor``, else ``"unchanged"``.
 
     Examples
     --------
@@ -267,10 +275,19 @@ def compare_samples(
     """
     ratio, low, high = ratio_ci(new, base)
     p = mann_whitney_p(base, new)
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    min_ratio = float(n.min() / b.min()) if b.size and n.size else math.nan
     verdict = "unchanged"
     if math.isfinite(p) and p < alpha:
-        if low > factor:
+        if low > factor and min_ratio > factor:
             verdict = "worse"
-        elif high < 1 / factor:
+        elif high < 1 / factor and min_ratio < 1 / factor:
             verdict = "better"
-    return {"ratio": ratio, "low": low, "high": high, "p": p, "verdict": verdict}
+    return {
+        "ratio": ratio,
+        "low": low,
+        "high": high,
+        "min_ratio": min_ratio,
+        "p": p,
+        "verdict": verdict,
+    }
