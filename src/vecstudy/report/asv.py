@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from vecstudy.report.figures import COLORS, LABELS, color
 from vecstudy.report.markdown import format_bytes, format_seconds, markdown_table
@@ -132,17 +133,22 @@ def figure_asv(asv: pd.DataFrame) -> Figure:
     ax = fig.subplots()
     y = np.arange(len(sub))
     backends = sub["params"].str.split(",").str[0].str.strip()
-    ax.barh(y, sub["value"], color=[color(b) for b in backends])
+    # points, not bars: on a log axis a bar's length depends on where the axis starts
+    ax.scatter(sub["value"], y, color=[color(b) for b in backends], s=28, zorder=3)
     ax.set_yticks(y)
     ax.set_yticklabels(sub["label"], fontsize=7)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("time (s, log scale; asv median)")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: format_seconds(v)))
+    ax.tick_params(axis="x", labelsize=7, labelrotation=45)
+    ax.set_xlabel("time (log scale; asv median); labels: benchmark (parameters)")
     commits = ", ".join(sorted(set(sub["commit"])))
     ax.set_title(f"asv time_* benchmarks, commit {commits} (time_optimize: one 100-iteration call)")
     ax.grid(visible=True, axis="x", alpha=0.4)
     handles = [
-        Line2D([], [], color=color(b), linewidth=6, label=LABELS.get(b, b))
+        Line2D([], [], color=color(b), marker="o", linestyle="none", label=LABELS.get(b, b))
         for b in sorted(set(backends))
         if b in COLORS
     ]
