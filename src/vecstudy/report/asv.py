@@ -129,7 +129,7 @@ def figure_asv(asv: pd.DataFrame) -> Figure:
     sub = asv[asv["benchmark"].str.contains(r"\.time_") & asv["value"].notna()].copy()
     sub["label"] = sub["benchmark"].str.rsplit(".", n=1).str[-1] + " (" + sub["params"] + ")"
     sub = sub.sort_values(["benchmark", "params"])
-    fig = Figure(figsize=(8.5, 0.6 + 0.24 * max(1, len(sub))), layout="constrained")
+    fig = Figure(figsize=(8.5, 1.8 + 0.24 * max(1, len(sub))), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(sub))
     backends = sub["params"].str.split(",").str[0].str.strip()
