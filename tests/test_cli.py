@@ -53,6 +53,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
         (["bench", "--bogus"], ["unrecognized arguments: --bogus"]),
         (["report", "missing.json"], ["no such file: missing.json"]),
         (["roofline", "--threads", "zero"], ["--threads"]),
+        (["compare", "a.json", "b.json", "--factor", "0.5"], ["--factor", "at least 1"]),
+        (["compare", "missing.json", "b.json"], ["no such file: missing.json"]),
         (["frobnicate"], ["invalid choice"]),
         ([], ["required"]),
     ],
