@@ -431,9 +431,15 @@ def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any
                         )
                     )
             finally:
+                # save this round's timings even when Ctrl-C cut it short
+                interrupted = False
                 if rows:
-                    with contextlib.suppress(KeyboardInterrupt):
-                        writer.add(rows)
+                    try:
+                        writer.add(rows)  # the rows are kept in memory before the write
+                    except KeyboardInterrupt:
+                        interrupted = True  # Ctrl-C during the save: stop after it
+            if interrupted:
+                raise KeyboardInterrupt
     return len(skipped)
 
 
