@@ -326,13 +326,18 @@ def test_ctrl_c_during_bench_exits_130_and_marks_the_run(tmp_path: Path) -> None
          "--min-time", "0.01", "--no-micro", "--no-progress", "--output", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if out.is_file() and results.load_results(out).rows.shape[0] > 0:
-            break
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if out.is_file() and results.load_results(out).rows.shape[0] > 0:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never leave the sweep running
+            proc.kill()
+            proc.wait()
     assert proc.returncode == cli.EXIT_INTERRUPTED, err
     assert "interrupted" in err
     res = results.load_results(out)
