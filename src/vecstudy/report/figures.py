@@ -247,7 +247,7 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
     fig = Figure(figsize=(11.5, 4.2 * len(ops)), layout="constrained")
     axes = fig.subplots(len(ops), 2, squeeze=False)
     drawn: set[str] = set()
-    any_est = False
+    any_est = any_flag = False
     for i, op in enumerate(ops):
         sub = kern[kern["operation"] == op]
         what = "gradient step" if op == "propagate" else "optimize iteration"
@@ -272,6 +272,10 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
                     markersize=5,
                     capsize=2,
                 )
+                flagged = g[g["flags"].map(bool)]
+                if not flagged.empty:
+                    any_flag = True
+                    _flag_ring(ax, flagged["elements"], flagged[col])
                 if col == "vs_python":
                     est = g[g["vs_python_est"]]
                     if not est.empty:
@@ -302,6 +306,8 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
                 label="over an estimated loop time (loop skipped)",
             )
         )
+    if any_flag:
+        handles.append(FLAG_HANDLE)
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle("Speedup = ratio of medians measured side by side (higher is better)")
     return fig
@@ -445,7 +451,7 @@ def figure_micro(micro: pd.DataFrame, all_threads: int) -> Figure:
     axes = fig.subplots(1, max(1, len(ops)), squeeze=False)[0]
     titles = {"dot": "dot product of two vectors", "exp": "elementwise exp of a vector"}
     order = {"python": 0, "numpy": 1, "numba": 2}
-    course = False
+    course = any_flag = False
     for ax, op in zip(axes, ops, strict=False):
         sub = micro[micro["operation"] == op].copy()
         sub["o"] = sub["backend"].map(lambda v: order.get(v, 3))
@@ -468,6 +474,9 @@ def figure_micro(micro: pd.DataFrame, all_threads: int) -> Figure:
             ax.annotate(
                 text, (xi, r["median"]), textcoords="offset points", xytext=(12, -4), fontsize=8
             )
+            if r["flags"]:
+                any_flag = True
+                _flag_ring(ax, [xi], [r["median"]])
         labels = [
             LABELS.get(b, b) + ("" if b == "python" else f"\n{t} thr")
             for b, t in zip(sub["backend"], sub["threads"], strict=True)
@@ -489,6 +498,8 @@ def figure_micro(micro: pd.DataFrame, all_threads: int) -> Figure:
             Line2D([], [], color=color(i), linestyle=":", label=f"the course's {w} ({s})")
             for i, w, s in (("python", "loop", "530 ms"), ("numpy", "np.dot", "1.46 ms"))
         ]
+    if any_flag:
+        handles.append(FLAG_HANDLE)
     fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     fig.suptitle(
         "Course micro-studies: explicit loop vs vectorized vs compiled "
