@@ -212,6 +212,9 @@ def figure_time(
         ax.set_xlabel(f"size of X: n_x x m ({dt} bytes)")
         ax.set_ylabel("time (s; median, bars min-max)")
         log_y(ax)
+        if not sk.empty:  # headroom above the data for the skip marks
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi * 6)
         _size_axis(ax, kern[kern["dtype"] == dt], "elements", xlim, with_bytes=True)
     handles = _backend_handles(backends) + _thread_handles(styles, all_threads)
     if drew_limit:
