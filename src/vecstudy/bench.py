@@ -7,11 +7,13 @@ from the modules of :mod:`vecstudy.study` directly.
 from __future__ import annotations
 
 from vecstudy.study.machine import (
+    _load_average,  # noqa: F401 - former private helper, kept for importers
     all_cores,
     git_commit,
     machine_info,
     thread_state,
 )
+from vecstudy.study.machine import threads_in_force as _threads_in_force  # noqa: F401
 from vecstudy.study.micro import (
     dot_loop_python,
     dot_numpy,
