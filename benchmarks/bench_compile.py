@@ -1,21 +1,19 @@
 """First-call latency of the numba backend: compilation with an empty cache.
 
-Each sample runs a fresh Python process with ``NUMBA_CACHE_DIR`` pointing to a
-new empty directory, imports the backend (not timed) and times the first call of
-one kernel (``propagate`` or ``optimize``) on a small problem, which compiles it.
+``timeraw_`` benchmarks: asv runs every sample in a fresh Python process, with
+the setup (imports, data, an empty ``NUMBA_CACHE_DIR``) untimed and the first
+call of one kernel timed, so that a sample is exactly one compilation.  Several
+samples per commit (``repeat``) give asv a distribution to compare: one
+sample cannot tell identical code from a 1.3x regression on a busy machine.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
-
 from .common import DTYPES, load
 
-_SCRIPT = """
-import time
+_SETUP = """
+import os, tempfile
+os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="vecstudy-numba-cache-")
 import numpy as np
 from vecstudy import backends
 nb = backends.load("numba")
@@ -23,50 +21,25 @@ rng = np.random.default_rng(0)
 X = rng.standard_normal((8, 64)).astype({dtype!r})
 Y = (rng.random(64) < 0.5).astype({dtype!r})
 w = np.zeros(8, dtype={dtype!r})
-t0 = time.perf_counter()
-if {kernel!r} == "propagate":
-    nb.propagate(w, 0.0, X, Y)
-else:
-    nb.optimize(w, 0.0, X, Y, 2, 0.01, 1)
-print(time.perf_counter() - t0)
 """
 
 
-def first_call(kernel: str, dtype: str) -> float:
-    """Seconds of the first ``kernel`` call in a fresh process with an empty Numba cache."""
-    with tempfile.TemporaryDirectory(prefix="vecstudy-numba-cache-") as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        out = subprocess.run(
-            [sys.executable, "-c", _SCRIPT.format(kernel=kernel, dtype=dtype)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=True,
-        )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-class NumbaFirstCall:
+class NumbaCompile:
     """Seconds of the first call (compilation, empty cache) of each numba kernel."""
 
     params = (DTYPES,)
     param_names = ("dtype",)
-    unit = "seconds"
-    timeout = 600
-    repeat = 1
-    number = 1
+    number = 1  # one call per process: the compiling one
+    repeat = (3, 5, 120.0)  # at least 3 fresh processes per commit
     rounds = 1
+    warmup_time = 0.0
+    timeout = 900
 
     def setup(self, dtype: str) -> None:
         load("numba")  # skip (NotImplementedError) where numba is unavailable
 
-    def track_first_propagate(self, dtype: str) -> float:
-        return first_call("propagate", dtype)
+    def timeraw_first_propagate(self, dtype: str) -> tuple[str, str]:
+        return "nb.propagate(w, 0.0, X, Y)", _SETUP.format(dtype=dtype)
 
-    track_first_propagate.unit = "seconds"  # type: ignore[attr-defined]
-
-    def track_first_optimize(self, dtype: str) -> float:
-        return first_call("optimize", dtype)
-
-    track_first_optimize.unit = "seconds"  # type: ignore[attr-defined]
+    def timeraw_first_optimize(self, dtype: str) -> tuple[str, str]:
+        return "nb.optimize(w, 0.0, X, Y, 2, 0.01, 1)", _SETUP.format(dtype=dtype)

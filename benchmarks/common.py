@@ -4,9 +4,11 @@ The benchmarks time the *kernel layer* (``vecstudy.backends.load(name)``) on
 prepared C-contiguous arrays: the public API validates ``X`` (a full pass over
 it, looking for NaN) on every call, which is not what these benchmarks measure.
 
-Thread counts: set ``VECSTUDY_THREADS`` (a positive integer or ``all``) to run
-the benchmarks under that many Numba and BLAS threads; unset, the libraries'
-defaults apply (usually every core).  :func:`threads_in_force` says which.
+Thread counts are pinned by the suite, never left to the machine: every kernel
+benchmark has a ``threads`` parameter (:data:`THREADS`) and runs under exactly
+that many Numba and BLAS threads (:class:`ThreadSetting`), so that asv records
+the count with each result and two machines or commits compare like with like.
+``VECSTUDY_THREADS`` is ignored here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ BACKENDS: list[str] = list(backends.available_backends())
 #: (n_x, m) as "n_xxm" strings: 80 kB, 8 MB and 80 MB of float64.
 SHAPES: list[str] = ["10x1000", "100x10000", "1000x10000"]
 DTYPES: list[str] = ["float64", "float32"]
+#: Thread counts every kernel benchmark runs under (a parameter: recorded by asv).
+THREADS: list[int] = [1, 2]
 #: Length of the timed optimize call.
 ITERATIONS = 100
 LEARNING_RATE = 0.005
@@ -51,9 +55,15 @@ def problem(shape: str, dtype: str) -> tuple[np.ndarray, float, np.ndarray, np.n
     return np.zeros(n_x, dtype=dtype), 0.0, np.ascontiguousarray(X), Y
 
 
-def skip_unless_fits(backend: str, shape: str, calls_per_sample: int) -> None:
-    """Raise NotImplementedError (asv: skip) where the Python loop would take too long."""
+def skip_unless_fits(backend: str, shape: str, calls_per_sample: int, threads: int = 1) -> None:
+    """Raise NotImplementedError (asv: skip) where the Python loop would take too long.
+
+    The pure-Python loop runs on one thread whatever the setting: it is timed at
+    ``threads == 1`` only.
+    """
     n_x, m = parse_shape(shape)
+    if backend == "python" and threads != 1:
+        raise NotImplementedError("the python backend runs on one thread; timed at threads=1")
     if backend == "python" and n_x * m * calls_per_sample > PYTHON_MAX_WORK:
         raise NotImplementedError(f"python backend too slow for {shape} x {calls_per_sample}")
 
@@ -67,16 +77,16 @@ def load(backend: str) -> Any:
 
 
 class ThreadSetting:
-    """Enter ``vecstudy.threads.limit_threads`` in setup and leave it in teardown."""
+    """Enter ``vecstudy.threads.limit_threads(n)`` in setup and leave it in teardown."""
 
     def __init__(self) -> None:
         self._stack = contextlib.ExitStack()
 
-    def enter(self) -> None:
-        from vecstudy.config import resolve_threads
+    def enter(self, threads: int) -> None:
         from vecstudy.threads import limit_threads
 
-        self._stack.enter_context(limit_threads(resolve_threads().value))
+        # numba too, even before its first use, so that its pool is pinned from the start
+        self._stack.enter_context(limit_threads(threads, numba=True))
 
     def exit(self) -> None:
         self._stack.close()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import vecstudy
-from vecstudy import auto, bench
+from vecstudy import auto
+from vecstudy.study import machine, results
 
 
 def _rows(
@@ -21,7 +22,7 @@ def _rows(
         for backend, seconds in per_backend.items():
             for threads in (1, 2):
                 for k, f in enumerate((0.95, 1.0, 1.1)):
-                    row: dict[str, object] = dict.fromkeys(bench.COLUMNS)
+                    row: dict[str, object] = dict.fromkeys(results.COLUMNS)
                     row.update(
                         run_id="r1",
                         kind="kernel",
@@ -32,7 +33,9 @@ def _rows(
                         n_x=n_x,
                         m=m,
                         bytes_x=n_x * m * 8,
-                        repeat=k,
+                        round=k,
+                        order=0,
+                        per_call=1,
                         seconds=seconds * f * (3.0 if threads == 1 and backend == "numpy" else 1.0),
                         loops=1,
                         status="ok",
@@ -43,10 +46,10 @@ def _rows(
 
 
 def write_results(path: Path, rows: list[dict[str, object]], cpu: str | None = None) -> Path:
-    here = bench.machine_info()
+    here = machine.machine_info()
     run = {"run_id": "r1", "machine": {"cpu": cpu or here["cpu"], "cores": here["cores"]}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"format": bench.FORMAT, "runs": [run], "rows": rows}))
+    path.write_text(json.dumps({"format": results.FORMAT, "runs": [run], "rows": rows}))
     return path
 
 
@@ -79,11 +82,37 @@ def test_results_from_another_machine_are_ignored() -> None:
     assert auto.choose_backend(10, 1000).source.startswith("built-in rule")
 
 
-def test_corrupt_results_fall_back_to_rule() -> None:
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format": "vecstudy-bench-results/2", "runs": 5, "rows": []}', "lacks the 'runs'"),
+        (None, "has seconds -1.0"),
+    ],
+)
+def test_unusable_results_are_ignored_with_one_warning(content: str | None, why: str) -> None:
     path = Path("reports/bench-results.json")
-    path.parent.mkdir()
-    path.write_text("{not json")
-    assert auto.choose_backend(10, 1000).source.startswith("built-in rule")
+    if content is None:
+        rows = _rows({(10, 1000): {"numpy": 1e-5, "numba": 2e-5}})
+        rows[0]["seconds"] = -1.0
+        write_results(path, rows)
+    else:
+        path.parent.mkdir()
+        path.write_text(content)
+    with pytest.warns(auto.ResultsFileWarning, match=why) as record:
+        first = auto.choose_backend(10, 1000)
+    assert len(record) == 1
+    assert first.source.startswith("built-in rule")
+    # warnings are errors in this suite: a second warning about the same file would raise
+    assert auto.choose_backend(20, 1000).source.startswith("built-in rule")
+
+
+def test_study_runs_are_found() -> None:
+    rows = _rows({(10, 1000): {"numpy": 1e-5, "numba": 2e-5}})
+    path = write_results(Path("reports/runs/20260101-000000/study-results.json"), rows)
+    choice = auto.choose_backend(10, 1000)
+    assert choice.value == "numpy"
+    assert str(path) in choice.source
 
 
 def test_auto_through_the_api_logs_its_pick(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,4 +1,4 @@
-"""The sweep: rows, budget skips, interrupt safety, atomic writes, option validation."""
+"""The sweep: rows in interleaved rounds, budget skips, interrupt safety, memory, options."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vecstudy import bench
+from vecstudy import backends
+from vecstudy.study import micro, results, sweep, timing
+from vecstudy.study import options as opt
 
 FAST: dict[str, object] = {
     "shapes": "4x50,8x100",
@@ -27,9 +29,9 @@ FAST: dict[str, object] = {
 }
 
 
-def options(tmp_path: Path, **changes: object) -> bench.BenchOptions:
+def options(tmp_path: Path, **changes: object) -> opt.BenchOptions:
     values = {**FAST, "output": str(tmp_path / "results.json"), **changes}
-    return bench.resolve_options(values, use_file=False)
+    return opt.resolve_options(values, use_file=False)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -39,10 +41,10 @@ def leftovers(directory: Path) -> list[str]:
 
 def test_sweep_rows(tmp_path: Path) -> None:
     opts = options(tmp_path)
-    result = bench.run_sweep(opts, progress=False)
-    res = bench.load_results(result.path)
+    result = sweep.run_sweep(opts, progress=False)
+    res = results.load_results(result.path)
     rows = res.rows
-    assert tuple(rows.columns) == bench.COLUMNS
+    assert tuple(rows.columns) == results.COLUMNS
     assert len(rows) == result.rows == result.total_rows
     ok = rows[rows["status"] == "ok"]
     assert (ok["seconds"] > 0).all()
@@ -55,7 +57,16 @@ def test_sweep_rows(tmp_path: Path) -> None:
     counts = kern.groupby(["operation", "backend", "n_x", "m", "dtype"]).size()
     assert len(counts) == 2 * 2 * 2 * 2
     assert (counts == opts.repeats).all()
-    assert sorted(kern.groupby("repeat").size().index) == [0, 1]
+    assert sorted(kern.groupby("round").size().index) == [0, 1]
+    # interleaved: within a group each round holds every case once, in rotated order
+    group = ok[(ok["n_x"] == 4) & (ok["dtype"] == "float64") & (ok["kind"] != "micro")]
+    for _, rnd in group.groupby("round"):
+        assert sorted(rnd["order"]) == list(range(len(rnd)))
+    first = group[group["round"] == 0].sort_values("order")["backend"].tolist()
+    second = group[group["round"] == 1].sort_values("order")["backend"].tolist()
+    assert second == first[1:] + first[:1]
+    assert (ok["per_call"] == ok["operation"].map({"optimize": 2}).fillna(1)).all()
+    assert ok["load"].notna().all()
     # read bandwidth for each shape and dtype, micro-studies for loop and numpy
     assert len(ok[ok["kind"] == "bandwidth"].groupby(["n_x", "m", "dtype"])) == 4
     micro = rows[rows["kind"] == "micro"]
@@ -76,6 +87,10 @@ def test_sweep_rows(tmp_path: Path) -> None:
         "timestamp",
         "vecstudy",
         "threads",
+        "governor",
+        "affinity",
+        "env",
+        "blas_kernel",
     ):
         assert key in run["machine"]
     assert run["command"].startswith("vecstudy bench --shapes 4x50,8x100")
@@ -84,8 +99,8 @@ def test_sweep_rows(tmp_path: Path) -> None:
 
 def test_slow_python_case_is_skipped_and_recorded(tmp_path: Path) -> None:
     opts = options(tmp_path, shapes="500x5000", dtypes="float64", budget=0.5, micro=False)
-    bench.run_sweep(opts, progress=False)
-    rows = bench.load_results(opts.output).rows
+    sweep.run_sweep(opts, progress=False)
+    rows = results.load_results(opts.output).rows
     kern = rows[rows["kind"] == "kernel"]
     python = kern[kern["backend"] == "python"]
     assert set(python["operation"]) == {"propagate", "optimize"}
@@ -98,8 +113,8 @@ def test_slow_python_case_is_skipped_and_recorded(tmp_path: Path) -> None:
 
 def test_python_timed_once_across_thread_settings(tmp_path: Path) -> None:
     opts = options(tmp_path, shapes="4x50", dtypes="float64", threads="1,2", micro=False)
-    bench.run_sweep(opts, progress=False)
-    rows = bench.load_results(opts.output).rows
+    sweep.run_sweep(opts, progress=False)
+    rows = results.load_results(opts.output).rows
     kern = rows[rows["kind"] == "kernel"]
     assert set(kern[kern["backend"] == "python"]["threads"]) == {1}
     assert set(kern[kern["backend"] == "numpy"]["threads"]) == {1, 2}
@@ -107,36 +122,37 @@ def test_python_timed_once_across_thread_settings(tmp_path: Path) -> None:
 
 def test_interrupt_keeps_finished_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
-    real = bench._measure
+    real = sweep.time_round
 
-    def flaky(*args: Any, **kwargs: Any) -> tuple[list[float], int]:
+    def flaky(*args: Any, **kwargs: Any) -> float:
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bench, "_measure", flaky)
+    monkeypatch.setattr(sweep, "time_round", flaky)
     opts = options(tmp_path)
-    with pytest.raises(bench.SweepInterrupted) as info:
-        bench.run_sweep(opts, progress=False)
-    assert info.value.rows_kept == 3 * opts.repeats  # three finished cases
-    res = bench.load_results(opts.output)  # a complete, valid file
+    with pytest.raises(sweep.SweepInterrupted) as info:
+        sweep.run_sweep(opts, progress=False)
+    assert info.value.rows_kept == 3  # three finished timings, none lost
+    res = results.load_results(opts.output)  # a complete, valid file
     assert len(res.rows) == info.value.rows_kept == info.value.total_rows
     assert (res.rows["status"] == "ok").all()
     assert res.runs[0]["status"] == "interrupted"
+    assert [r["run_id"] for r in res.incomplete()] == [res.runs[0]["run_id"]]
     assert not leftovers(tmp_path)
 
 
 def test_append_to_existing_results(tmp_path: Path) -> None:
     opts = options(tmp_path, shapes="4x50", dtypes="float64", micro=False)
-    first = bench.run_sweep(opts, progress=False)
-    second = bench.run_sweep(opts, progress=False)
-    res = bench.load_results(opts.output)
+    first = sweep.run_sweep(opts, progress=False)
+    second = sweep.run_sweep(opts, progress=False)
+    res = results.load_results(opts.output)
     assert len(res.runs) == 2
     assert len(res.rows) == first.rows + second.rows == second.total_rows
     assert set(res.rows["run_id"]) == {first.run_id, second.run_id}
-    fresh = bench.run_sweep(opts, progress=False, append=False)
-    assert bench.load_results(opts.output).rows.shape[0] == fresh.rows
+    fresh = sweep.run_sweep(opts, progress=False, append=False)
+    assert results.load_results(opts.output).rows.shape[0] == fresh.rows
 
 
 @pytest.mark.parametrize(
@@ -144,7 +160,10 @@ def test_append_to_existing_results(tmp_path: Path) -> None:
     [
         ("not json", "not valid JSON"),
         ('{"format": "something else"}', "format"),
-        (json.dumps({"format": bench.FORMAT, "runs": [], "rows": [{"a": 1}]}), "columns"),
+        (
+            json.dumps({"format": results.FORMAT, "runs": [{"run_id": "a"}], "rows": [{"a": 1}]}),
+            "columns",
+        ),
     ],
 )
 def test_refuses_to_append_to_a_foreign_file(tmp_path: Path, content: str, message: str) -> None:
@@ -152,7 +171,7 @@ def test_refuses_to_append_to_a_foreign_file(tmp_path: Path, content: str, messa
     path.write_text(content)
     opts = options(tmp_path, shapes="4x50", micro=False)
     with pytest.raises(ValueError, match=message):
-        bench.run_sweep(opts, progress=False)
+        sweep.run_sweep(opts, progress=False)
     assert path.read_text() == content
 
 
@@ -160,18 +179,18 @@ def test_atomic_write_leaves_old_file_on_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "out.json"
-    bench.atomic_write_text(path, "old")
+    results.atomic_write_text(path, "old")
 
     def boom(fd: int) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "fsync", boom)
     with pytest.raises(KeyboardInterrupt):
-        bench.atomic_write_text(path, "new, but never complete")
+        results.atomic_write_text(path, "new, but never complete")
     assert path.read_text() == "old"
     assert not leftovers(tmp_path)
     monkeypatch.undo()
-    bench.atomic_write_text(path, "new")
+    results.atomic_write_text(path, "new")
     assert path.read_text() == "new"
 
 
@@ -179,7 +198,7 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
     """Not mkstemp's private 0600: reports are for reading (and serving)."""
     umask = os.umask(0o022)
     try:
-        bench.atomic_write_text(tmp_path / "r.md", "x")
+        results.atomic_write_text(tmp_path / "r.md", "x")
     finally:
         os.umask(umask)
     assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o644
@@ -205,28 +224,28 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
     ],
 )
 def test_bad_option_names_the_option(key: str, value: object, expected: str) -> None:
-    with pytest.raises(bench.BenchOptionError) as info:
-        bench.resolve_options({key: value}, use_file=False)
+    with pytest.raises(opt.BenchOptionError) as info:
+        opt.resolve_options({key: value}, use_file=False)
     assert f"option {expected}:" in str(info.value)
     assert repr(value) in str(info.value)
 
 
 def test_unknown_backend_lists_valid_ones() -> None:
-    with pytest.raises(bench.BenchOptionError, match="valid backends are 'python', 'numba'"):
-        bench.parse_backends("python,cuda", "option --backends")
+    with pytest.raises(opt.BenchOptionError, match="valid backends are 'python', 'numba'"):
+        opt.parse_backends("python,cuda", "option --backends")
 
 
 def test_parsers() -> None:
-    assert bench.parse_shapes("10x1000, 100X10", "s") == ((10, 1000), (100, 10))
-    assert bench.parse_shapes([[2, 3], "2x3"], "s") == ((2, 3),)
-    assert bench.parse_threads("1,all", "t") == tuple(dict.fromkeys((1, bench.all_cores())))
-    assert bench.parse_threads(3, "t") == (3,)
-    assert bench.parse_backends("all", "b") == bench.backends.available_backends()
+    assert opt.parse_shapes("10x1000, 100X10", "s") == ((10, 1000), (100, 10))
+    assert opt.parse_shapes([[2, 3], "2x3"], "s") == ((2, 3),)
+    assert opt.parse_threads("1,all", "t") == tuple(dict.fromkeys((1, opt.all_cores())))
+    assert opt.parse_threads(3, "t") == (3,)
+    assert opt.parse_backends("all", "b") == backends.available_backends()
 
 
 def test_config_file_bench_table(tmp_path: Path) -> None:
     Path("vecstudy.toml").write_text('[bench]\nshapes = ["3x30"]\nrepeats = 4\nthreads = [1]\n')
-    opts = bench.resolve_options({"repeats": "2"})
+    opts = opt.resolve_options({"repeats": "2"})
     assert opts.shapes == ((3, 30),)
     assert opts.repeats == 2  # the command line wins
     assert opts.threads == (1,)
@@ -237,8 +256,8 @@ def test_config_file_bench_table(tmp_path: Path) -> None:
 
 def test_config_file_unknown_key(tmp_path: Path) -> None:
     Path("vecstudy.toml").write_text("[bench]\nrepeat = 3\n")
-    with pytest.raises(bench.BenchOptionError) as info:
-        bench.resolve_options({})
+    with pytest.raises(opt.BenchOptionError) as info:
+        opt.resolve_options({})
     text = str(info.value)
     assert "vecstudy.toml" in text
     assert "'repeat'" in text
@@ -247,8 +266,8 @@ def test_config_file_unknown_key(tmp_path: Path) -> None:
 
 def test_config_file_bad_value_names_file_and_key() -> None:
     Path("pyproject.toml").write_text('[tool.vecstudy.bench]\ndtypes = ["float16"]\n')
-    with pytest.raises(bench.BenchOptionError, match=r"pyproject.toml, key 'dtypes' of \[tool"):
-        bench.resolve_options({})
+    with pytest.raises(opt.BenchOptionError, match=r"pyproject.toml, key 'dtypes' of \[tool"):
+        opt.resolve_options({})
 
 
 def test_command_reproduces_the_options(tmp_path: Path) -> None:
@@ -259,7 +278,7 @@ def test_command_reproduces_the_options(tmp_path: Path) -> None:
     opts = options(tmp_path, micro=False)
     argv = shlex.split(opts.command())[1:]
     args = cli._build_parser().parse_args(argv)
-    again = bench.resolve_options({k: getattr(args, k) for k in bench.VALID_KEYS}, use_file=False)
+    again = opt.resolve_options({k: getattr(args, k) for k in opt.VALID_KEYS}, use_file=False)
     assert again == opts
 
 
@@ -275,12 +294,12 @@ class FakeTimer(timeit.Timer):
 
 @pytest.mark.parametrize(("min_time", "loops"), [(0.001, 1), (0.015, 2), (0.05, 5), (0.2, 20)])
 def test_autorange(min_time: float, loops: int) -> None:
-    assert bench.autorange(FakeTimer(), min_time) == loops
+    assert timing.autorange(FakeTimer(), min_time) == loops
 
 
 def test_make_data_is_seeded_and_contiguous() -> None:
-    w, b, X, Y = bench.make_data(5, 40, "float32")
-    _, _, X2, Y2 = bench.make_data(5, 40, "float32")
+    w, b, X, Y = sweep.make_data(5, 40, "float32")
+    _, _, X2, Y2 = sweep.make_data(5, 40, "float32")
     assert X.flags.c_contiguous
     assert X.dtype == Y.dtype == w.dtype == np.float32
     assert X.shape == (5, 40)
@@ -295,6 +314,93 @@ def test_make_data_is_seeded_and_contiguous() -> None:
 def test_micro_study_functions_agree() -> None:
     rng = np.random.default_rng(1)
     a, c = rng.random(300), rng.random(300)
-    assert bench.dot_loop_python(a, c) == pytest.approx(bench.dot_numpy(a, c))
-    np.testing.assert_allclose(bench.exp_loop_python(a), bench.exp_numpy(a))
-    assert bench.read_numpy(a) == pytest.approx(a.sum())
+    assert micro.dot_loop_python(a, c) == pytest.approx(micro.dot_numpy(a, c))
+    np.testing.assert_allclose(micro.exp_loop_python(a), micro.exp_numpy(a))
+    assert micro.read_numpy(a) == pytest.approx(a.sum())
+
+
+def test_budget_is_checked_before_any_full_call(tmp_path: Path) -> None:
+    """--iterations 100000000 with --budget 2: skipped from a small estimate, in seconds."""
+    import time
+
+    opts = options(
+        tmp_path,
+        shapes="10x1000",
+        dtypes="float64",
+        backends="numpy",
+        iterations=100_000_000,
+        budget=2,
+        micro=False,
+    )
+    t0 = time.perf_counter()
+    sweep.run_sweep(opts, progress=False)
+    elapsed = time.perf_counter() - t0
+    rows = results.load_results(opts.output).rows
+    opt_rows = rows[rows["operation"] == "optimize"]
+    assert (opt_rows["status"] == "skipped").all()
+    assert opt_rows["reason"].str.contains("from a smaller problem").all()
+    # not a timed assert on the kernel: 1e8 iterations would take hours, not this test's span
+    assert elapsed < 120
+
+
+def test_shape_too_large_for_memory_is_refused_before_allocating(tmp_path: Path) -> None:
+    opts = options(tmp_path, shapes="100000x100000", dtypes="float64,float32")
+    with pytest.raises(opt.BenchOptionError, match=r"100000x100000 needs 126 GiB .* available"):
+        sweep.check_memory(opts, available=16 * 2**30)
+    sweep.check_memory(options(tmp_path, shapes="100x1000"), available=16 * 2**30)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_run_refuses_a_huge_shape_with_one_line(tmp_path: Path) -> None:
+    from vecstudy import cli
+
+    out = tmp_path / "r.json"
+    code = cli.main(["bench", "--shapes", "1000000x1000000", "--output", str(out), "--no-progress"])
+    assert code == 2
+    assert not out.exists()
+
+
+def test_float32_data_is_generated_as_float32() -> None:
+    """Peak memory stays below what a float64 X (8 bytes an element) alone would need."""
+    import tracemalloc
+
+    n_x, m = 100, 20_000
+    tracemalloc.start()
+    try:
+        _, _, X, _ = sweep.make_data(n_x, m, "float32")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert X.dtype == np.float32
+    assert 4 * n_x * m <= peak < 6 * n_x * m
+
+
+def test_rows_record_the_threads_in_force_after_the_warm_ups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads are read once the warm-ups have loaded every library (numba loads a BLAS)."""
+    events: list[str] = []
+    real_prepare = sweep.Sweep.prepare
+
+    def prepare(self: sweep.Sweep, case: sweep.Case) -> Any:
+        events.append("prepare")
+        return real_prepare(self, case)
+
+    def in_force() -> tuple[int, int]:
+        events.append("read")
+        return 7, 3
+
+    monkeypatch.setattr(sweep.Sweep, "prepare", prepare)
+    monkeypatch.setattr(sweep.machine, "threads_in_force", in_force)
+    opts = options(tmp_path, shapes="4x50", dtypes="float64", threads="1", micro=False)
+    sweep.run_sweep(opts, progress=False)
+    rows = results.load_results(opts.output).rows
+    assert (rows["blas_threads"] == 7).all()
+    assert (rows["numba_threads"] == 3).all()
+    # one group (read probe + 2 backends x 2 operations): every warm-up, then one reading
+    assert events == ["prepare"] * 5 + ["read"]
+
+
+def test_bench_and_study_share_timing_defaults() -> None:
+    for key in opt.TIMING_DEFAULTS:
+        assert opt.DEFAULTS[key] == opt.STUDY_DEFAULTS[key]

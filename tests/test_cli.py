@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 
 import vecstudy
-from vecstudy import bench, cli
+from vecstudy import cli
+from vecstudy.study import options as opt
+from vecstudy.study import results, sweep
 
 TINY = [
     "--shapes",
@@ -50,6 +53,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
         (["bench", "--bogus"], ["unrecognized arguments: --bogus"]),
         (["report", "missing.json"], ["no such file: missing.json"]),
         (["roofline", "--threads", "zero"], ["--threads"]),
+        (["compare", "a.json", "b.json", "--factor", "0.5"], ["--factor", "at least 1"]),
+        (["compare", "missing.json", "b.json"], ["no such file: missing.json"]),
         (["frobnicate"], ["invalid choice"]),
         ([], ["required"]),
     ],
@@ -77,9 +82,9 @@ def test_bench_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert out.is_file()
     assert "rows" in capsys.readouterr().out
     assert cli.main(["bench", *TINY, "--output", str(out)]) == 0
-    assert len(bench.load_results(out).runs) == 2  # appended
+    assert len(results.load_results(out).runs) == 2  # appended
     assert cli.main(["bench", *TINY, "--output", str(out), "--fresh"]) == 0
-    assert len(bench.load_results(out).runs) == 1
+    assert len(results.load_results(out).runs) == 1
     assert cli.main(["report", str(out), "--output-dir", str(tmp_path / "rep")]) == 0
     assert (tmp_path / "rep" / "report.md").is_file()
     assert (tmp_path / "rep" / "time.png").is_file()
@@ -89,9 +94,9 @@ def test_interrupt_exits_130_with_rows_kept(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def interrupted(*_: Any, **__: Any) -> None:
-        raise bench.SweepInterrupted(Path("r.json"), rows_kept=7, total_rows=9)
+        raise sweep.SweepInterrupted(Path("r.json"), rows_kept=7, total_rows=9)
 
-    monkeypatch.setattr(bench, "run_sweep", interrupted)
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
     assert cli.main(["bench", *TINY]) == cli.EXIT_INTERRUPTED
     one_line_error(capsys, "kept 7 rows", "r.json")
 
@@ -101,9 +106,9 @@ def test_study_uses_builtin_grid(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_sweep(options: bench.BenchOptions, **kwargs: Any) -> bench.SweepResult:
+    def fake_sweep(options: opt.BenchOptions, **kwargs: Any) -> sweep.SweepResult:
         seen["options"], seen["kwargs"] = options, kwargs
-        return bench.SweepResult(options.output, "r", 0, 0, 0)
+        return sweep.SweepResult(options.output, "r", 0, 0, 0)
 
     def fake_report(path: Path, **kwargs: Any) -> Any:
         seen["report"] = (path, kwargs)
@@ -111,16 +116,21 @@ def test_study_uses_builtin_grid(
 
     from vecstudy import report
 
-    monkeypatch.setattr(bench, "run_sweep", fake_sweep)
+    monkeypatch.setattr(sweep, "run_sweep", fake_sweep)
     monkeypatch.setattr(report, "write_report", fake_report)
     Path("vecstudy.toml").write_text("[bench]\nshapes = '1x1'\n")  # ignored by study
     assert cli.main(["study", "--output-dir", str(tmp_path / "s"), "--no-progress"]) == 0
     opts = seen["options"]
-    assert opts.shapes == bench.parse_shapes(bench.STUDY_DEFAULTS["shapes"], "")
+    assert opts.shapes == opt.parse_shapes(opt.STUDY_DEFAULTS["shapes"], "")
     assert opts.output == tmp_path / "s" / "study-results.json"
     assert seen["kwargs"] == {"progress": False, "append": False}
     assert seen["report"][1]["output_dir"] == tmp_path / "s"
     assert f"report: {tmp_path / 's' / 'report.md'}" in capsys.readouterr().out
+    # without --output-dir: a new directory of its own under reports/runs/
+    assert cli.main(["study", "--no-progress"]) == 0
+    default = seen["options"].output
+    assert default.parent.parent == Path("reports/runs")
+    assert default.name == "study-results.json"
 
 
 def test_roofline_calls_through(
@@ -188,7 +198,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0
-    for command in ("study", "bench", "report", "roofline", "info"):
+    for command in ("study", "bench", "report", "compare", "roofline", "info"):
         assert command in done.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "vecstudy", "bench", "--dtypes", "float16"],
@@ -201,3 +211,135 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert bad.returncode == cli.EXIT_ERROR
     assert bad.stderr.count("\n") == 1
     assert "--dtypes" in bad.stderr
+
+
+def test_bench_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for key in ("shapes", "repeats", "min_time", "budget", "iterations", "micro_size"):
+        assert f"(default: {opt.DEFAULTS[key]})" in out, key
+
+
+def test_report_writes_beside_its_results_file(tmp_path: Path) -> None:
+    out = tmp_path / "mine" / "res.json"
+    assert cli.main(["bench", *TINY, "--output", str(out)]) == 0
+    assert cli.main(["report", str(out)]) == 0
+    assert (out.parent / "report.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"format": "vecstudy-bench-results/2", "runs": [3], "rows": []}', "runs[0] is a int"),
+        ("[" * 100_000, "nests JSON"),
+        ("[]", "holds a JSON list"),
+    ],
+)
+def test_report_on_a_malformed_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, needle: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert cli.main(["report", str(path)]) == cli.EXIT_ERROR
+    one_line_error(capsys, needle, str(path))
+
+
+def _fake_results(path: Path, factor: float, run_id: str) -> Path:
+    rows = []
+    for backend in ("numpy", "numba"):
+        for k in range(7):
+            row: dict[str, Any] = dict.fromkeys(results.COLUMNS)
+            jitter = 1 + 0.01 * ((k * 3) % 7)
+            seconds = 1e-3 * jitter * (factor if backend == "numba" else 1.0)
+            row.update(
+                run_id=run_id,
+                kind="kernel",
+                operation="propagate",
+                backend=backend,
+                dtype="float64",
+                threads=1,
+                n_x=10,
+                m=1000,
+                bytes_x=80000,
+                round=k,
+                order=0,
+                seconds=seconds,
+                loops=100,
+                per_call=1,
+                load=0.0,
+                status="ok",
+                reason="",
+            )
+            rows.append(row)
+    run = {"run_id": run_id, "status": "complete", "machine": {"cpu": "Test CPU", "cores": 2}}
+    path.write_text(json.dumps({"format": results.FORMAT, "runs": [run], "rows": rows}))
+    return path
+
+
+def test_compare_exit_status_is_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _fake_results(tmp_path / "base.json", 1.0, "b")
+    same = _fake_results(tmp_path / "same.json", 1.0, "s")
+    slow = _fake_results(tmp_path / "slow.json", 1.5, "w")
+    out = tmp_path / "cmp"
+    assert cli.main(["compare", str(base), str(same), "--output-dir", str(out)]) == 0
+    assert "0 worse, 0 better, 2 unchanged" in capsys.readouterr().out
+    assert cli.main(["compare", str(base), str(slow), "--output-dir", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "1 worse" in text
+    assert "worse: propagate numba 10x1000" in text
+    assert (out / "compare.md").is_file()
+    assert (out / "compare.png").is_file()
+    # slower by less than the factor: not a failure
+    assert (
+        cli.main(["compare", str(base), str(slow), "--factor", "2", "--output-dir", str(out)]) == 0
+    )
+
+
+def test_compare_warns_when_machines_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _fake_results(tmp_path / "base.json", 1.0, "b")
+    other = _fake_results(tmp_path / "other.json", 1.0, "o")
+    doc = json.loads(other.read_text())
+    doc["runs"][0]["machine"]["cpu"] = "Another CPU"
+    other.write_text(json.dumps(doc))
+    assert cli.main(["compare", str(base), str(other), "--output-dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err
+    assert "'Test CPU' != 'Another CPU'" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_bench_exits_130_and_marks_the_run(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "r.json"
+    src = str(Path(vecstudy.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vecstudy", "bench", "--shapes", "10x1000", "--backends",
+         "numpy", "--dtypes", "float64", "--threads", "1", "--repeats", "100000", "--budget", "1e9",
+         "--min-time", "0.01", "--no-micro", "--no-progress", "--output", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if out.is_file() and results.load_results(out).rows.shape[0] > 0:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # never leave the sweep running
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    assert "interrupted" in err
+    res = results.load_results(out)
+    assert res.runs[0]["status"] == "interrupted"
+    assert len(res.rows) > 0

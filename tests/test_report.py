@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from vecstudy import bench, report
+from vecstudy import report
+from vecstudy.study import results as bench_results
 
 # seconds per step: python 1 ms, numpy 10 µs, numba 5 µs at 1 thread and 4 µs at 2
 MEDIANS = {"python": 1e-3, "numpy": 1e-5, "numba": 5e-6}
@@ -18,7 +19,7 @@ READ_S = 2e-6
 
 
 def _row(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = dict.fromkeys(bench.COLUMNS)
+    base: dict[str, Any] = dict.fromkeys(bench_results.COLUMNS)
     base.update(
         run_id="r1",
         dtype="float64",
@@ -29,7 +30,10 @@ def _row(**fields: Any) -> dict[str, Any]:
         warmup_s=0.5,
         status="ok",
         reason="",
-        repeat=0,
+        round=0,
+        order=0,
+        per_call=1,
+        load=0.1,
     )
     base.update(fields)
     base["bytes_x"] = base["n_x"] * base["m"] * (8 if base["dtype"] == "float64" else 4)
@@ -54,7 +58,7 @@ def make_rows() -> list[dict[str, Any]]:
                                 n_x=n_x,
                                 m=m,
                                 threads=threads,
-                                repeat=k,
+                                round=k,
                                 seconds=median * factor,
                             )
                         )
@@ -67,7 +71,7 @@ def make_rows() -> list[dict[str, Any]]:
                         n_x=n_x,
                         m=m,
                         threads=threads,
-                        repeat=k,
+                        round=k,
                         seconds=READ_S,
                     )
                 )
@@ -93,7 +97,7 @@ def make_rows() -> list[dict[str, Any]]:
                     backend=backend,
                     n_x=1,
                     m=1_000_000,
-                    repeat=k,
+                    round=k,
                     seconds=secs,
                 )
             )
@@ -127,13 +131,17 @@ def write_results(path: Path, rows: list[dict[str, Any]] | None = None) -> Path:
             "hostname": "h",
         },
     }
-    doc = {"format": bench.FORMAT, "runs": [run], "rows": make_rows() if rows is None else rows}
+    doc = {
+        "format": bench_results.FORMAT,
+        "runs": [run],
+        "rows": make_rows() if rows is None else rows,
+    }
     path.write_text(json.dumps(doc))
     return path
 
 
 def test_summary_and_speedups(tmp_path: Path) -> None:
-    res = bench.load_results(write_results(tmp_path / "r.json"))
+    res = bench_results.load_results(write_results(tmp_path / "r.json"))
     summary = report.summarize(res.rows)
     assert (summary["n"] == 3).all()
     one = summary[
@@ -161,7 +169,7 @@ def test_write_report(tmp_path: Path) -> None:
     results = write_results(tmp_path / "r.json")
     files = report.write_report(results, output_dir=tmp_path / "out")
     names = sorted(p.name for p in files.figures)
-    stems = ["bandwidth", "micro", "speedup", "time"]
+    stems = ["bandwidth", "micro", "speedup", "time", "timings"]
     assert names == sorted(f"{s}.{ext}" for s in stems for ext in ("png", "svg"))
     for p in files.figures:
         assert p.stat().st_size > 1000
@@ -185,7 +193,7 @@ def test_report_embeds_roofline(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "roofline.md").write_text("Measured on X.\n\n```text\nstep vs numpy  1.50  PASS\n```\n")
-    files = report.write_report(write_results(tmp_path / "r.json"), output_dir=out)
+    files = report.write_report(write_results(tmp_path / "r.json"), output_dir=out, formats=())
     text = files.markdown.read_text()
     assert "## Numba at the memory roofline" in text
     assert "step vs numpy  1.50  PASS" in text
@@ -196,7 +204,7 @@ def test_busy_machine_is_flagged(tmp_path: Path) -> None:
     doc = json.loads(results.read_text())
     doc["runs"][0]["machine"]["load_average"] = 1.8
     results.write_text(json.dumps(doc))
-    text = report.write_report(results, output_dir=tmp_path).markdown.read_text()
+    text = report.write_report(results, output_dir=tmp_path, formats=()).markdown.read_text()
     assert "Busy machine" in text
 
 
@@ -204,7 +212,7 @@ def test_report_refuses_an_empty_results_file(tmp_path: Path) -> None:
     skipped = [r for r in make_rows() if r["status"] == "skipped"]
     results = write_results(tmp_path / "r.json", skipped)
     with pytest.raises(ValueError, match="no timed case"):
-        report.write_report(results, output_dir=tmp_path / "out")
+        report.write_report(results, output_dir=tmp_path / "out", formats=())
 
 
 def test_report_from_micro_rows_only(tmp_path: Path) -> None:
@@ -278,7 +286,9 @@ def test_load_asv(tmp_path: Path) -> None:
 
 def test_report_with_asv(tmp_path: Path) -> None:
     results = write_results(tmp_path / "r.json")
-    files = report.write_report(results, output_dir=tmp_path / "out", asv_dir=write_asv(tmp_path))
+    files = report.write_report(
+        results, output_dir=tmp_path / "out", asv_dir=write_asv(tmp_path), formats=("png",)
+    )
     assert (tmp_path / "out" / "asv.png").is_file()
     text = files.markdown.read_text()
     assert "## Airspeed velocity" in text
@@ -330,3 +340,116 @@ def test_summarize_ignores_skipped_rows() -> None:
         ]
     )
     assert report.summarize(rows).empty
+
+
+def test_speedups_carry_intervals(tmp_path: Path) -> None:
+    res = bench_results.load_results(write_results(tmp_path / "r.json"))
+    kern = report.kernel_table(report.summarize(res.rows))
+    numba = kern[kern["backend"] == "numba"]
+    assert (numba["vs_python_lo"] <= numba["vs_python"]).all()
+    assert (numba["vs_python"] <= numba["vs_python_hi"]).all()
+    assert (numba["vs_numpy_lo"] < numba["vs_numpy_hi"]).all()
+    assert not numba["vs_python_est"].any()
+
+
+def test_skipped_python_loop_is_estimated_from_its_cost_per_element(tmp_path: Path) -> None:
+    rows = [
+        r
+        for r in make_rows()
+        if not (r["backend"] == "python" and r["n_x"] == 100 and r["kind"] == "kernel")
+    ]
+    res = bench_results.load_results(write_results(tmp_path / "r.json", rows))
+    kern = report.kernel_table(report.summarize(res.rows))
+    big = kern[(kern["n_x"] == 100) & (kern["backend"] == "numba") & (kern["threads"] == 1)]
+    # the loop's 1 ms at 10x100 scaled by 100 times the elements, over numba's 5 µs
+    assert big["vs_python"].to_numpy() == pytest.approx(1e-3 * 100 / 5e-6)
+    assert big["vs_python_est"].all()
+    text = report.write_report(
+        res.path, output_dir=tmp_path / "out", formats=()
+    ).markdown.read_text()
+    assert "~20,000x*" in text
+    assert "an estimate" in text
+
+
+def test_headline_comes_first(tmp_path: Path) -> None:
+    files = report.write_report(
+        write_results(tmp_path / "r.json"), output_dir=tmp_path / "out", formats=()
+    )
+    text = files.markdown.read_text()
+    assert text.index("## In plain words") < text.index("## Kernels")
+    assert "One gradient-descent iteration, X of 100x1000 float64" in text
+    assert "95% confidence interval" in text
+    assert files.headline
+    assert files.headline[0].startswith("- **")
+
+
+def test_unstable_cases_are_flagged(tmp_path: Path) -> None:
+    files = report.write_report(
+        write_results(tmp_path / "r.json"), output_dir=tmp_path / "out", formats=()
+    )
+    text = files.markdown.read_text()
+    # every case's timings are 0.9, 1.0 and 1.3 times its median: CV 19%
+    assert "⚠ cv" in text
+    assert "cases flagged unstable" in text
+
+
+def test_interrupted_run_is_reported_incomplete(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "r.json")
+    doc = json.loads(results.read_text())
+    doc["runs"][0]["status"] = "interrupted"
+    results.write_text(json.dumps(doc))
+    files = report.write_report(results, output_dir=tmp_path / "out", formats=())
+    assert "**Incomplete run:** `r1` is interrupted" in files.markdown.read_text()
+    assert files.incomplete
+
+
+def test_two_runs_are_not_pooled(tmp_path: Path) -> None:
+    rows = make_rows()
+    slow = [{**r, "run_id": "r0", "seconds": r["seconds"] and r["seconds"] * 10} for r in rows]
+    results = write_results(tmp_path / "r.json", slow + rows)
+    doc = json.loads(results.read_text())
+    doc["runs"][0]["started"] = "2026-01-02T00:00:00+00:00"
+    doc["runs"].insert(0, {**doc["runs"][0], "run_id": "r0", "started": "2026-01-01T00:00:00"})
+    results.write_text(json.dumps(doc))
+    files = report.write_report(results, output_dir=tmp_path / "out", formats=())
+    text = files.markdown.read_text()
+    assert "this report shows the latest (`r1`)" in text
+    assert "**1 ms**" in text  # the Python loop of run r1, not a median pooled with r0
+
+
+def test_note_at_the_top(tmp_path: Path) -> None:
+    files = report.write_report(
+        write_results(tmp_path / "r.json"),
+        output_dir=tmp_path / "out",
+        note="From machine X.",
+        formats=(),
+    )
+    assert files.markdown.read_text().splitlines()[2] == "> From machine X."
+
+
+def test_asv_history_and_commit_check(tmp_path: Path) -> None:
+    root = write_asv(tmp_path)
+    doc = json.loads((root / "box" / "01234567-existing-py.json").read_text())
+    doc.update(commit_hash="89abcdef00000000", date=1800000000000)
+    (root / "box" / "89abcdef-existing-py.json").write_text(json.dumps(doc))
+    asv = report.load_asv(root)
+    history = report.asv_history(asv)
+    assert [c for c in history.columns if c not in ("machine", "benchmark", "params", "unit")] == [
+        "01234567",
+        "89abcdef",
+    ]
+    assert report.commit_check(asv, "89abcdef00000000") is None
+    assert "different code" in str(report.commit_check(asv, "0123456700000000"))
+    text = report.write_report(
+        write_results(tmp_path / "r.json"), output_dir=tmp_path / "out", asv_dir=root, formats=()
+    ).markdown.read_text()
+    assert "History across 2 commits" in text
+
+
+def test_asv_dir_holding_a_list_is_a_one_line_error(tmp_path: Path) -> None:
+    root = write_asv(tmp_path)
+    (root / "box" / "01234567-existing-py.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="holds a JSON list; expected an object"):
+        report.write_report(
+            write_results(tmp_path / "r.json"), output_dir=tmp_path, asv_dir=root, formats=()
+        )

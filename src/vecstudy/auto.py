@@ -3,12 +3,15 @@
 Two sources, in this order:
 
 1. **Measured crossovers.**  The newest sweep results file on hand (``vecstudy bench``'s
-   output as set in the config file's ``[bench]`` table, else ``reports/bench-results.json``
-   or ``reports/study-results.json`` under the current directory), if it was measured on a
-   machine with this CPU and core count.  Among its timings of a gradient-descent
-   iteration in the requested dtype with all threads, the measured shape nearest to the
-   problem (distance in log n_x and log m) decides: the backend with the smallest median
-   time there wins.
+   output as set in the config file's ``[bench]`` table, else
+   ``reports/runs/bench-results.json``, the newest ``reports/runs/*/study-results.json``
+   written by ``vecstudy study``, or the reference ``reports/study-results.json`` under the
+   current directory), if it was measured on a machine with this CPU and core count.
+   A file that cannot be used (not a results file, negative or non-finite times, ...)
+   is skipped with one :class:`ResultsFileWarning` per file version.  Among its timings
+   of a gradient-descent iteration in the requested dtype with all threads, the measured
+   shape nearest to the problem (distance in log n_x and log m) decides: the backend with
+   the smallest median time there wins.
 2. **A built-in rule**, when no such results exist: ``numba`` whenever numba imports.  Its
    compiled descent has no per-iteration Python overhead, reads ``X`` once per step
    instead of twice, and is cached on disk: on the development machine it was ahead of
@@ -25,24 +28,47 @@ import functools
 import importlib.util
 import math
 import os
+import warnings
 from pathlib import Path
 
 from vecstudy.config import Choice
 
 #: Result files looked for under the current directory when the config names none.
-DEFAULT_RESULTS = ("reports/bench-results.json", "reports/study-results.json")
+DEFAULT_RESULTS = (
+    "reports/runs/bench-results.json",
+    "reports/bench-results.json",
+    "reports/study-results.json",
+)
+#: Where ``vecstudy study`` writes its runs (one directory each).
+STUDY_RUNS = "reports/runs/*/study-results.json"
+
+_warned: set[tuple[str, int]] = set()
+
+
+class ResultsFileWarning(UserWarning):
+    """A results file on hand could not be used to pick a backend; it is ignored."""
 
 
 def _results_candidates() -> list[Path]:
     paths: list[Path] = []
     try:
-        from vecstudy import bench
+        from vecstudy.study.options import resolve_options
 
-        paths.append(Path(bench.resolve_options().output))
+        paths.append(Path(resolve_options().output))
     except (ImportError, ValueError):  # no pandas, or a bad [bench] table: use the defaults
         pass
     paths.extend(Path(p) for p in DEFAULT_RESULTS)
+    paths.extend(Path().glob(STUDY_RUNS))
     return [p for p in dict.fromkeys(paths) if p.is_file()]
+
+
+def _ignore(path: Path, mtime_ns: int, why: str) -> None:
+    key = (str(path.resolve()), mtime_ns)
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(
+            f"backend='auto' ignores {os.fspath(path)}: {why}", ResultsFileWarning, stacklevel=4
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -52,10 +78,11 @@ def _medians(path: str, mtime_ns: int) -> dict[tuple[str, int, int], dict[str, f
     Only rows measured on this machine (same CPU model and core count) with the most
     threads the file holds.  Cached per file version.
     """
-    from vecstudy import bench
+    from vecstudy.study.machine import machine_info
+    from vecstudy.study.results import load_results
 
-    results = bench.load_results(path)
-    here = bench.machine_info()
+    results = load_results(path)
+    here = machine_info()
     runs = {
         r.get("run_id")
         for r in results.runs
@@ -83,9 +110,13 @@ def _medians(path: str, mtime_ns: int) -> dict[tuple[str, int, int], dict[str, f
 def _from_results(n_x: int, m: int, dtype: str) -> Choice | None:
     for path in sorted(_results_candidates(), key=lambda p: p.stat().st_mtime_ns, reverse=True):
         try:
-            table = _medians(str(path.resolve()), path.stat().st_mtime_ns)
-        except (OSError, ValueError, KeyError):
-            continue  # unreadable or foreign file: try the next, then the rule
+            mtime_ns = path.stat().st_mtime_ns
+            table = _medians(str(path.resolve()), mtime_ns)
+        except OSError:
+            continue  # vanished or unreadable: try the next, then the rule
+        except (ValueError, KeyError, TypeError) as exc:
+            _ignore(path, mtime_ns, " ".join(str(exc).split()) or type(exc).__name__)
+            continue  # foreign or malformed file: try the next, then the rule
         shapes = [key for key, times in table.items() if key[0] == dtype and len(times) >= 2]
         if not shapes:
             continue

@@ -45,48 +45,49 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    from vecstudy.study.options import DEFAULTS, HELP
+
     g = p.add_argument_group(
         "grid and timing",
         "Defaults come from the [bench] table of the config file (vecstudy.toml, or "
-        "[tool.vecstudy.bench] in pyproject.toml), then the built-in values shown.",
+        "[tool.vecstudy.bench] in pyproject.toml), then the built-in values shown "
+        "(the same as 'vecstudy study').",
     )
-    g.add_argument("--shapes", metavar="NxM,...", help="shapes of X, e.g. 10x1000,100x10000")
-    g.add_argument("--backends", metavar="NAME,...", help="backends to time, or 'all'")
-    g.add_argument("--dtypes", metavar="DTYPE,...", help="float64 and/or float32")
-    g.add_argument(
-        "--threads", metavar="N,...", help="thread counts (Numba and BLAS); 'all' = every core"
-    )
-    g.add_argument("--repeats", metavar="N", help="timings per case (each yields one row)")
-    g.add_argument(
-        "--min-time",
-        metavar="S",
-        help="seconds one timing lasts at least; sets the loop count (timeit uses 0.2)",
-    )
-    g.add_argument(
-        "--budget",
-        metavar="S",
-        help="seconds a case may take; slower cases are skipped and recorded",
-    )
-    g.add_argument("--iterations", metavar="N", help="length of the timed optimize call")
+    metavars = {
+        "shapes": "NxM,...",
+        "backends": "NAME,...",
+        "dtypes": "DTYPE,...",
+        "threads": "N,...",
+        "repeats": "N",
+        "min_time": "S",
+        "budget": "S",
+        "iterations": "N",
+        "micro_size": "N",
+    }
+    for key, metavar in metavars.items():
+        g.add_argument(
+            "--" + key.replace("_", "-"),
+            metavar=metavar,
+            help=f"{HELP[key]} (default: {DEFAULTS[key]})",
+        )
     g.add_argument(
         "--micro",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="run the course's micro-studies (dot product, exp loop)",
+        help=f"{HELP['micro']} (default: {'yes' if DEFAULTS['micro'] else 'no'})",
     )
-    g.add_argument("--micro-size", metavar="N", help="vector length of the micro-studies")
 
 
-def _add_report_options(p: argparse.ArgumentParser) -> None:
+def _add_report_options(p: argparse.ArgumentParser, default_dir: str) -> None:
     """``--output-dir`` and ``--asv``, shared by ``study`` and ``report``."""
-    p.add_argument("--output-dir", default="reports", metavar="DIR", help="default: reports")
+    p.add_argument("--output-dir", metavar="DIR", help=f"default: {default_dir}")
     p.add_argument(
         "--asv", metavar="DIR", help="also report asv results from DIR (e.g. .asv/results)"
     )
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from vecstudy import bench
+    from vecstudy.study import options as bench
 
     parser = _Parser(
         prog="vecstudy",
@@ -106,10 +107,11 @@ def _build_parser() -> argparse.ArgumentParser:
             "Time every backend on a built-in grid of shapes, dtypes and thread settings "
             f"({bench.STUDY_DEFAULTS['shapes']}; threads {bench.STUDY_DEFAULTS['threads']}), "
             "compilation excluded, then write figures and report.md. Takes about two minutes "
-            "on a 2-core machine. Starts a fresh results file in the output directory."
+            "on a 2-core machine. Writes a fresh results file and the report into a new "
+            "directory of its own (never over the committed reference in reports/)."
         ),
     )
-    _add_report_options(s)
+    _add_report_options(s, "reports/runs/<UTC date-time>/")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     b = sub.add_parser(
@@ -117,10 +119,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="time backends over a grid; append rows to a results file",
         description=(
             "Sweep backends x shapes x dtypes x thread settings. Each case is warmed up "
-            "(compilation excluded), checked against the time budget, calibrated by autorange "
-            "and timed --repeats times. Also measures read bandwidth for each size and the "
-            "course's micro-studies. The results file is rewritten atomically after every "
-            "case: Ctrl-C keeps every finished case."
+            "on a small problem (compilation excluded), estimated and checked against the "
+            "time budget before its first full call, and calibrated by autorange; the cases "
+            "of a shape are then timed in --repeats interleaved rounds. Also measures read "
+            "bandwidth for each size and the course's micro-studies. Every raw timing is "
+            "kept; the results file is saved (locked, atomically) after every round: "
+            "Ctrl-C keeps every finished timing and exits with status 130."
         ),
     )
     _add_sweep_options(b)
@@ -145,7 +149,33 @@ def _build_parser() -> argparse.ArgumentParser:
         default=str(bench.DEFAULTS["output"]),
         help=f"results file (default: {bench.DEFAULTS['output']})",
     )
-    _add_report_options(r)
+    _add_report_options(r, "the results file's directory")
+    r.add_argument("--note", metavar="TEXT", help="a line shown at the top of report.md")
+
+    c = sub.add_parser(
+        "compare",
+        help="compare two results files case by case; exit 1 if any is significantly worse",
+        description=(
+            "Compare the latest run of NEW with the latest run of BASE, case by case: "
+            "ratio of medians with its 95%% bootstrap interval, Mann-Whitney U test. A "
+            "case is worse when p < --alpha and both the whole interval and the ratio of "
+            "the minimums lie above --factor. "
+            "Writes compare.md and compare.png; exits with status 1 when any case is "
+            "worse (a CI gate), and warns when the two machines differ."
+        ),
+    )
+    c.add_argument("base", help="results file of the baseline")
+    c.add_argument("new", help="results file to judge")
+    c.add_argument(
+        "--factor",
+        type=float,
+        default=1.25,
+        help="default: 1.25 (asv's 1.1 suits a quiet, dedicated machine)",
+    )
+    c.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    c.add_argument(
+        "--output-dir", metavar="DIR", help="where compare.md goes (default: NEW's directory)"
+    )
 
     rf = sub.add_parser(
         "roofline",
@@ -173,11 +203,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from vecstudy import bench
+    from vecstudy.study import options as opts
+    from vecstudy.study.sweep import run_sweep
 
-    overrides = {key: getattr(args, key, None) for key in bench.VALID_KEYS}
-    options = bench.resolve_options(overrides)
-    result = bench.run_sweep(options, progress=not args.no_progress, append=not args.fresh)
+    overrides = {key: getattr(args, key, None) for key in opts.VALID_KEYS}
+    options = opts.resolve_options(overrides)
+    result = run_sweep(options, progress=not args.no_progress, append=not args.fresh)
     print(
         f"wrote {result.rows} rows ({result.skipped} skipped cases) to {result.path}; "
         f"next: vecstudy report {shlex.quote(str(result.path))}"
@@ -185,31 +216,73 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_report(files: object) -> None:
+    for line in getattr(files, "headline", ()):
+        print(line)
+    for line in getattr(files, "incomplete", ()):
+        print(f"warning: incomplete: {line}", file=sys.stderr)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from vecstudy import report
 
-    files = report.write_report(args.results, output_dir=args.output_dir, asv_dir=args.asv)
+    out = args.output_dir or str(Path(args.results).parent)
+    files = report.write_report(args.results, output_dir=out, asv_dir=args.asv, note=args.note)
+    _print_report(files)
     print(f"wrote {files.markdown} and {len(files.figures)} figure files")
     return 0
+
+
+def _default_run_dir() -> Path:
+    import datetime as dt
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("reports") / "runs" / stamp
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
     import time
 
-    from vecstudy import bench, report
+    from vecstudy import report
+    from vecstudy.study import options as opts
+    from vecstudy.study.sweep import run_sweep
 
-    out = Path(args.output_dir)
+    out = Path(args.output_dir) if args.output_dir else _default_run_dir()
     overrides = {"output": str(out / "study-results.json")}
-    options = bench.resolve_options(overrides, defaults=bench.STUDY_DEFAULTS, use_file=False)
+    options = opts.resolve_options(overrides, defaults=opts.STUDY_DEFAULTS, use_file=False)
     t0 = time.perf_counter()
-    result = bench.run_sweep(options, progress=not args.no_progress, append=False)
+    result = run_sweep(options, progress=not args.no_progress, append=False)
     files = report.write_report(result.path, output_dir=out, asv_dir=args.asv)
+    _print_report(files)
     print(
         f"study done in {time.perf_counter() - t0:.0f} s: {result.rows} rows "
         f"({result.skipped} skipped cases) in {result.path}"
     )
     print(f"report: {files.markdown}")
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from vecstudy.study.compare import compare_files, write_comparison
+
+    cmp = compare_files(args.base, args.new, factor=args.factor, alpha=args.alpha)
+    for w in cmp.warnings:
+        print(f"vecstudy compare: warning: {w}", file=sys.stderr)
+    out = args.output_dir or str(Path(args.new).parent)
+    paths = write_comparison(cmp, out)
+    counts = cmp.cases["verdict"].value_counts()
+    print(
+        f"{counts.get('worse', 0)} worse, {counts.get('better', 0)} better, "
+        f"{counts.get('unchanged', 0)} unchanged (factor {args.factor:g}, alpha {args.alpha:g}); "
+        f"{counts.get('machine', 0)} read-bandwidth probes not judged"
+    )
+    for _, r in cmp.worse.iterrows():
+        print(
+            f"  worse: {r['operation']} {r['backend']} {r['n_x']}x{r['m']} {r['dtype']} "
+            f"t{r['threads']}: {r['ratio']:.3g}x [{r['low']:.3g}-{r['high']:.3g}], p={r['p']:.2g}"
+        )
+    print(f"wrote {paths[0]}")
+    return 1 if not cmp.worse.empty else 0
 
 
 def _cmd_roofline(args: argparse.Namespace) -> int:
@@ -466,6 +539,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": _cmd_bench,
     "report": _cmd_report,
     "study": _cmd_study,
+    "compare": _cmd_compare,
     "roofline": _cmd_roofline,
     "info": _cmd_info,
     "train": _cmd_train,
@@ -474,7 +548,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``vecstudy`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    from vecstudy.bench import SweepInterrupted
+    from vecstudy.study.sweep import SweepInterrupted
 
     parser = _build_parser()
     args = parser.parse_args(argv)

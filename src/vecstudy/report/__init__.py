@@ -1,0 +1,213 @@
+"""The speed study's report: rows -> figures (matplotlib) and Markdown.  No timing here.
+
+Reads a results file written by :func:`vecstudy.study.sweep.run_sweep` (and,
+optionally, airspeed velocity's results directory) and writes, into one
+directory:
+
+``time.png/.svg``
+    Time per gradient step and per optimize iteration against the size of ``X``.
+``speedup.png/.svg``
+    Speedup over the Python loop and over NumPy, with 95% intervals.
+``bandwidth.png/.svg``
+    Effective bandwidth ``bytes(X) / time per step`` against the measured read bandwidth.
+``timings.png/.svg``
+    The distribution of the raw timings of every kernel case (box plots).
+``micro.png/.svg``
+    The course's micro-studies (dot product, exp loop): loop vs NumPy vs Numba.
+``asv.png/.svg``
+    Airspeed velocity's ``time_*`` results, when given.
+``report.md``
+    The plain-words headline, the figures, tables with intervals and
+    stability flags, skipped cases, machine information and the commands.
+
+Modules: :mod:`~vecstudy.report.tables` (speedups), :mod:`~vecstudy.report.figures`,
+:mod:`~vecstudy.report.markdown`, :mod:`~vecstudy.report.asv`.  Every file is
+written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
+from vecstudy.report.markdown import (
+    build_markdown,
+    format_bytes,
+    format_ratio,
+    format_ratio_ci,
+    format_seconds,
+    headline,
+    markdown_table,
+    stability_lines,
+)
+from vecstudy.report.tables import kernel_table
+from vecstudy.study.results import Results, atomic_write_text, load_results
+from vecstudy.study.stats import flag_bandwidth, ratio_ci, summarize
+
+__all__ = [
+    "ReportFiles",
+    "asv_history",
+    "commit_check",
+    "format_bytes",
+    "format_ratio",
+    "format_ratio_ci",
+    "format_seconds",
+    "kernel_table",
+    "latest_asv",
+    "load_asv",
+    "markdown_table",
+    "summarize",
+    "write_report",
+]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Paths written by :func:`write_report`: ``markdown``, every figure file, the headline."""
+
+    markdown: Path
+    figures: tuple[Path, ...]
+    headline: tuple[str, ...] = ()
+    incomplete: tuple[str, ...] = ()
+
+
+def latest_run_ids(results: Results) -> list[str]:
+    """The ``run_id`` of the most recent run that has timed rows (all runs share no median)."""
+    ok = results.rows[results.rows["status"] == "ok"]
+    with_rows = [r for r in results.runs if r.get("run_id") in set(ok["run_id"])]
+    if not with_rows:
+        return []
+    latest = max(with_rows, key=lambda r: str(r.get("started") or ""))
+    return [str(latest["run_id"])]
+
+
+def micro_ratios(summary: Any) -> dict[str, tuple[float, float, float, int]]:
+    """Dot product over the Python loop: ``{"numpy": (ratio, low, high, n), "numba": ...}``."""
+    dot = summary[(summary["kind"] == "micro") & (summary["operation"] == "dot")]
+    py = dot[dot["backend"] == "python"]
+    out: dict[str, tuple[float, float, float, int]] = {}
+    if py.empty:
+        return out
+    for be in ("numpy", "numba"):
+        here = dot[dot["backend"] == be]
+        if here.empty:
+            continue
+        best = here.loc[here["median"].idxmin()]
+        r, lo, hi = ratio_ci(py.iloc[0]["samples"], best["samples"])
+        out[be] = (r, lo, hi, int(best["m"]))
+    return out
+
+
+def write_report(
+    results_file: str | os.PathLike[str],
+    *,
+    output_dir: str | os.PathLike[str] = "reports",
+    asv_dir: str | os.PathLike[str] | None = None,
+    note: str | None = None,
+    formats: Sequence[str] = ("png", "svg"),
+) -> ReportFiles:
+    """Write the figures and ``report.md`` for a results file into ``output_dir``.
+
+    Parameters
+    ----------
+    results_file : path
+        Written by ``vecstudy bench`` or ``vecstudy study``.  When it holds
+        several runs, the latest one with timings is reported (medians are never
+        pooled across runs); ``vecstudy compare`` compares runs.
+    output_dir : path
+        Created if missing; existing report files are replaced atomically.
+    asv_dir : path, optional
+        Airspeed velocity's results directory (e.g. ``.asv/results``).
+    note : str, optional
+        A line shown at the top of ``report.md`` (e.g. where the results come from).
+    formats : sequence of str
+        Figure file formats; empty: no figures (``report.md`` alone).
+
+    Returns
+    -------
+    ReportFiles
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        If the results file (or the asv directory) is missing or malformed, with a
+        one-line message naming it; ValueError too if it holds no timed case.
+    """
+    from vecstudy.report import figures as fg
+
+    asv = None if asv_dir is None else load_asv(asv_dir)
+    results = load_results(results_file)
+    run_ids = latest_run_ids(results)
+    rows = results.rows[results.rows["run_id"].isin(run_ids)]
+    summary = flag_bandwidth(summarize(rows))
+    if summary.empty:
+        raise ValueError(f"results file {results.path} holds no timed case (all skipped or empty)")
+    shown = Results(results.path, rows, results.runs)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kern = kernel_table(summary)
+    all_threads = int(summary["threads"].max())
+    figures: list[str] = []
+    paths: list[Path] = []
+
+    def add(stem: str, make: Callable[[], Any]) -> None:
+        if formats:
+            paths.extend(fg.save(make(), out / stem, formats))
+            figures.append(stem)
+
+    if not kern.empty:
+        skipped = rows[rows["status"] == "skipped"]
+        add("time", lambda: fg.figure_time(kern, all_threads, skipped))
+        add("speedup", lambda: fg.figure_speedup(kern, all_threads))
+        if (summary["kind"] == "bandwidth").any():
+            add("bandwidth", lambda: fg.figure_bandwidth(kern, summary, all_threads))
+        add("timings", lambda: fg.figure_timings(summary))
+    micro = summary[summary["kind"] == "micro"]
+    if not micro.empty:
+        add("micro", lambda: fg.figure_micro(micro, all_threads))
+    asv_lines: list[str] = []
+    if asv is not None:
+        latest = latest_asv(asv)
+        if (latest["benchmark"].str.contains(r"\.time_") & latest["value"].notna()).any():
+            from vecstudy.report.asv import figure_asv
+
+            add("asv", lambda: figure_asv(latest))
+        run = next((r for r in results.runs if r.get("run_id") in run_ids), {})
+        asv_lines = asv_markdown(str(asv_dir), asv, run.get("machine", {}).get("git_commit"))
+    args = ["vecstudy", "report", str(results.path), "--output-dir", str(out)]
+    if asv_dir is not None:
+        args += ["--asv", str(asv_dir)]
+    if note:
+        args += ["--note", note]
+    roof = out / "roofline.md"
+    head = headline(summary, kern, micro_ratios(summary), bool(rows["order"].notna().any()))
+    text = build_markdown(
+        shown,
+        summary,
+        kern,
+        figures,
+        head=head,
+        report_command=shlex.join(args),
+        asv_lines=asv_lines,
+        roofline=roof.read_text(encoding="utf-8") if roof.is_file() else None,
+        note=note,
+        run_ids=run_ids,
+    )
+    md = out / "report.md"
+    atomic_write_text(md, text)
+    incomplete = tuple(
+        f"run {r.get('run_id')} is {r.get('status')} ({r.get('rows')} rows kept)"
+        for r in results.runs
+        if r.get("status") != "complete"
+    )
+    return ReportFiles(
+        markdown=md,
+        figures=tuple(paths),
+        headline=(*head, *stability_lines(summary)),
+        incomplete=incomplete,
+    )

@@ -1,0 +1,517 @@
+"""Tables -> Markdown: number formats, the plain-words headline, and ``report.md``.
+
+The headline comes first (in ``report.md`` and on the console): at the course's
+dot-product size and at one or two training shapes, how many times faster
+NumPy and Numba are than the Python loop, with 95% intervals; times of a loop
+that was skipped as too slow are estimated (and marked as estimates).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import pandas as pd
+
+from vecstudy.study.results import Results
+from vecstudy.study.stats import FLAG_TEXT
+
+#: The course's training set: 209 images of 64x64x3 (12,288 features).
+COURSE_SHAPE: Final = (12288, 209)
+
+
+# --------------------------------------------------------------------------- formatting
+def format_seconds(s: float | None) -> str:
+    """``0.00123`` -> ``"1.23 ms"``; NaN -> ``"-"``."""
+    if s is None or not math.isfinite(s):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if abs(s) >= scale or unit == "ns":
+            return f"{s / scale:.3g} {unit}"
+    return f"{s:.3g} s"  # pragma: no cover - loop always returns
+
+
+def format_bytes(n: float) -> str:
+    """``8e6`` -> ``"8 MB"`` (decimal units, as bandwidths are quoted)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def format_ratio(x: float | None) -> str:
+    """``363.2`` -> ``"363x"``; NaN -> ``"-"``."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.3g}x"
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def format_ratio_ci(ratio: float, low: float, high: float, estimated: bool = False) -> str:
+    """``"250x [230-270]"``; an estimate is marked ``"~250x* [...]"``; NaN -> ``"-"``."""
+    if not math.isfinite(ratio):
+        return "-"
+    text = ("~" if estimated else "") + format_ratio(ratio) + ("*" if estimated else "")
+    if math.isfinite(low) and math.isfinite(high):
+        text += f" [{_num(low)}-{_num(high)}]"
+    return text
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def format_flags(flags: Sequence[str]) -> str:
+    """``["cv", "load"]`` -> ``"⚠ cv, load"``; none -> ``""``."""
+    return ("⚠ " + ", ".join(flags)) if flags else ""
+
+
+# --------------------------------------------------------------------------- headline
+def headline(
+    summary: pd.DataFrame,
+    kern: pd.DataFrame,
+    micro_ratios: dict[str, Any],
+    interleaved: bool = True,
+) -> list[str]:
+    """The plain-words answer, as Markdown bullet lines (empty when nothing was measured).
+
+    ``micro_ratios`` maps ``"numpy"``/``"numba"`` to ``(ratio, low, high, n)`` of
+    the dot product over the Python loop.
+    """
+    lines: list[str] = []
+    if micro_ratios:
+        n = next(iter(micro_ratios.values()))[3]
+        parts = [
+            f"{name} {format_ratio_ci(*micro_ratios[key][:3])}"
+            for key, name in (("numpy", "NumPy's `np.dot`"), ("numba", "Numba's compiled loop"))
+            if key in micro_ratios
+        ]
+        lines.append(
+            f"- **Dot product of two {n:,}-element vectors** (the course's example): "
+            + " and ".join(parts)
+            + " faster than the Python loop (the course measured 363x for `np.dot`)."
+        )
+    opt = kern[(kern["operation"] == "optimize") & (kern["backend"] != "python")]
+    if not opt.empty:
+        dtype = "float64" if "float64" in set(opt["dtype"]) else str(opt["dtype"].iloc[0])
+        threads = int(opt["threads"].max())
+        opt = opt[(opt["dtype"] == dtype) & (opt["threads"] == threads)]
+        sizes = opt.drop_duplicates(["n_x", "m"])[["n_x", "m"]]
+        target = COURSE_SHAPE[0] * COURSE_SHAPE[1]
+        elements = sizes["n_x"] * sizes["m"]
+        picks = []
+        if not sizes.empty:
+            distance = [abs(math.log(e / target)) for e in elements]
+            near = sizes.iloc[distance.index(min(distance))]
+            picks.append((int(near["n_x"]), int(near["m"])))
+            big = sizes.iloc[int(elements.to_numpy().argmax())]
+            if (int(big["n_x"]), int(big["m"])) not in picks:
+                picks.append((int(big["n_x"]), int(big["m"])))
+        any_est = False
+        for n_x, m in picks:
+            here = opt[(opt["n_x"] == n_x) & (opt["m"] == m)]
+            parts = []
+            for be, name in (("numpy", "NumPy"), ("numba", "Numba")):
+                r = here[here["backend"] == be]
+                if r.empty or not math.isfinite(r.iloc[0]["vs_python"]):
+                    continue
+                r0 = r.iloc[0]
+                any_est |= bool(r0["vs_python_est"])
+                ci = format_ratio_ci(
+                    r0["vs_python"],
+                    r0["vs_python_lo"],
+                    r0["vs_python_hi"],
+                    bool(r0["vs_python_est"]),
+                )
+                parts.append(f"{name} {ci}")
+            if parts:
+                nbytes = here.iloc[0]["bytes_x"]
+                lines.append(
+                    f"- **One gradient-descent iteration, X of {n_x}x{m} {dtype}** "
+                    f"({format_bytes(nbytes)}, {threads} thread{'s' if threads > 1 else ''}): "
+                    + " and ".join(parts)
+                    + " faster than the Python loop."
+                )
+        if any_est:
+            lines.append(
+                "- `~...*`: an estimate. The Python loop was skipped at that size as too slow; "
+                "its time is its measured cost per element of X at the largest size it was "
+                "timed at, times the elements."
+            )
+    if lines:
+        how = "interleaved timings" if interleaved else "timings (not interleaved)"
+        lines.append(
+            "- Brackets: 95% confidence interval (percentile bootstrap of the ratio of medians "
+            f"of the {how} of this run)."
+        )
+    return lines
+
+
+def stability_lines(summary: pd.DataFrame) -> list[str]:
+    """One line summarizing the stability flags of every case."""
+    if summary.empty:
+        return []
+    flagged = summary[summary["flags"].map(bool)]
+    if flagged.empty:
+        return [f"- **Stability:** all {len(summary)} cases stable (no pyperf-style flag)."]
+    counts: dict[str, int] = {}
+    for flags in flagged["flags"]:
+        for f in flags:
+            counts[f] = counts.get(f, 0) + 1
+    detail = "; ".join(f"{k}: {v} ({FLAG_TEXT[k]})" for k, v in sorted(counts.items()))
+    return [
+        f"- **Stability:** {len(flagged)} of {len(summary)} cases flagged unstable ⚠ "
+        f"({detail}). Their numbers are less certain than their intervals say; flagged cases "
+        "are marked ⚠ in the tables and circled in the figures."
+    ]
+
+
+# --------------------------------------------------------------------------- report.md
+def _spread(r: pd.Series) -> str:
+    q1, q3 = format_seconds(r["q1"]), format_seconds(r["q3"])
+    return f"{format_seconds(r['min'])} / {q1}-{q3} / {format_seconds(r['max'])}"
+
+
+def machine_section(results: Results) -> list[str]:
+    """The ``## Machine`` section: one table per run, busy-machine and mixed-machine notes."""
+    lines = ["## Machine", ""]
+    for run in results.runs:
+        mach = run.get("machine", {})
+        threads = mach.get("threads", {}) if isinstance(mach.get("threads"), dict) else {}
+        blas = (
+            "; ".join(
+                f"{b.get('library')} {b.get('version')} ({b.get('user_api')}, "
+                f"{b.get('threads')} threads, {b.get('architecture')})"
+                for b in threads.get("blas", [])
+                if isinstance(b, dict)
+            )
+            or "not found"
+        )
+        numba_t = (
+            f"{threads.get('numba_threads')} threads, layer {threads.get('numba_threading_layer')}"
+            if "numba_threads" in threads
+            else "not used"
+        )
+        env = mach.get("env")
+        rows = [
+            ("run", f"`{run.get('run_id')}` ({run.get('status')}, {run.get('rows')} rows)"),
+            ("started / finished (UTC)", f"{run.get('started')} / {run.get('finished')}"),
+            ("CPU", mach.get("cpu")),
+            ("cores (available)", f"{mach.get('cores')} ({mach.get('cores_available')})"),
+            ("affinity", mach.get("affinity", "not recorded")),
+            ("frequency governor", mach.get("governor") or "not reported by the OS"),
+            ("memory", f"{mach.get('memory_gib')} GiB"),
+            ("OS", mach.get("os")),
+            ("Python", mach.get("python")),
+            (
+                "NumPy / Numba / pandas",
+                f"{mach.get('numpy')} / {mach.get('numba')} / {mach.get('pandas')}",
+            ),
+            ("BLAS (default threads)", blas),
+            ("Numba (default)", numba_t),
+            (
+                "environment",
+                ", ".join(f"{k}={v}" for k, v in env.items())
+                if isinstance(env, dict) and env
+                else "no thread/BLAS variable set",
+            ),
+            ("vecstudy", f"{mach.get('vecstudy')} (git {mach.get('git_commit') or 'unknown'})"),
+        ]
+        load = mach.get("load_average")
+        if load is not None:
+            end = run.get("load_average_end")
+            rows.append(("load average (1 min) at start / end", f"{load} / {end}"))
+        if "error" in threads:
+            rows.append(("thread info", f"unavailable: {threads['error']}"))
+        lines += [markdown_table(["", ""], rows), ""]
+        cores = mach.get("cores_available") or mach.get("cores") or 1
+        if isinstance(load, int | float) and load > 0.5:
+            lines += [
+                f"**Busy machine:** the load average was {load} on {cores} cores when this run "
+                "started: other processes competed for the cores. Timings with more than one "
+                "thread suffer most (a parallel region waits for every thread to get a core).",
+                "",
+            ]
+    if len({r.get("machine", {}).get("hostname") for r in results.runs}) > 1:
+        lines += ["**Warning:** this file holds runs from more than one machine.", ""]
+    return lines
+
+
+def _kernel_rows(kern: pd.DataFrame) -> list[list[object]]:
+    rows = []
+    order = kern.sort_values(
+        ["operation", "dtype", "bytes_x", "backend", "threads"],
+        ascending=[False, False, True, True, True],
+    )
+    for _, r in order.iterrows():
+        rows.append(
+            [
+                r["operation"],
+                f"{r['n_x']}x{r['m']}",
+                format_bytes(r["bytes_x"]),
+                r["dtype"],
+                r["backend"],
+                r["threads"],
+                f"**{format_seconds(r['median'])}**",
+                _spread(r),
+                int(r["n"]),
+                format_ratio_ci(
+                    r["vs_python"], r["vs_python_lo"], r["vs_python_hi"], bool(r["vs_python_est"])
+                ),
+                format_ratio_ci(r["vs_numpy"], r["vs_numpy_lo"], r["vs_numpy_hi"]),
+                f"{r['gbps']:.3g}",
+                format_seconds(r["limit_s"]) + (" ⚠" if r["limit_flagged"] else ""),
+                format_flags(r["flags"]),
+            ]
+        )
+    return rows
+
+
+FIG_TEXT: Final = {
+    "time": "Time per gradient step and per optimize iteration against the size of X "
+    "(bars: min-max of the raw timings). The grey line is the time to read X once at the "
+    "measured read bandwidth: no step can beat it by much (NumPy reads X twice per step).",
+    "speedup": "Speedup per gradient step and per optimize iteration over the Python loop "
+    "(timed on one thread) and over NumPy with the same thread setting; bars: 95% bootstrap "
+    "intervals; hollow markers: over an estimated loop time.",
+    "bandwidth": "Effective bandwidth, bytes of X divided by the time per step, against "
+    "the bandwidth measured by reading an array of the same size (black).",
+    "timings": "The distribution of the raw timings of every kernel case, relative to its "
+    "median: a stable case is a flat box at 1.",
+    "micro": "The course's micro-studies. The course measured 530 ms for the loop and "
+    "1.46 ms for `np.dot` on 1,000,000 elements (363x): dotted lines.",
+    "asv": "Airspeed velocity's `time_*` benchmarks (latest result per machine).",
+}
+
+
+def build_markdown(
+    results: Results,
+    summary: pd.DataFrame,
+    kern: pd.DataFrame,
+    figures: Sequence[str],
+    *,
+    head: Sequence[str],
+    report_command: str,
+    asv_lines: Sequence[str] = (),
+    roofline: str | None = None,
+    note: str | None = None,
+    run_ids: Sequence[str] = (),
+) -> str:
+    """The text of ``report.md`` (figures are referenced by file name, relative to it)."""
+    rows = results.rows
+    lines = ["# vecstudy speed study", ""]
+    if note:
+        lines += [f"> {note}", ""]
+    lines += ["## In plain words", "", *head, *stability_lines(summary), ""]
+    incomplete = [r for r in results.runs if r.get("status") != "complete"]
+    for run in incomplete:
+        lines += [
+            f"**Incomplete run:** `{run.get('run_id')}` is {run.get('status')!s} "
+            f"({run.get('rows')} rows kept): cases after the interrupt are missing.",
+            "",
+        ]
+    others = [r.get("run_id") for r in results.runs if r.get("run_id") not in run_ids]
+    if others:
+        lines += [
+            f"This file holds {len(results.runs)} runs; this report shows the latest "
+            f"(`{', '.join(run_ids)}`). Compare runs with `vecstudy compare BASE NEW`.",
+            "",
+        ]
+    interleaved = bool(rows["order"].notna().any())
+    how = (
+        "Every case was timed in interleaved rounds (each round times every backend of a "
+        "shape once, in rotated order)"
+        if interleaved
+        else "This results file is of an older format: each case was timed in one block, "
+        "one backend after the other, not interleaved"
+    )
+    lines += [
+        "Batch gradient descent for binary logistic regression, three ways: the pure-Python "
+        f"double loop, Numba-compiled loops and NumPy vectorized. {how}; times are medians "
+        "of the raw timings, compilation excluded (see *First call*); spread is "
+        "min / q1-q3 / max; speedups carry 95% bootstrap intervals.",
+        "",
+        f"Results file: `{results.path}` ({len(rows)} rows, {len(results.runs)} run(s)).",
+        "",
+    ]
+    for stem in figures:
+        lines += [f"![{stem}]({stem}.png)", "", f"{FIG_TEXT.get(stem, '')} ([SVG]({stem}.svg))", ""]
+    if not kern.empty:
+        lines += [
+            "## Kernels",
+            "",
+            "Seconds per gradient step (`propagate`) or per iteration (`optimize`). "
+            "`vs python`: the Python loop's median over this one (same shape and dtype), "
+            "`~...*` where the loop was estimated; `vs numpy`: NumPy's median with the same "
+            "threads over this one; brackets: 95% intervals; `GB/s`: bytes of X / median; "
+            "`read X`: time to read X once at the measured read bandwidth (⚠: that "
+            "measurement was slower than a step, so it bounds nothing); `flags`: stability.",
+            "",
+            markdown_table(
+                [
+                    "op",
+                    "shape",
+                    "bytes X",
+                    "dtype",
+                    "backend",
+                    "threads",
+                    "median",
+                    "min / IQR / max",
+                    "n",
+                    "vs python",
+                    "vs numpy",
+                    "GB/s",
+                    "read X",
+                    "flags",
+                ],
+                _kernel_rows(kern),
+            ),
+            "",
+        ]
+    read = summary[summary["kind"] == "bandwidth"]
+    if not read.empty:
+        lines += [
+            "## Read bandwidth",
+            "",
+            "One pass reading every element of an array as large as X "
+            "(Numba's parallel `read_sum` when available, else `numpy.sum`).",
+            "",
+            markdown_table(
+                [
+                    "bytes",
+                    "dtype",
+                    "threads",
+                    "reader",
+                    "median",
+                    "GB/s",
+                    "min / IQR / max",
+                    "flags",
+                ],
+                [
+                    [
+                        format_bytes(r["bytes_x"]),
+                        r["dtype"],
+                        r["threads"],
+                        r["backend"],
+                        format_seconds(r["median"]),
+                        f"{r['bytes_x'] / r['median'] / 1e9:.3g}",
+                        _spread(r),
+                        format_flags(r["flags"]),
+                    ]
+                    for _, r in read.sort_values(["dtype", "bytes_x", "threads"]).iterrows()
+                ],
+            ),
+            "",
+        ]
+    micro = summary[summary["kind"] == "micro"]
+    if not micro.empty:
+        from vecstudy.study.stats import ratio_ci
+
+        mrows = []
+        for op, g in micro.groupby("operation", sort=False):
+            base = g[g["backend"] == "python"]
+            for _, r in g.sort_values(["backend", "threads"]).iterrows():
+                vs = (
+                    ratio_ci(base.iloc[0]["samples"], r["samples"])
+                    if not base.empty and r["backend"] != "python"
+                    else (math.nan, math.nan, math.nan)
+                )
+                mrows.append(
+                    [
+                        op,
+                        f"{r['m']:,}",
+                        r["backend"],
+                        r["threads"],
+                        format_seconds(r["median"]),
+                        _spread(r),
+                        format_ratio_ci(*vs),
+                        format_flags(r["flags"]),
+                    ]
+                )
+        lines += [
+            "## Micro-studies",
+            "",
+            "The course: dot product of two 1,000,000-element vectors, loop 530 ms vs "
+            "`np.dot` 1.46 ms (363x).",
+            "",
+            markdown_table(
+                [
+                    "study",
+                    "n",
+                    "implementation",
+                    "threads",
+                    "median",
+                    "min / IQR / max",
+                    "vs loop",
+                    "flags",
+                ],
+                mrows,
+            ),
+            "",
+        ]
+    warm = rows[
+        (rows["backend"] == "numba") & rows["warmup_s"].notna() & (rows["kind"] == "kernel")
+    ]
+    if not warm.empty:
+        first = warm.groupby(["dtype", "operation"])["warmup_s"].max().reset_index()
+        lines += [
+            "## First call (Numba compilation)",
+            "",
+            "Longest first call of each Numba kernel on a small problem in this sweep: "
+            "compilation, or loading from Numba's on-disk cache when it is warm.",
+            "",
+            markdown_table(
+                ["kernel", "dtype", "first call"],
+                [
+                    [r["operation"], r["dtype"], format_seconds(r["warmup_s"])]
+                    for _, r in first.iterrows()
+                ],
+            ),
+            "",
+        ]
+    skipped = rows[rows["status"] == "skipped"]
+    lines += ["## Skipped cases", ""]
+    if skipped.empty:
+        lines += ["None: every planned case was timed.", ""]
+    else:
+        lines += [
+            markdown_table(
+                ["kind", "op", "backend", "shape", "dtype", "threads", "reason"],
+                [
+                    [
+                        r["kind"],
+                        r["operation"],
+                        r["backend"],
+                        f"{r['n_x']}x{r['m']}",
+                        r["dtype"],
+                        r["threads"],
+                        r["reason"],
+                    ]
+                    for _, r in skipped.iterrows()
+                ],
+            ),
+            "",
+        ]
+    lines += list(asv_lines)
+    if roofline:
+        lines += [
+            "## Numba at the memory roofline",
+            "",
+            "From [roofline.md](roofline.md), written by `vecstudy roofline --output` "
+            "(its own run, machine and command are in that file):",
+            "",
+            roofline.strip(),
+            "",
+        ]
+    lines += machine_section(results)
+    lines += ["## Reproduce", "", "```sh"]
+    lines += [str(run.get("command")) for run in results.runs]
+    lines += [report_command, "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,386 @@
+"""Options of a sweep: names, parsing and validation, defaults, the config file's ``[bench]`` table.
+
+Every value is resolved in this order: the command line (``overrides``), the
+``[bench]`` table of the config file, the built-in defaults.  The study and
+``vecstudy bench`` share one set of timing defaults (:data:`TIMING_DEFAULTS`);
+they differ only in the grid and the output file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from vecstudy import backends
+from vecstudy.config import available_cores
+
+#: Keys of the ``[bench]`` config table (and the matching ``vecstudy bench`` options).
+VALID_KEYS: Final = (
+    "shapes",
+    "backends",
+    "dtypes",
+    "threads",
+    "repeats",
+    "min_time",
+    "budget",
+    "iterations",
+    "micro",
+    "micro_size",
+    "output",
+)
+
+#: Timing settings shared by ``vecstudy bench`` and ``vecstudy study``: 7 interleaved
+#: rounds per case, each timing at least 30 ms, at most 5 s per case.
+TIMING_DEFAULTS: Final[Mapping[str, object]] = {
+    "repeats": 7,
+    "min_time": 0.03,
+    "budget": 5.0,
+    "iterations": 10,
+}
+
+#: The grid of ``vecstudy study``: about two minutes on a 2-core machine, compilation included.
+STUDY_DEFAULTS: Final[Mapping[str, object]] = {
+    "shapes": "10x1000,100x10000,1000x10000,1000x100000",
+    "backends": "all",
+    "dtypes": "float64,float32",
+    "threads": "1,all",
+    **TIMING_DEFAULTS,
+    "micro": True,
+    "micro_size": 1_000_000,
+    "output": "reports/study-results.json",
+}
+
+#: Built-in defaults of ``vecstudy bench`` (after options and the config file): the
+#: study's grid and timing, appended to ``reports/runs/bench-results.json``.
+DEFAULTS: Final[Mapping[str, object]] = {
+    **STUDY_DEFAULTS,
+    "output": "reports/runs/bench-results.json",
+}
+
+#: What one timing is made of; bigger is steadier, slower.
+HELP: Final[Mapping[str, str]] = {
+    "shapes": "shapes of X, n_x by m, e.g. 10x1000,100x10000",
+    "backends": "backends to time, or 'all'",
+    "dtypes": "float64 and/or float32",
+    "threads": "thread counts (Numba and BLAS); 'all' = every available core",
+    "repeats": "interleaved rounds per case (each gives one raw timing)",
+    "min_time": "seconds one timing lasts at least; sets the loop count (timeit uses 0.2)",
+    "budget": "seconds a case may take, estimated before its first call; slower cases "
+    "are skipped and recorded",
+    "iterations": "length of the timed optimize call",
+    "micro": "run the course's micro-studies (dot product, exp loop)",
+    "micro_size": "vector length of the micro-studies",
+    "output": "results file, appended to if it exists",
+}
+
+
+class BenchOptionError(ValueError):
+    """An option of the sweep (command line or config file) has a bad name or value."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """Resolved, validated options of one sweep.
+
+    Attributes
+    ----------
+    shapes : tuple of (n_x, m)
+        Problem shapes; ``X`` is ``(n_x, m)``.
+    backends : tuple of str
+        Backend names from :func:`vecstudy.backends.available_backends`.
+    dtypes : tuple of str
+        ``"float64"`` and/or ``"float32"``.
+    threads : tuple of int
+        Thread counts (Numba and BLAS) to run each case under.
+    repeats : int
+        Timings per case.
+    min_time : float
+        Seconds one timing lasts at least: the loop count is the first of
+        1, 2, 5, 10, 20, 50, ... calls that takes this long (0.2 s is what
+        :meth:`timeit.Timer.autorange` uses).
+    budget : float
+        Seconds a case may take; longer cases are skipped and recorded.
+    iterations : int
+        Length of the timed ``optimize`` call (time is reported per iteration).
+    micro : bool
+        Whether to run the course's micro-studies (dot product, exp loop).
+    micro_size : int
+        Vector length of the micro-studies (the course used 1,000,000).
+    output : Path
+        The results file (JSON); appended to if it exists.
+    sources : dict
+        Where each value came from (option, config file or default).
+    """
+
+    shapes: tuple[tuple[int, int], ...]
+    backends: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    threads: tuple[int, ...]
+    repeats: int
+    min_time: float
+    budget: float
+    iterations: int
+    micro: bool
+    micro_size: int
+    output: Path
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def command(self) -> str:
+        """The ``vecstudy bench`` command line that repeats this sweep, every option spelled out."""
+        args = [
+            "vecstudy",
+            "bench",
+            "--shapes",
+            ",".join(f"{n}x{m}" for n, m in self.shapes),
+            "--backends",
+            ",".join(self.backends),
+            "--dtypes",
+            ",".join(self.dtypes),
+            "--threads",
+            ",".join(str(t) for t in self.threads),
+            "--repeats",
+            str(self.repeats),
+            "--min-time",
+            f"{self.min_time:g}",
+            "--budget",
+            f"{self.budget:g}",
+            "--iterations",
+            str(self.iterations),
+            "--micro" if self.micro else "--no-micro",
+            "--micro-size",
+            str(self.micro_size),
+            "--output",
+            str(self.output),
+        ]
+        return shlex.join(args)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view of the options."""
+        d = asdict(self)
+        d["shapes"] = [f"{n}x{m}" for n, m in self.shapes]
+        d["output"] = str(self.output)
+        for key in ("backends", "dtypes", "threads"):
+            d[key] = list(d[key])
+        return d
+
+
+def option_name(key: str) -> str:
+    """The command-line spelling of config key ``key`` (``micro_size`` -> ``--micro-size``)."""
+    return "--" + key.replace("_", "-")
+
+
+def _items(value: object, source: str, what: str) -> list[object]:
+    """Split a comma-separated string, or accept a list/tuple; else raise."""
+    if isinstance(value, str):
+        items: list[object] = [s.strip() for s in value.split(",") if s.strip()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise BenchOptionError(
+            f"{source}: expected {what} as a comma-separated string or a list, got {value!r}"
+        )
+    if not items:
+        raise BenchOptionError(f"{source}: expected at least one value ({what}), got {value!r}")
+    return items
+
+
+def _dedupe(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def _positive_int(item: object) -> int | None:
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        return item if item >= 1 else None
+    if isinstance(item, str) and item.strip().isdigit():
+        n = int(item.strip())
+        return n if n >= 1 else None
+    return None
+
+
+def parse_shapes(value: object, source: str) -> tuple[tuple[int, int], ...]:
+    """Parse ``"10x1000,100x10000"`` (or a list of such strings or of ``[n_x, m]`` pairs)."""
+    shapes = []
+    for item in _items(value, source, "shapes like '10x1000'"):
+        parts: Sequence[object]
+        if isinstance(item, str):
+            parts = item.lower().split("x")
+        elif isinstance(item, list | tuple):
+            parts = item
+        else:
+            parts = []
+        dims = [_positive_int(p) for p in parts]
+        if len(dims) != 2 or dims[0] is None or dims[1] is None:
+            raise BenchOptionError(
+                f"{source}: bad shape {item!r}; expected N_XxM with positive integers, "
+                "e.g. '100x10000'"
+            )
+        shapes.append((dims[0], dims[1]))
+    return _dedupe(shapes)
+
+
+def parse_backends(value: object, source: str) -> tuple[str, ...]:
+    """Parse backend names (comma-separated or a list); ``"all"`` means every registered one."""
+    valid = backends.available_backends()
+    names: list[str] = []
+    for item in _items(value, source, "backend names"):
+        if item == "all":
+            names.extend(valid)
+        elif isinstance(item, str) and item in valid:
+            names.append(item)
+        else:
+            choices = ", ".join(repr(v) for v in (*valid, "all"))
+            raise BenchOptionError(
+                f"{source}: unknown backend {item!r}; valid backends are {choices}"
+            )
+    return _dedupe(names)
+
+
+def parse_dtypes(value: object, source: str) -> tuple[str, ...]:
+    """Parse dtype names: ``float64`` and/or ``float32``."""
+    valid = ("float64", "float32")
+    names = []
+    for item in _items(value, source, "dtypes"):
+        if item not in valid:
+            raise BenchOptionError(
+                f"{source}: unknown dtype {item!r}; valid dtypes are 'float64', 'float32'"
+            )
+        names.append(str(item))
+    return _dedupe(names)
+
+
+def all_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    return available_cores()
+
+
+def parse_threads(value: object, source: str) -> tuple[int, ...]:
+    """Parse thread counts: positive integers and/or ``"all"`` (every available core)."""
+    counts = []
+    for item in _items(value if not isinstance(value, int) else [value], source, "thread counts"):
+        n = all_cores() if item == "all" else _positive_int(item)
+        if n is None:
+            raise BenchOptionError(
+                f"{source}: bad thread count {item!r}; expected a positive integer or 'all'"
+            )
+        counts.append(n)
+    return _dedupe(counts)
+
+
+def _parse_int(value: object, source: str) -> int:
+    n = _positive_int(value)
+    if n is None:
+        raise BenchOptionError(f"{source}: expected a positive integer, got {value!r}")
+    return n
+
+
+def _parse_float(value: object, source: str) -> float:
+    if isinstance(value, bool):
+        x = math.nan
+    else:
+        try:
+            x = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise BenchOptionError(f"{source}: expected a positive number of seconds, got {value!r}")
+    return x
+
+
+def _parse_bool(value: object, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "1", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "no", "0", "off"}:
+        return False
+    raise BenchOptionError(f"{source}: expected true or false, got {value!r}")
+
+
+def _parse_output(value: object, source: str) -> Path:
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise BenchOptionError(f"{source}: expected a file path, got {value!r}")
+    return Path(value)
+
+
+_PARSERS: Final[Mapping[str, Callable[[object, str], Any]]] = {
+    "shapes": parse_shapes,
+    "backends": parse_backends,
+    "dtypes": parse_dtypes,
+    "threads": parse_threads,
+    "repeats": _parse_int,
+    "min_time": _parse_float,
+    "budget": _parse_float,
+    "iterations": _parse_int,
+    "micro": _parse_bool,
+    "micro_size": _parse_int,
+    "output": _parse_output,
+}
+
+
+def _file_table(use_file: bool) -> tuple[dict[str, Any], str | None, str]:
+    """The ``[bench]`` table of the config file, its path, and how to name the table."""
+    if not use_file:
+        return {}, None, ""
+    from vecstudy import config
+
+    table, path = config.file_section("bench")
+    name = "[tool.vecstudy.bench]" if path and Path(path).name == "pyproject.toml" else "[bench]"
+    unknown = sorted(set(table) - set(VALID_KEYS))
+    if unknown:
+        raise BenchOptionError(
+            f"config file {path}: unknown key {unknown[0]!r} in table {name}; "
+            f"valid keys are {', '.join(VALID_KEYS)}"
+        )
+    return table, path, name
+
+
+def resolve_options(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    defaults: Mapping[str, object] = DEFAULTS,
+    use_file: bool = True,
+) -> BenchOptions:
+    """Resolve every sweep option: ``overrides`` (command line), then config file, then defaults.
+
+    Parameters
+    ----------
+    overrides : mapping, optional
+        Values given on the command line, keyed like :data:`VALID_KEYS`; ``None``
+        values are ignored.
+    defaults : mapping
+        Built-in defaults (:data:`DEFAULTS` or :data:`STUDY_DEFAULTS`).
+    use_file : bool
+        Whether to read the ``[bench]`` table of the config file.
+
+    Raises
+    ------
+    BenchOptionError
+        For an unknown key or a bad value; the message names the option (or the
+        file and key) and what was expected.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(VALID_KEYS))
+    if unknown:
+        raise BenchOptionError(
+            f"unknown option {unknown[0]!r}; valid options are {', '.join(VALID_KEYS)}"
+        )
+    table, path, table_name = _file_table(use_file)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in VALID_KEYS:
+        if overrides.get(key) is not None:
+            raw, source = overrides[key], f"option {option_name(key)}"
+        elif key in table:
+            raw, source = table[key], f"config file {path}, key {key!r} of {table_name}"
+        else:
+            raw, source = defaults[key], f"default {option_name(key)}"
+        values[key] = _PARSERS[key](raw, source)
+        sources[key] = source
+    return BenchOptions(**values, sources=sources)

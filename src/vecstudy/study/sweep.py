@@ -1,0 +1,519 @@
+"""The sweep: backends x shapes x dtypes x thread settings -> raw timings -> the results file.
+
+For every shape, dtype and thread setting the sweep forms a *group*: a
+read-bandwidth probe over an array as large as ``X`` and, for every backend,
+one gradient step (``propagate``) and one iteration of ``optimize``.  The
+micro-studies (the course's dot product and ``exp`` loop) form groups of their
+own.  Each case of a group is prepared (:func:`vecstudy.study.timing.prepare`:
+warm-up, budget, calibration); then the group is timed in ``repeats``
+*interleaved rounds*: each round times every case once (``loops`` calls), in an
+order rotated by one from round to round (A B C, B C A, C A B, ...), so that
+a slow spell of a shared machine hits every backend of the comparison.  Every
+timing is one row, with its round, its position in the round, its loop count
+and the load average, and the file is saved after every round: Ctrl-C keeps
+every finished timing and marks the run ``"interrupted"``.
+
+The pure-Python loop runs on one thread whatever the setting, so it is timed
+with the first thread setting only.
+
+Conventions
+-----------
+``X`` is ``(n_x, m)`` C-contiguous, ``w`` is ``(n_x,)``, ``Y`` is ``(m,)``, all
+in one dtype; ``bytes_x = n_x * m * itemsize``.  For micro-studies ``n_x = 1``
+and ``m`` is the vector length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import math
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecstudy import backends
+from vecstudy.study import machine, micro
+from vecstudy.study.options import BenchOptionError, BenchOptions
+from vecstudy.study.results import ResultsWriter, Row
+from vecstudy.study.timing import (
+    SMALL_ELEMENTS,
+    SMALL_ITERATIONS,
+    SMALL_MICRO,
+    Prepared,
+    prepare,
+    time_round,
+)
+
+LEARNING_RATE: Final = 0.005
+RECORD_EVERY: Final = 100
+SEED: Final = 0
+#: Memory a sweep keeps free beyond its arrays (bytes).
+MEMORY_MARGIN: Final = 256 * 2**20
+
+Array = NDArray[np.floating[Any]]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; every finished timing is already saved.
+
+    Attributes
+    ----------
+    path : Path
+        The results file.
+    rows_kept : int
+        Rows of this run saved before the interrupt.
+    total_rows : int
+        Rows in the file (all runs).
+    """
+
+    def __init__(self, path: Path, rows_kept: int, total_rows: int) -> None:
+        super().__init__(f"interrupted; kept {rows_kept} rows of this run in {path}")
+        self.path = path
+        self.rows_kept = rows_kept
+        self.total_rows = total_rows
+
+
+# --------------------------------------------------------------------------- data
+def make_data(n_x: int, m: int, dtype: str, seed: int = SEED) -> tuple[Array, float, Array, Array]:
+    """Seeded problem ``(w, b, X, Y)``: ``X ~ N(0, 1)``, labels drawn from a logistic model.
+
+    ``w`` is zero and ``b`` is 0.0, as the course initializes them; ``X`` is
+    C-contiguous ``(n_x, m)`` and ``Y`` is ``(m,)`` of 0.0 / 1.0, all in
+    ``dtype``.  ``X`` is generated in ``dtype`` directly (a float32 ``X`` never
+    exists as float64 first).
+    """
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    X: Array = rng.standard_normal((n_x, m), dtype=dt)
+    w_true: Array = (rng.standard_normal(n_x, dtype=dt) / dt.type(math.sqrt(n_x))).astype(dt)
+    z = w_true @ X
+    p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    Y = (rng.random(m, dtype=dt) < p).astype(dt)
+    return np.zeros(n_x, dtype=dt), 0.0, X, Y
+
+
+def memory_needed(options: BenchOptions) -> list[tuple[str, int]]:
+    """Bytes each shape of the sweep holds at once: ``[("NxM", bytes), ...]``.
+
+    The sweep keeps one shape's data in every dtype at a time (``X``, plus up to
+    an eighth of it in the small problems of the estimate, plus ``Y``, ``w``
+    and a few ``m``-vectors of temporaries).
+    """
+    out = []
+    for n_x, m in options.shapes:
+        need = 0
+        for dt in options.dtypes:
+            size = np.dtype(dt).itemsize
+            need += int(n_x * m * size * 1.125) + 8 * m * size + n_x * size
+        out.append((f"{n_x}x{m}", need))
+    if options.micro:
+        out.append((f"micro-size {options.micro_size}", 4 * 8 * options.micro_size))
+    return out
+
+
+def check_memory(options: BenchOptions, available: int | None = None) -> None:
+    """Refuse, before allocating anything, a shape whose data would not fit in memory.
+
+    Raises
+    ------
+    BenchOptionError
+        Naming the shape, what it needs and what is available.
+    """
+    available = machine.available_memory() if available is None else available
+    if available is None:
+        return
+    for what, need in memory_needed(options):
+        if need + MEMORY_MARGIN > available:
+            raise BenchOptionError(
+                f"{options.sources.get('shapes', 'option --shapes')}: {what} needs "
+                f"{need / 2**30:.3g} GiB for its data but {available / 2**30:.3g} GiB of "
+                "memory is available; choose a smaller shape"
+            )
+
+
+# --------------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class Case:
+    """One operation of one backend on one shape, dtype and thread setting."""
+
+    kind: str
+    operation: str
+    backend: str
+    dtype: str
+    threads: int
+    n_x: int
+    m: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.operation} {self.backend} {self.n_x}x{self.m} {self.dtype} t={self.threads}"
+
+
+_MICRO: Final[Mapping[tuple[str, str], Callable[..., object]]] = {
+    ("python", "dot"): micro.dot_loop_python,
+    ("python", "exp"): micro.exp_loop_python,
+    ("numpy", "dot"): micro.dot_numpy,
+    ("numpy", "exp"): micro.exp_numpy,
+}
+
+
+class Sweep:
+    """Plans the groups of a sweep, prepares their cases and times them in rounds."""
+
+    def __init__(self, options: BenchOptions, run_id: str) -> None:
+        self.options = options
+        self.run_id = run_id
+        self.modules: dict[str, ModuleType | str] = {}
+        for name in {*options.backends, "numba", "numpy"}:
+            try:
+                self.modules[name] = backends.load(name)
+            except Exception as exc:
+                self.modules[name] = f"backend {name!r} failed to load: {type(exc).__name__}: {exc}"
+        self.data: dict[tuple[int, int, str], tuple[Array, float, Array, Array]] = {}
+
+    def plan(self) -> list[list[Case]]:
+        """Groups of cases timed together, shape by shape (one shape's data built once)."""
+        o = self.options
+        first_threads = o.threads[0]
+        groups: list[list[Case]] = []
+        for n_x, m in o.shapes:
+            for dtype in o.dtypes:
+                for threads in o.threads:
+                    group = [
+                        Case("bandwidth", "read", self._read_backend(), dtype, threads, n_x, m)
+                    ]
+                    for name in o.backends:
+                        if name == "python" and threads != first_threads:
+                            continue  # pure Python runs on one thread: timed once
+                        for op in ("propagate", "optimize"):
+                            group.append(Case("kernel", op, name, dtype, threads, n_x, m))
+                    groups.append(group)
+        if o.micro:
+            for threads in o.threads:
+                for op in ("dot", "exp"):
+                    group = []
+                    for name in ("python", "numpy", "numba"):
+                        if name == "python" and threads != first_threads:
+                            continue
+                        group.append(Case("micro", op, name, "float64", threads, 1, o.micro_size))
+                    groups.append(group)
+        return groups
+
+    def _read_backend(self) -> str:
+        mod = self.modules.get("numba")
+        return "numba" if isinstance(mod, ModuleType) and hasattr(mod, "read_sum") else "numpy"
+
+    def _problem(self, n_x: int, m: int, dtype: str) -> tuple[Array, float, Array, Array]:
+        key = (n_x, m, dtype)
+        if key not in self.data:
+            self.data = {k: v for k, v in self.data.items() if k[:2] == (n_x, m)}
+            self.data[key] = make_data(n_x, m, dtype)
+        return self.data[key]
+
+    def prepare(self, case: Case) -> Prepared:
+        """Warm up, check the budget and calibrate one case (inside its thread setting)."""
+        if case.kind == "kernel":
+            return self._kernel(case)
+        if case.kind == "bandwidth":
+            return self._bandwidth(case)
+        return self._micro(case)
+
+    def _timing(self) -> dict[str, Any]:
+        o = self.options
+        return {"repeats": o.repeats, "min_time": o.min_time, "budget": o.budget}
+
+    def _kernel(self, case: Case) -> Prepared:
+        mod = self.modules[case.backend]
+        if isinstance(mod, str):
+            return Prepared(None, None, 1, None, mod)
+        w, b, X, Y = self._problem(case.n_x, case.m, case.dtype)
+        o = self.options
+        m_small = max(4, SMALL_ELEMENTS // case.n_x)
+        if case.operation == "propagate":
+
+            def small(m: int) -> Callable[[], object]:
+                sX, sY = np.ascontiguousarray(X[:, :m]), Y[:m].copy()
+                return lambda: mod.propagate(w, b, sX, sY)
+
+            full: Callable[[], object] = lambda: mod.propagate(w, b, X, Y)  # noqa: E731
+            return prepare(
+                full, small, case.m, m_small, per_call=1, work_scale=1.0, **self._timing()
+            )
+        args = (o.iterations, LEARNING_RATE, RECORD_EVERY)
+        few = min(o.iterations, SMALL_ITERATIONS)
+
+        def small_opt(m: int) -> Callable[[], object]:
+            sX, sY = np.ascontiguousarray(X[:, :m]), Y[:m].copy()
+            return lambda: mod.optimize(w, b, sX, sY, few, LEARNING_RATE, RECORD_EVERY)
+
+        full = lambda: mod.optimize(w, b, X, Y, *args)  # noqa: E731
+        return prepare(
+            full,
+            small_opt,
+            case.m,
+            m_small,
+            per_call=o.iterations,
+            work_scale=o.iterations / few,
+            **self._timing(),
+        )
+
+    def _bandwidth(self, case: Case) -> Prepared:
+        mod = self.modules["numba"]
+        read: Callable[[Array], object]
+        if case.backend == "numba" and isinstance(mod, ModuleType):
+            read = mod.read_sum
+        else:
+            read = micro.read_numpy
+        _, _, X, _ = self._problem(case.n_x, case.m, case.dtype)
+        flat = X.reshape(-1)
+
+        def small(n: int) -> Callable[[], object]:
+            part = np.ascontiguousarray(flat[:n])
+            return lambda: read(part)
+
+        return prepare(
+            lambda: read(flat),
+            small,
+            flat.size,
+            SMALL_MICRO,
+            per_call=1,
+            work_scale=1.0,
+            **self._timing(),
+        )
+
+    def _micro(self, case: Case) -> Prepared:
+        fn: Callable[..., object]
+        dot = case.operation == "dot"
+        if case.backend in ("python", "numpy"):
+            fn = _MICRO[case.backend, case.operation]
+        else:
+            mod = self.modules["numba"]
+            attr = "dot_loop" if dot else "exp_loop"
+            if isinstance(mod, str):
+                return Prepared(None, None, 1, None, mod)
+            if not callable(getattr(mod, attr, None)):
+                return Prepared(None, None, 1, None, f"the numba backend has no {attr}()")
+            fn = getattr(mod, attr)
+        rng = np.random.default_rng(SEED)
+        a, c = rng.random(case.m), rng.random(case.m)
+
+        def small(n: int) -> Callable[[], object]:
+            sa, sc = a[:n].copy(), c[:n].copy()
+            return (lambda: fn(sa, sc)) if dot else (lambda: fn(sa))
+
+        full = (lambda: fn(a, c)) if dot else (lambda: fn(a))
+        return prepare(
+            full, small, case.m, SMALL_MICRO, per_call=1, work_scale=1.0, **self._timing()
+        )
+
+
+def _row(
+    case: Case, prep: Prepared, run_id: str, in_force: tuple[int | None, int | None], **values: Any
+) -> Row:
+    itemsize = np.dtype(case.dtype).itemsize
+    blas_n, numba_n = in_force
+    return {
+        "run_id": run_id,
+        "kind": case.kind,
+        "operation": case.operation,
+        "backend": case.backend,
+        "dtype": case.dtype,
+        "threads": case.threads,
+        "blas_threads": blas_n,
+        "numba_threads": numba_n,
+        "n_x": case.n_x,
+        "m": case.m,
+        "bytes_x": case.n_x * case.m * itemsize,
+        "loops": prep.loops,
+        "per_call": prep.per_call,
+        "warmup_s": prep.warmup_s,
+        "reason": prep.reason,
+        **values,
+    }
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, unit="case", desc="vecstudy bench", disable=not enabled, file=sys.stderr
+    )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a finished sweep wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The results file.
+    run_id : str
+        The ``run_id`` of this sweep's rows.
+    rows : int
+        Rows this sweep added.
+    skipped : int
+        Cases of this sweep recorded as skipped.
+    total_rows : int
+        Rows in the file (every run).
+    """
+
+    path: Path
+    run_id: str
+    rows: int
+    skipped: int
+    total_rows: int
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any) -> int:
+    """Prepare and time one group in interleaved rounds; return the number of skipped cases."""
+    from vecstudy.threads import limit_threads
+
+    o = sweep.options
+    with limit_threads(group[0].threads):
+        prepared: list[tuple[Case, Prepared]] = []
+        for case in group:
+            bar.set_postfix_str(case.label, refresh=False)
+            prepared.append((case, sweep.prepare(case)))
+            bar.update(1)
+        # what actually runs, read after the warm-ups loaded every library (numba's BLAS too)
+        in_force = machine.threads_in_force()
+        skipped = [
+            _row(
+                c,
+                p,
+                sweep.run_id,
+                in_force,
+                round=0,
+                order=None,
+                seconds=None,
+                load=None,
+                status="skipped",
+            )
+            for c, p in prepared
+            if p.call is None
+        ]
+        if skipped:
+            writer.add(skipped)
+        timed = [(c, p) for c, p in prepared if p.call is not None]
+        for rnd in range(o.repeats if timed else 0):
+            load = machine.load_average()
+            shift = rnd % len(timed)
+            rows: list[Row] = []
+            try:
+                for order, (case, prep) in enumerate(timed[shift:] + timed[:shift]):
+                    assert prep.call is not None
+                    assert prep.loops is not None
+                    total = time_round(prep.call, prep.loops)
+                    rows.append(
+                        _row(
+                            case,
+                            prep,
+                            sweep.run_id,
+                            in_force,
+                            round=rnd,
+                            order=order,
+                            seconds=total / prep.loops / prep.per_call,
+                            load=load,
+                            status="ok",
+                        )
+                    )
+            finally:
+                # save this round's timings even when Ctrl-C cut it short
+                interrupted = False
+                if rows:
+                    try:
+                        writer.add(rows)  # the rows are kept in memory before the write
+                    except KeyboardInterrupt:
+                        interrupted = True  # Ctrl-C during the save: stop after it
+            if interrupted:
+                raise KeyboardInterrupt
+    return len(skipped)
+
+
+def run_sweep(
+    options: BenchOptions,
+    *,
+    progress: bool = True,
+    append: bool = True,
+    command: str | None = None,
+) -> SweepResult:
+    """Run the sweep described by ``options``, saving the results file after every round.
+
+    Parameters
+    ----------
+    options : BenchOptions
+        From :func:`vecstudy.study.options.resolve_options`.
+    progress : bool
+        Show a progress bar (tqdm, on stderr).
+    append : bool
+        Append to ``options.output`` if it exists (it must be a results file);
+        otherwise start a new file.
+    command : str, optional
+        The command that reproduces the sweep, stored with the run; defaults to
+        :meth:`BenchOptions.command`.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    SweepInterrupted
+        On Ctrl-C; the file then holds every timing finished before it, and the
+        run is marked ``"interrupted"``.
+    BenchOptionError
+        If a shape's data would not fit in the available memory (checked before
+        anything is allocated).
+    ValueError, PermissionError
+        If ``options.output`` exists and is not a results file, or is read-only.
+    """
+    check_memory(options)
+    run_id = uuid.uuid4().hex[:12]
+    run: dict[str, Any] = {
+        "run_id": run_id,
+        "command": command or options.command(),
+        "options": options.as_dict(),
+        "sources": dict(options.sources),
+        "machine": machine.machine_info(),
+        "started": _now(),
+        "finished": None,
+        "status": "running",
+        "rows": 0,
+    }
+    writer = ResultsWriter(options.output, run, append=append)
+    sweep = Sweep(options, run_id)
+    groups = sweep.plan()
+    writer.save()
+    skipped = 0
+    bar = _progress(sum(len(g) for g in groups), progress)
+    try:
+        for group in groups:
+            skipped += _time_group(sweep, group, writer, bar)
+    except KeyboardInterrupt:
+        bar.close()
+        run["status"] = "interrupted"
+        run["finished"] = _now()
+        with contextlib.suppress(KeyboardInterrupt):
+            writer.save()
+        raise SweepInterrupted(options.output, writer.rows_this_run, writer.total_rows) from None
+    bar.close()
+    run["status"] = "complete"
+    run["finished"] = _now()
+    run["load_average_end"] = machine.load_average()
+    run["machine"]["threads"] = machine.thread_state()  # numba's threading layer is known now
+    run["machine"]["blas_kernel"] = machine.blas_kernel(run["machine"]["threads"])
+    writer.save()
+    return SweepResult(options.output, run_id, writer.rows_this_run, skipped, writer.total_rows)
