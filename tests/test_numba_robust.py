@@ -26,7 +26,9 @@ def _child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _problem(n_x: int, m: int, dtype: str = "float64", seed: int = 3) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+def _problem(
+    n_x: int, m: int, dtype: str = "float64", seed: int = 3
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_x, m)).astype(dtype)
     Y = (rng.random(m) < 0.5).astype(dtype)
@@ -92,7 +94,8 @@ def test_descent_in_slices_is_bitwise_one_descent(monkeypatch: pytest.MonkeyPatc
             np.testing.assert_array_equal(sliced[2], whole[2])
             np.testing.assert_array_equal(sliced[4], whole[4])
             assert (sliced[1], sliced[3], sliced[5]) == (whole[1], whole[3], whole[5])
-            assert len(whole[4]) == 12 and whole[5] == 57
+            assert len(whole[4]) == 12
+            assert whole[5] == 57
 
 
 def _blocked_dir(base: Path, name: str) -> str:
@@ -106,7 +109,9 @@ def _blocked_dir(base: Path, name: str) -> str:
 def test_no_writable_cache_compiles_anyway_with_one_warning(tmp_path: Path) -> None:
     """A read-only install and NUMBA_CACHE_DIR: compile without a disk cache, warn once."""
     pkg = tmp_path / "site"
-    shutil.copytree(SRC / "vecstudy", pkg / "vecstudy", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        SRC / "vecstudy", pkg / "vecstudy", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for d in [pkg / "vecstudy", *(p for p in (pkg / "vecstudy").rglob("*") if p.is_dir())]:
         (d / "__pycache__").write_text("in the way\n")  # no in-tree cache either
     for p in pkg.rglob("*"):
@@ -126,7 +131,14 @@ def test_no_writable_cache_compiles_anyway_with_one_warning(tmp_path: Path) -> N
         HOME=_blocked_dir(tmp_path, "home"),
     )
     env["PYTHONPATH"] = str(pkg)
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
     assert res.stderr.count("NumbaCacheWarning") == 1, res.stderr
@@ -160,7 +172,12 @@ def test_numba_backend_is_correct_with_the_jit_disabled() -> None:
         """
     )
     res = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=_child_env(NUMBA_DISABLE_JIT="1"), timeout=300
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=_child_env(NUMBA_DISABLE_JIT="1"),
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
@@ -191,4 +208,5 @@ def test_optimize_stops_when_the_gradient_overflows(order: str) -> None:
     X = np.asarray(X * 1e300, order=order)
     w_out, b_out, _, _, _, done = nb.optimize(w, b, X, Y, 50, 0.01, 1)
     assert done < 50
-    assert np.isfinite(w_out).all() and np.isfinite(b_out)
+    assert np.isfinite(w_out).all()
+    assert np.isfinite(b_out)

@@ -25,7 +25,7 @@ import numbers
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from types import ModuleType
-from typing import Any, ParamSpec, TypeAlias, TypeVar
+from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -216,15 +216,16 @@ def _threads(threads: int | str | None, name: str) -> AbstractContextManager[Non
 def _prepare(
     w: ArrayLike, b: object, X: ArrayLike, Y: ArrayLike | None, dtype: str | None
 ) -> tuple[Array, float, Array, Array | None, str]:
-    """Validate once and convert to contiguous arrays of one dtype."""
+    """Validate once and convert to contiguous arrays of one dtype (X: C or F order)."""
     Xa = _check_X(X)
     n_x, m = Xa.shape
     wa = _check_w(w, n_x)
     bf = _check_b(b)
     Ya = None if Y is None else _check_Y(Y, m)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
+    order: Literal["C", "F"] = "F" if Xa.flags.f_contiguous and not Xa.flags.c_contiguous else "C"
     with np.errstate(over="ignore"):  # overflow in a cast to float32 is reported below
-        Xc = np.ascontiguousarray(Xa, dtype=dt)
+        Xc = np.asarray(Xa, dtype=dt, order=order)  # no copy of a C- or F-contiguous X
         wc = np.ascontiguousarray(wa, dtype=dt)
     Yc = None if Ya is None else np.ascontiguousarray(Ya, dtype=dt)
     if np.dtype(dt).itemsize < Xa.dtype.itemsize or np.dtype(dt).itemsize < wa.dtype.itemsize:
@@ -395,6 +396,7 @@ def optimize(
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
+    Xc = _relayout(module, Xc, n_iter)
     with _threads(threads, name):
         if verbose:
             result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
@@ -414,6 +416,33 @@ def optimize(
             costs=cost_list,
         )
     return params, grads, cost_list
+
+
+def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
+    """``X`` copied once into the layout the kernel prefers for a descent, when that pays.
+
+    The kernel says which order (``relayout_order``) is worth it for ``n_iter``
+    iterations; the copy is made only when ``X`` fits in ``relayout_max_mb`` (config).
+    """
+    choose = getattr(module, "relayout_order", None)
+    order = None if choose is None else choose(X, n_iter)
+    if order is None:
+        return X
+    bound = config.resolve_relayout_max_mb()
+    mb = X.nbytes / 1e6
+    if mb > bound.value:
+        logger.info(
+            "optimize: X (%.1f MB) kept in its layout; %s order would be faster but the "
+            "copy exceeds relayout_max_mb = %g (from %s)",
+            mb, order, bound.value, bound.source,
+        )  # fmt: skip
+        return X
+    logger.info(
+        "optimize: X (%.1f MB) copied once into %s order, faster for %d iterations "
+        "(relayout_max_mb = %g from %s)",
+        mb, order, n_iter, bound.value, bound.source,
+    )  # fmt: skip
+    return np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
 
 
 def _optimize_printing(
