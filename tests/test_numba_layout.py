@@ -164,3 +164,29 @@ def test_plan_follows_the_caches() -> None:
     assert nb.plan(100, 10_000, 8, "F", small).B < nb.plan(100, 10_000, 8, "F", large).B
     assert nb.plan(1000, 100_000, 8, "C", small).mode == nb.SPLIT
     assert nb.plan(1000, 100_000, 8, "C", large).mode == nb.FUSED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_layout_benchmarks_run_on_the_course_shape(order: str) -> None:
+    """The asv layout classes set up and run on 12288x209 (the smallest of their shapes)."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks import bench_kernels
+
+    assert "12288x209" in bench_kernels.PropagateLayout.params[1]
+    for cls in (bench_kernels.PropagateLayout, bench_kernels.OptimizeLayout):
+        bench = cls()
+        params = ("numba", "12288x209", order)
+        bench.setup(*params)
+        try:
+            assert bench.X.flags.f_contiguous == (order == "F")
+            for name in dir(bench):
+                if name.startswith("time_"):
+                    getattr(bench, name)(*params)
+        finally:
+            bench.teardown(*params)
