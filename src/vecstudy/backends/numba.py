@@ -1,32 +1,46 @@
 """Numba backend: one fused, cache-blocked, parallel pass over ``X`` per gradient step.
 
 The same loops as :mod:`vecstudy.backends.python`, compiled, and arranged so that one
-step reads ``X`` from memory once (the NumPy backend reads it twice: ``w @ X`` then
-``X @ (a - y)``).
+step reads ``X`` from memory once where the layout allows it (the NumPy backend reads
+it twice: ``w @ X`` then ``X @ (a - y)``).
 
 Algorithm
 ---------
-The samples (columns of the C-contiguous ``(n_x, m)`` array ``X``) are cut into blocks
-of ``B`` columns, ``B = block_size(n_x, itemsize)`` (512 to 1024): the ``n_x x B`` tile
-stays in the L2 cache for small ``n_x``, and rows stay long enough to prefetch well for
-large ``n_x`` (the tile is then re-read from L3).  For the block ``j0 <= j < j1``::
+:func:`plan` picks one of three walks over ``X`` from its shape, dtype, order and the
+cache sizes the OS reports (:func:`vecstudy.caches.cache_sizes`):
+
+*fused C* (C-ordered ``X``, up to a few thousand features): the samples are cut into
+tiles of ``B`` columns (512 to 1024).  For the tile ``j0 <= j < j1``::
 
     z_j    = b + sum_i w_i X_ij          forward: an axpy per row over a contiguous
                                           segment X[i, j0:j1] (vectorized)
     e_j    = exp(-|z_j|)                  never overflows
     a_j    = 1 / (1 + e_j)  if z_j >= 0 else e_j / (1 + e_j)
-    d_j    = a_j - y_j
-    dW_ki  = sum_j X_ij d_j               backward: dot products, four rows at a time,
+    d_j    = a_j - y_j + 0 * z_j          NaN where z_j is not finite
+    dW_ki += sum_j X_ij d_j               backward: dot products, four rows at a time,
                                           re-reading the tile from cache
-    db_k   = sum_j d_j
-    c_k    = sum_j log1p(e_j) + max(z_j, 0) - y_j z_j   (only when the cost is wanted)
+    db_k  += sum_j d_j
+    c_k   += sum_j log1p(e_j) + max(z_j, 0) - y_j z_j   (only when the cost is wanted)
 
-Blocks run in parallel (``prange``); each writes only its own row ``dW[k]`` of a
-``(n_blocks, n_x)`` array of partial sums, which are then added in block order.  The
-decomposition depends on ``(n_x, m, itemsize)`` only, never on the thread count, and the
-serial path (used for small problems, where starting threads costs more than it saves)
-uses the same blocks and the same order, so results are bitwise identical for any
-thread count and on every run.
+*sample-major F* (F-ordered ``X``, used as it is, without a copy): each sample is a
+contiguous column; four samples at a time, ``z_j`` is a dot product with ``w`` and the
+backward pass an axpy into ``dW_k``, re-reading the samples from L1 (or L2 for very
+wide ``X``).
+
+*split C* (C-ordered ``X`` too wide for an ``n_x x 512`` tile to stay in cache, or too
+few samples to share among threads): two passes by panels of rows, both parallel over
+features: partial ``z`` per panel, added in panel order, then ``dw_i = X_i . d`` per row.
+
+Tiles are grouped in chunks; chunks run in parallel (``prange``), each writing only its
+own row ``dW[k]`` of a ``(n_chunks, n_x)`` array of partial sums, which are then added
+in chunk order.  The decomposition depends on the shape, dtype, order and caches only,
+never on the thread count, and the serial path (used for small problems, where starting
+threads costs more than it saves) walks the same chunks in the same order, so results
+are bitwise identical for any thread count and on every run.
+
+``optimize`` runs the whole descent compiled, in slices of about 30 ms between which
+Python sees Ctrl-C; ``vecstudy.optimize`` may first copy ``X`` once into the faster
+layout for its shape (:func:`relayout_order`).
 
 ``exp`` and ``log1p`` are written in plain arithmetic (range reduction, polynomial,
 ``2**n`` by building the exponent bits) so that the loops vectorize without SVML; they
@@ -36,12 +50,14 @@ computed in float32 (constants come from the dtype), about twice as fast as floa
 
 Fast-math flags are ``reassoc, contract, arcp, nsz, afn`` (never ``nnan``/``ninf``, so
 non-finite values stay detectable).  Every function is compiled lazily, on first use
-for each dtype, and cached on disk (``cache=True, error_model="numpy"``).
+for each dtype, and cached on disk (``cache=True, error_model="numpy"``); where no cache
+directory is writable they compile without one (:class:`NumbaCacheWarning`), and with
+``NUMBA_DISABLE_JIT=1`` they run as plain Python.
 
 Conventions
 -----------
-``w`` : (n_x,) ; ``b`` : Python float ; ``X`` : (n_x, m) C-contiguous ; ``Y`` : (m,) ;
-all arrays one dtype, float32 or float64.  See :mod:`vecstudy.backends`.
+``w`` : (n_x,) ; ``b`` : Python float ; ``X`` : (n_x, m) C- or F-contiguous ;
+``Y`` : (m,) ; all arrays one dtype, float32 or float64.  See :mod:`vecstudy.backends`.
 """
 
 # Numba internals are untyped (decorated kernels, intrinsics, numba.config attributes):
