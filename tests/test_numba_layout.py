@@ -79,14 +79,14 @@ def test_optimize_relays_out_once_within_the_bound(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Wide C-ordered X: copied once into F order (logged), unless over relayout_max_mb."""
-    w, b, X, Y = _problem(600, 50, "float64", "C")
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
     expected = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numpy")
     with caplog.at_level(logging.INFO, logger="vecstudy"):
         got = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
     assert "copied once into F order" in caplog.text
     np.testing.assert_allclose(got[0]["w"], expected[0]["w"], rtol=1e-9)
     caplog.clear()
-    monkeypatch.setenv("VECSTUDY_RELAYOUT_MAX_MB", "0.1")  # X is 0.24 MB
+    monkeypatch.setenv("VECSTUDY_RELAYOUT_MAX_MB", "0.1")  # X is 0.44 MB
     with caplog.at_level(logging.INFO, logger="vecstudy"):
         kept = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
     assert "kept in its layout" in caplog.text
@@ -100,7 +100,7 @@ def test_optimize_relays_out_once_within_the_bound(
 
 def test_bad_relayout_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECSTUDY_RELAYOUT_MAX_MB", "lots")
-    w, b, X, Y = _problem(600, 50, "float64", "C")
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
     with pytest.raises(
         vecstudy.config.ConfigError,
         match=r"bad relayout_max_mb 'lots' from environment variable VECSTUDY_RELAYOUT_MAX_MB",

@@ -442,6 +442,9 @@ def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
         "(relayout_max_mb = %g from %s)",
         mb, order, n_iter, bound.value, bound.source,
     )  # fmt: skip
+    copy = getattr(module, "relayout", None)
+    if copy is not None:
+        return np.asarray(copy(X, order))
     return np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
 
 

@@ -217,7 +217,7 @@ def measure_targets(
     pyb = load("python")
     all_threads = int(threads) if threads else nb.max_threads()
     thread_counts = sorted({1, all_threads})
-    repeat = 3 if quick else 5
+    repeat = 3
     rows: list[dict[str, Any]] = []
 
     def log(msg: str) -> None:
@@ -238,7 +238,7 @@ def measure_targets(
     def pair(f_nb: Callable[[], object], f_base: Callable[[], object]) -> tuple[float, float]:
         """Medians of numba and baseline, measured interleaved (A B A B ...)."""
         a, b = [], []
-        for _ in range(1 if quick else 3):
+        for _ in range(1 if quick else 2):
             a.append(_median_time(f_nb, repeat))
             b.append(_median_time(f_base, repeat))
         return float(np.median(a)), float(np.median(b))
