@@ -422,16 +422,27 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       the tile fills L2 for small ``n_x``; from ``n_x ~ 160`` (float64, 1.25 MiB L2) it is
       re-read from L3 instead.
     - C order, wider, or fewer than ``4 B_MIN`` samples in a problem large enough for
-      threads: ``SPLIT``.  Panels of ``P = min(L2 / 2 / s, n_x / 16)`` rows (a multiple
-      of 4): each panel of ``z`` partial sums stays in L2, and there are about 16
-      panels or more to share among threads.
+      threads: ``SPLIT``.  16 panels of ``P = n_x / 16`` rows (a multiple of 8) to share
+      among threads; each walks its rows in segments of ``B_MAX`` samples, so that the
+      segment of ``z`` partial sums it adds to stays in L1.
 
     Tiles are grouped into chunks of at least :data:`CHUNK_MIN_SAMPLES` samples and at
     most :data:`MAX_CHUNKS` chunks; chunks (or panels) run in parallel when ``n_x * m >=``
     :data:`PARALLEL_MIN_ELEMENTS` and there are two or more.
 
-    Measured on 2 Xeon (Ice Lake, 48 KiB L1d, 1.25 MiB L2) cores, float64, numpy time /
-    numba time per step, all threads: see ``reports/roofline.md``.
+    The measurements that chose it (2 shared Xeon Ice Lake cores: 48 KiB L1d, 1.25 MiB
+    L2, 24 MiB L3 per core; float64, one thread, min of 7):
+
+    - F against C per step (C time / F time): n_x = 2: 0.50, 10: 0.63, 30: 0.82, 100:
+      0.78, 300: 1.13, 1000: 1.75, 4096: 1.68, 12288: 1.87 (hence
+      :data:`SAMPLE_MAJOR_MIN_BYTES`, and the relayout in ``optimize``).
+    - Sample-major tiles at 12288x209: one sample at a time 1.57 ms, four at a time (L2)
+      1.22 ms; NumPy 1.72 ms; one read of X (from L3) 0.70 ms.
+    - Split against fused C: at 12288x1000 and 4096x2000 the fused tile of 512 samples
+      (50 and 17 MB) no longer stays in cache; the split path runs at NumPy's speed
+      (0.9x to 1.1x: both read ``X`` twice), the F path at 1.3x to 1.6x NumPy.
+    - Fused C block sizes: see :data:`B_MIN` and :data:`B_MAX` (Zen 5; on Ice Lake
+      B = 128 to 2048 at 20x10000 were within the noise of a shared machine).
 
     Examples
     --------
@@ -455,8 +466,8 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     elif r * B_MIN <= caches.l3_per_core // 2 and (m >= 4 * B_MIN or not par):
         B = _align(min(max(caches.l2 // r, B_MIN), B_MAX))
     else:  # wide, or too few sample blocks to share among threads
-        P = min(caches.l2 // 2 // max(1, m * itemsize), -(-n_x // 16))
-        P = max(4, -(-P // 4) * 4)
+        rows = -(-n_x // 16)
+        P = max(8, -(-rows // 8) * 8)
         n_panels = -(-n_x // P)
         return Plan(SPLIT, 0, 0, n_panels, P, par and n_panels > 1)
     n_tiles = max(1, -(-m // B))
@@ -685,55 +696,78 @@ def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
     """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, four rows at a time."""
     zero = X.dtype.type(0.0)
     m = X.shape[1]
-    for j in range(m):
-        zp[j] = zero
-    i = r0
-    while i + 4 <= r1:
-        w0 = w[i]
-        w1 = w[i + 1]
-        w2 = w[i + 2]
-        w3 = w[i + 3]
-        x0 = X[i]
-        x1 = X[i + 1]
-        x2 = X[i + 2]
-        x3 = X[i + 3]
-        for j in range(m):
-            zp[j] += (w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])
-        i += 4
-    while i < r1:
-        wi = w[i]
-        xi = X[i]
-        for j in range(m):
-            zp[j] += wi * xi[j]
-        i += 1
+    for j0 in range(0, m, B_MAX):  # a segment of z stays in L1 while the rows pass
+        j1 = min(j0 + B_MAX, m)
+        zs = zp[j0:j1]
+        for j in range(j1 - j0):
+            zs[j] = zero
+        i = r0
+        while i + 4 <= r1:
+            w0 = w[i]
+            w1 = w[i + 1]
+            w2 = w[i + 2]
+            w3 = w[i + 3]
+            x0 = X[i, j0:j1]
+            x1 = X[i + 1, j0:j1]
+            x2 = X[i + 2, j0:j1]
+            x3 = X[i + 3, j0:j1]
+            for j in range(j1 - j0):
+                zs[j] += (w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])
+            i += 4
+        while i < r1:
+            wi = w[i]
+            xi = X[i, j0:j1]
+            for j in range(j1 - j0):
+                zs[j] += wi * xi[j]
+            i += 1
 
 
 @_jit()
 def _panel_backward(X, d, r0, r1, dw):  # type: ignore[no-untyped-def]
-    """``dw[i] = sum_j X_ij d_j`` for ``r0 <= i < r1``, four rows at a time."""
+    """``dw[i] = sum_j X_ij d_j`` for ``r0 <= i < r1``, eight rows at a time.
+
+    Eight rows stream from memory at once (more memory-level parallelism than four),
+    each ``d_j`` loaded once for eight multiply-adds.
+    """
     zero = X.dtype.type(0.0)
     m = X.shape[1]
     i = r0
-    while i + 4 <= r1:
+    while i + 8 <= r1:
         x0 = X[i]
         x1 = X[i + 1]
         x2 = X[i + 2]
         x3 = X[i + 3]
+        x4 = X[i + 4]
+        x5 = X[i + 5]
+        x6 = X[i + 6]
+        x7 = X[i + 7]
         s0 = zero
         s1 = zero
         s2 = zero
         s3 = zero
+        s4 = zero
+        s5 = zero
+        s6 = zero
+        s7 = zero
         for j in range(m):
             dj = d[j]
             s0 += x0[j] * dj
             s1 += x1[j] * dj
             s2 += x2[j] * dj
             s3 += x3[j] * dj
+            s4 += x4[j] * dj
+            s5 += x5[j] * dj
+            s6 += x6[j] * dj
+            s7 += x7[j] * dj
         dw[i] = s0
         dw[i + 1] = s1
         dw[i + 2] = s2
         dw[i + 3] = s3
-        i += 4
+        dw[i + 4] = s4
+        dw[i + 5] = s5
+        dw[i + 6] = s6
+        dw[i + 7] = s7
+        i += 8
     while i < r1:
         xi = X[i]
         s = zero
