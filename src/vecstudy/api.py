@@ -396,8 +396,8 @@ def optimize(
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
-    Xc = _relayout(module, Xc, n_iter)
     with _threads(threads, name):
+        Xc = _relayout(module, Xc, n_iter)  # the copy, if any, runs on the same threads
         if verbose:
             result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
         else:
