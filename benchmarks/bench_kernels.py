@@ -22,14 +22,18 @@ from typing import Any
 from .common import (
     BACKENDS,
     DTYPES,
+    FAST_BACKENDS,
     ITERATIONS,
+    LAYOUT_SHAPES,
     LEARNING_RATE,
+    ORDERS,
     RECORD_EVERY,
     SHAPES,
     THREADS,
     ThreadSetting,
     load,
     problem,
+    problem_in_order,
     skip_unless_fits,
 )
 
@@ -143,3 +147,53 @@ class OptimizeMemory:
         return int(out.stdout.strip().splitlines()[-1])
 
     track_optimize_added_memory.unit = "bytes"  # type: ignore[attr-defined]
+
+
+class PropagateLayout:
+    """``propagate`` on wide and tall X, C-ordered and F-ordered (sample-major), float64."""
+
+    params = (FAST_BACKENDS, LAYOUT_SHAPES, ORDERS, THREADS)
+    param_names = ("backend", "shape", "order", "threads")
+    timeout = 300
+
+    def setup(self, backend: str, shape: str, order: str, threads: int) -> None:
+        self.threads = ThreadSetting()
+        self.threads.enter(threads)
+        self.mod: Any = load(backend)
+        self.w, self.b, self.X, self.Y = problem_in_order(shape, order)
+        self.mod.propagate(self.w, self.b, self.X, self.Y)  # compile / warm up
+
+    def teardown(self, backend: str, shape: str, order: str, threads: int) -> None:
+        self.threads.exit()
+
+    def time_propagate(self, backend: str, shape: str, order: str, threads: int) -> None:
+        self.mod.propagate(self.w, self.b, self.X, self.Y)
+
+
+class OptimizeLayout:
+    """Public ``vecstudy.optimize``, 25 iterations, C and F order.
+
+    Through the public API, so that a one-time relayout of ``X`` (numba, when the
+    iterations pay for it) is inside the timing; divide by 25 for a time per iteration.
+    """
+
+    params = (FAST_BACKENDS, LAYOUT_SHAPES, ORDERS, THREADS)
+    param_names = ("backend", "shape", "order", "threads")
+    timeout = 600
+
+    def setup(self, backend: str, shape: str, order: str, threads: int) -> None:
+        import vecstudy
+
+        self.threads = ThreadSetting()
+        self.threads.enter(threads)
+        load(backend)
+        w, self.b, self.X, Y = problem_in_order(shape, order)
+        self.w, self.Y = w.reshape(-1, 1), Y.reshape(1, -1)
+        self.optimize = vecstudy.optimize
+        self.optimize(self.w, self.b, self.X, self.Y, 1, LEARNING_RATE, backend=backend)
+
+    def teardown(self, backend: str, shape: str, order: str, threads: int) -> None:
+        self.threads.exit()
+
+    def time_optimize(self, backend: str, shape: str, order: str, threads: int) -> None:
+        self.optimize(self.w, self.b, self.X, self.Y, 25, LEARNING_RATE, backend=backend)

@@ -28,6 +28,13 @@ SHAPES: list[str] = ["10x1000", "100x10000", "1000x10000"]
 DTYPES: list[str] = ["float64", "float32"]
 #: Thread counts every kernel benchmark runs under (a parameter: recorded by asv).
 THREADS: list[int] = [1, 2]
+#: Shapes users have beyond the grid above, each in C order (the course's (n_x, m)) and
+#: F order (sample-major: ``data.T`` of an (m, n_x) array): the course's own cat/non-cat
+#: set (64x64x3 images, 209 samples), other wide ones, and very tall ones.
+LAYOUT_SHAPES: list[str] = ["12288x209", "12288x1000", "4096x2000", "2x5000000", "30x1000000"]
+ORDERS: list[str] = ["C", "F"]
+#: The compiled and vectorized backends (the Python loop is far too slow at these sizes).
+FAST_BACKENDS: list[str] = [b for b in BACKENDS if b != "python"]
 #: Length of the timed optimize call.
 ITERATIONS = 100
 LEARNING_RATE = 0.005
@@ -53,6 +60,12 @@ def problem(shape: str, dtype: str) -> tuple[np.ndarray, float, np.ndarray, np.n
     p = 1.0 / (1.0 + np.exp(-np.clip(w_true @ X, -30.0, 30.0)))
     Y = (rng.random(m) < p).astype(dtype)
     return np.zeros(n_x, dtype=dtype), 0.0, np.ascontiguousarray(X), Y
+
+
+def problem_in_order(shape: str, order: str) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """:func:`problem` in float64 with ``X`` C- or F-contiguous (``order`` "C" or "F")."""
+    w, b, X, Y = problem(shape, "float64")
+    return w, b, (X if order == "C" else np.asfortranarray(X)), Y
 
 
 def skip_unless_fits(backend: str, shape: str, calls_per_sample: int, threads: int = 1) -> None:

@@ -664,6 +664,7 @@ def optimize(
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
     announce_compile(name, "optimize", Xc)
     with _threads(threads, name):
+        Xc = _relayout(module, Xc, n_iter)  # the copy, if any, runs on the same threads
         if verbose:
             result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
         else:
@@ -712,6 +713,36 @@ def _check_descent(
                 iteration=k * RECORD_EVERY,
                 **details,
             )
+
+
+def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
+    """``X`` copied once into the layout the kernel prefers for a descent, when that pays.
+
+    The kernel says which order (``relayout_order``) is worth it for ``n_iter``
+    iterations; the copy is made only when ``X`` fits in ``relayout_max_mb`` (config).
+    """
+    choose = getattr(module, "relayout_order", None)
+    order = None if choose is None else choose(X, n_iter)
+    if order is None:
+        return X
+    bound = config.resolve_relayout_max_mb()
+    mb = X.nbytes / 1e6
+    if mb > bound.value:
+        logger.info(
+            "optimize: X (%.1f MB) kept in its layout; %s order would be faster but the "
+            "copy exceeds relayout_max_mb = %g (from %s)",
+            mb, order, bound.value, bound.source,
+        )  # fmt: skip
+        return X
+    logger.info(
+        "optimize: X (%.1f MB) copied once into %s order, faster for %d iterations "
+        "(relayout_max_mb = %g from %s)",
+        mb, order, n_iter, bound.value, bound.source,
+    )  # fmt: skip
+    copy = getattr(module, "relayout", None)
+    if copy is not None:
+        return np.asarray(copy(X, order))
+    return np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
 
 
 def _optimize_printing(

@@ -29,6 +29,7 @@ argument, the variable, or the file and key) and the valid options.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import os
 import sys
@@ -47,7 +48,7 @@ AUTO: Final = "auto"
 DEFAULT_BACKEND: Final = "numpy"
 VALID_DTYPES: Final = ("float64", "float32")
 #: Top-level keys a config file may hold; ``bench`` is a table validated by ``vecstudy.bench``.
-FILE_KEYS: Final = ("backend", "dtype", "threads", "bench")
+FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb")
 SECTIONS: Final = ("bench",)
 
 ENV_BACKEND: Final = "VECSTUDY_BACKEND"
@@ -469,3 +470,42 @@ def check_file() -> None:
         check_dtype(cfg.table["dtype"], cfg.source("dtype"))
     if "threads" in cfg.table:
         check_threads(cfg.table["threads"], cfg.source("threads"))
+    if "relayout_max_mb" in cfg.table:
+        check_relayout_max_mb(cfg.table["relayout_max_mb"], cfg.source("relayout_max_mb"))
+
+
+# --------------------------------------------------------------------------- relayout bound
+ENV_RELAYOUT_MAX_MB: Final = "VECSTUDY_RELAYOUT_MAX_MB"
+#: Largest ``X`` (in MB, 1e6 bytes) that ``optimize`` may copy once into a faster layout.
+DEFAULT_RELAYOUT_MAX_MB: Final = 1000.0
+
+
+def check_relayout_max_mb(value: object, source: str) -> float:
+    """Return a size in MB >= 0 (0 turns the relayout off), else raise."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
+    if (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(float(value))
+        and float(value) >= 0
+    ):
+        return float(value)
+    raise ConfigError(
+        f"bad relayout_max_mb {value!r} from {source}; expected a size in MB >= 0 "
+        "(0: never copy X into another layout)"
+    )
+
+
+def resolve_relayout_max_mb() -> Choice:
+    """How large an ``X`` (MB) ``optimize`` may copy once into the layout its kernel prefers.
+
+    From ``VECSTUDY_RELAYOUT_MAX_MB``, else the config file's ``relayout_max_mb``, else
+    :data:`DEFAULT_RELAYOUT_MAX_MB`.
+    """
+    found = _from_env_or_file("relayout_max_mb", ENV_RELAYOUT_MAX_MB)
+    if found is not None:
+        value, source = found
+        return Choice(check_relayout_max_mb(value, source), source)
+    return Choice(DEFAULT_RELAYOUT_MAX_MB, "default")

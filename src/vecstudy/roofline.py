@@ -1,26 +1,32 @@
-"""How close the Numba backend comes to the machine's limits: a benchmark that prints figures.
+"""How close the Numba backend comes to NumPy and to the machine's limits: printed figures.
 
 Every figure is a median of repeated :class:`timeit.Timer` runs (``autorange`` picks the
-loop count), measured after a warm-up call (compilation excluded), side by side in one
-run: the machine is shared and noisy, so only ratios measured together mean anything.
-Each measurement is taken with one thread and with all threads (Numba's threads and,
-through :func:`threadpoolctl.threadpool_limits`, the BLAS threads NumPy uses).
+loop count), measured after a warm-up call (compilation excluded), numba and NumPy side
+by side in one run: the machine may be shared and noisy, so only ratios measured
+together mean anything.  Each measurement is taken with one thread and with all threads
+(Numba's threads and, through :func:`threadpoolctl.threadpool_limits`, the BLAS threads
+NumPy uses), for C-ordered ``X`` (the course's layout, one column per sample) and for
+F-ordered ``X`` (sample-major: ``data.T`` of the ``(m, n_x)`` arrays files give).
 
 The physical limit of one gradient step is reading ``X`` once:
 ``t_min = bytes(X) / read_bandwidth``, the bandwidth measured by
-:func:`vecstudy.backends.numba.read_sum` over an array of the same size.
+:func:`vecstudy.backends.numba.read_sum` over ``X`` itself, in the same run and with the
+same threads.  A bandwidth slower than the step it bounds means a busy machine.
 
 Targets (``ratio`` is always "bigger is better")::
 
-    step >= 80 MB      numpy_time / numba_time          >= 1.3
-    step grid          numpy_time / numba_time          >= 0.9   (every shape)
-    step vs memory     (bytes(X) / bandwidth) / numba_time >= 1 / 1.25
-    float32 speed-up   numba_time(float64) / numba_time(float32) >= 1.7
-    optimize small     numpy_time / numba_time (1000 iterations) >= 5
-    vs python          python_time / numba_time         >= 100
+    step            numpy_time / numba_time, one propagate (kernels)   >= 1.0  every shape
+    iteration       numpy / numba per optimize iteration (public API,  >= 1.3  X >= 20 MB
+                    relayout included)
+    iteration/mem   (bytes(X) / bandwidth) / numba time per iteration  >= 1/1.5
+                    (all threads, X >= 50 MB, n_x >= 10; C order only up to n_x = 1000)
+    float32         numba_time(float64) / numba_time(float32)          >= 1.7  X >= 80 MB
+    whole fit       numpy / numba, 1000 iterations of 20x10000         >= 5 (all), 3 (one)
+    vs python       python_time / numba_time                           >= 100
 
 This is a benchmark, not a test: nothing here asserts on a time.  Run it with
-``python -m vecstudy.roofline [--quick] [--threads N]``.
+``vecstudy roofline [--quick] [--threads N]`` (unset ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` in that command: they slow NumPy's BLAS down).
 """
 
 from __future__ import annotations
@@ -42,8 +48,11 @@ from vecstudy.threads import limit_threads
 
 _MB = 1e6
 BIG_BYTES = 80 * _MB
+ITER_BYTES = 20 * _MB
+MEM_BYTES = 50 * _MB
 
-#: (n_x, m) of the step grid, small to large; those with X >= 80 MB carry the 1.3x goal.
+#: (n_x, m) of the step grid, small to large, each in C and F order: tall, square-ish,
+#: the course's own 12288x209 (64x64x3 images) and other wide ones.
 GRID_FULL = [
     (2, 100),
     (4, 1000),
@@ -53,9 +62,18 @@ GRID_FULL = [
     (10, 1_000_000),
     (1000, 10000),
     (100, 100_000),
+    (12288, 209),
+    (4096, 2000),
     (12288, 1000),
+    (2, 5_000_000),
+    (30, 1_000_000),
 ]
-GRID_QUICK = [(2, 100), (20, 10000), (100, 10000), (100, 100_000)]
+GRID_QUICK = [(2, 100), (20, 10000), (12288, 209), (100, 100_000)]
+#: Shapes of the per-iteration optimize targets (X >= 20 MB) and their iteration counts.
+#: (2 x 5e6 is in the step grid only: NumPy takes ~0.1-0.3 s per iteration there, 7x numba.)
+ITER_SHAPES_FULL = [(12288, 209), (4096, 2000), (12288, 1000), (100, 100_000), (30, 1_000_000)]
+ITER_SHAPES_QUICK = [(12288, 209)]
+ITERATIONS = 25
 OPT_SHAPES = [(2, 100), (4, 1000), (20, 10000)]
 #: Python backend comparisons.  At (2, 100) one numba step is ~3 us of Python-level dispatch
 #: and allocation, so the 100x goal (a 0.5 us call) is missed there; the whole compiled
@@ -109,6 +127,7 @@ def _row(
     ratio: float,
     goal: float | None,
     note: str = "",
+    order: str = "C",
 ) -> dict[str, Any]:
     """One table row; ``times`` is ``(numba_s, baseline_name, baseline_s)``."""
     numba_s, base_name, base_s = times
@@ -116,6 +135,7 @@ def _row(
     return {
         "target": target,
         "shape": f"{shape[0]}x{shape[1]}",
+        "order": order,
         "dtype": dtype,
         "threads": threads,
         "numba_s": numba_s,
@@ -170,26 +190,28 @@ def measure_targets(
         The "all threads" count; default: Numba's maximum (the number of CPUs).  Every
         figure is also measured with one thread.
     quick : bool
-        Fewer shapes and repeats (about 30 s instead of a few minutes).
+        Fewer shapes and repeats (one to two minutes instead of five to eight).
     progress : bool
         Print one line per measurement to stderr.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (target, shape, dtype, threads): ``numba_s``, ``baseline``,
+        One row per (target, shape, order, dtype, threads): ``numba_s``, ``baseline``,
         ``baseline_s``, ``ratio`` (bigger is better), ``goal``, ``status``
         (PASS / MISS / info) and ``note``.  ``df.attrs`` holds the environment
-        (BLAS, threading layer, SVML, CPU count).
+        (BLAS, threading layer, SVML, caches, CPU count).
     """
+    import vecstudy
     from vecstudy.backends import load
     from vecstudy.backends import numba as nb
+    from vecstudy.caches import cache_sizes
 
     npb = load("numpy")
     pyb = load("python")
     all_threads = int(threads) if threads else nb.max_threads()
     thread_counts = sorted({1, all_threads})
-    repeat = 3 if quick else 7
+    repeat = 3
     rows: list[dict[str, Any]] = []
 
     def log(msg: str) -> None:
@@ -199,63 +221,118 @@ def measure_targets(
     def add(row: dict[str, Any]) -> None:
         rows.append(row)
         log(
-            f"  {row['target']:<16} {row['shape']:>12} {row['dtype']:<7} t={row['threads']} "
-            f"numba {row['numba_s'] * 1e3:9.3f} ms  {row['baseline']} "
+            f"  {row['target']:<14} {row['shape']:>11} {row['order']} {row['dtype']:<7} "
+            f"t={row['threads']} numba {row['numba_s'] * 1e3:9.3f} ms  {row['baseline']} "
             f"{row['baseline_s'] * 1e3:9.3f} ms  ratio {row['ratio']:.2f} {row['status']}"
         )
 
-    def timed(fn: Callable[..., object], *args: object) -> float:
-        return _median_time(partial(fn, *args), repeat)
+    def timed(fn: Callable[..., object], *args: object, **kwargs: object) -> float:
+        return _median_time(partial(fn, *args, **kwargs), repeat)
+
+    def pair(
+        f_nb: Callable[[], object], f_base: Callable[[], object], rounds: int = 2
+    ) -> tuple[float, float]:
+        """Medians of numba and baseline, measured interleaved (A B A B ...)."""
+        a, b = [], []
+        for _ in range(1 if quick else rounds):
+            a.append(_median_time(f_nb, repeat))
+            b.append(_median_time(f_base, repeat))
+        return float(np.median(a)), float(np.median(b))
 
     def torch_maker(_threads: int) -> Callable[..., object] | None:
         return _optional_torch_step()
 
     extras = [("torch", torch_maker), ("sklearn", _optional_sklearn_step)]
+    gbs = 1e9
 
-    # --- one step (propagate), float64 grid; memory limit and float32 on the big ones
+    # --- one step (propagate kernels), float64 grid in C and F order; bandwidth beside it
     for shape in GRID_QUICK if quick else GRID_FULL:
         w, b, X, Y = _data(*shape, np.float64)
         big = X.nbytes >= BIG_BYTES
-        f32 = (w.astype(np.float32), b, X.astype(np.float32), Y.astype(np.float32))
-        if not big:
-            f32 = (w, b, X, Y)  # not used: no float32 copy of the small problems
-        for t in thread_counts:
-            with _threads(t):
-                t_nb = timed(nb.propagate, w, b, X, Y)
-                t_np = timed(npb.propagate, w, b, X, Y)
-                goal = 1.3 if big else 0.9
-                note = f"X {X.nbytes / _MB:.1f} MB"
-                add(_row("step vs numpy", shape, "float64", t, (t_nb, "numpy", t_np),
-                         t_np / t_nb, goal, note))  # fmt: skip
-                if not big:
-                    continue
-                t_rd = timed(nb.read_sum, X)
-                note = f"read {X.nbytes / t_rd / 1e9:.1f} GB/s, step {X.nbytes / t_nb / 1e9:.1f}"
-                add(_row("step vs memory", shape, "float64", t, (t_nb, "bytes/bw", t_rd),
-                         t_rd / t_nb, 1 / 1.25, note))  # fmt: skip
-                t_32 = timed(nb.propagate, *f32)
-                t_np32 = timed(npb.propagate, *f32)
-                note = f"numpy f32 {t_np32 * 1e3:.2f} ms ({t_np32 / t_32:.2f}x)"
-                add(_row("float32 speed-up", shape, "float32", t, (t_32, "numba f64", t_nb),
-                         t_nb / t_32, 1.7, note))  # fmt: skip
-                for name, maker in [] if quick else extras:
-                    other = maker(t)
-                    if other is not None:
-                        t_o = timed(other, w, b, X, Y)
-                        add(_row("step vs " + name, shape, "float64", t, (t_nb, name, t_o),
-                                 t_o / t_nb, None))  # fmt: skip
-        del w, X, Y, f32
+        orders = ["C"] if X.nbytes < _MB else ["C", "F"]
+        for order in orders:
+            XX = X if order == "C" else np.asfortranarray(X)
+            for t in thread_counts:
+                with _threads(t):
+                    t_nb, t_np = pair(
+                        partial(nb.propagate, w, b, XX, Y), partial(npb.propagate, w, b, XX, Y)
+                    )
+                    t_rd = timed(nb.read_sum, XX)
+                    note = (
+                        f"X {X.nbytes / _MB:.1f} MB, read {X.nbytes / t_rd / gbs:.1f} GB/s, "
+                        f"step/read {t_nb / t_rd:.2f}; {nb.describe(XX)}"
+                    )
+                    add(_row("step", shape, "float64", t, (t_nb, "numpy", t_np),
+                             t_np / t_nb, 1.0, note, order))  # fmt: skip
+                    if not big or order == "F":
+                        continue
+                    f32 = (w.astype(np.float32), b, X.astype(np.float32), Y.astype(np.float32))
+                    t_32 = timed(nb.propagate, *f32)
+                    t_np32 = timed(npb.propagate, *f32)
+                    note = f"numpy f32 {t_np32 * 1e3:.2f} ms ({t_np32 / t_32:.2f}x numba f32)"
+                    add(_row("float32", shape, "float32", t, (t_32, "numba f64", t_nb),
+                             t_nb / t_32, 1.7, note, order))  # fmt: skip
+                    del f32
+                    for name, maker in [] if quick else extras:
+                        other = maker(t)
+                        if other is not None:
+                            t_o = timed(other, w, b, X, Y)
+                            add(_row("step vs " + name, shape, "float64", t, (t_nb, name, t_o),
+                                     t_o / t_nb, None, "", order))  # fmt: skip
+            del XX
+            gc.collect()
+        del w, X, Y
         gc.collect()
 
-    # --- whole optimize, small problems (serial path, no Python per iteration)
+    # --- per optimize iteration through the public API (validation and relayout included)
+    for shape in ITER_SHAPES_QUICK if quick else ITER_SHAPES_FULL:
+        w, b, X, Y = _data(*shape, np.float64, seed=4)
+        W, Y2 = w.reshape(-1, 1), Y.reshape(1, -1)
+        for order in ("C", "F"):
+            XX = X if order == "C" else np.asfortranarray(X)
+            for t in thread_counts:
+                with _threads(t):
+                    args = (W, b, XX, Y2, ITERATIONS, 1e-3)
+                    t_nb, t_np = pair(
+                        partial(vecstudy.optimize, *args, backend="numba", threads=t),
+                        partial(vecstudy.optimize, *args, backend="numpy", threads=t),
+                        rounds=1,
+                    )
+                    t_rd = timed(nb.read_sum, XX)
+                t_nb /= ITERATIONS
+                t_np /= ITERATIONS
+                note = f"X {X.nbytes / _MB:.1f} MB, {ITERATIONS} iterations per call"
+                add(_row("iteration", shape, "float64", t, (t_nb, "numpy", t_np),
+                         t_np / t_nb, 1.3 if X.nbytes >= ITER_BYTES else None, note,
+                         order))  # fmt: skip
+                applies = (
+                    t == all_threads
+                    and X.nbytes >= MEM_BYTES
+                    and shape[0] >= 10
+                    and (order == "F" or shape[0] <= 1000)
+                )
+                note = (
+                    f"read {X.nbytes / t_rd / gbs:.1f} GB/s, iteration {X.nbytes / t_nb / gbs:.1f}"
+                )
+                add(_row("iteration/mem", shape, "float64", t, (t_nb, "bytes/bw", t_rd),
+                         t_rd / t_nb, 1 / 1.5 if applies else None, note, order))  # fmt: skip
+            del XX
+            gc.collect()
+        del w, X, Y
+        gc.collect()
+
+    # --- whole fit, small problems (serial or parallel path, no Python per iteration)
     for shape in OPT_SHAPES[::2] if quick else OPT_SHAPES:
         w, b, X, Y = _data(*shape, np.float64, seed=1)
         for t in thread_counts:
             with _threads(t):
-                t_nb = timed(nb.optimize, w, b, X, Y, 1000, 0.01, 100)
-                t_np = timed(npb.optimize, w, b, X, Y, 1000, 0.01, 100)
-                add(_row("optimize 1000 it", shape, "float64", t, (t_nb, "numpy", t_np),
-                         t_np / t_nb, 5.0))  # fmt: skip
+                t_nb, t_np = pair(
+                    partial(nb.optimize, w, b, X, Y, 1000, 0.01, 100),
+                    partial(npb.optimize, w, b, X, Y, 1000, 0.01, 100),
+                )
+            goal = None if shape != (20, 10000) else (5.0 if t == all_threads else 3.0)
+            add(_row("whole fit", shape, "float64", t, (t_nb, "numpy", t_np),
+                     t_np / t_nb, goal, "1000 iterations"))  # fmt: skip
 
     # --- against the pure-Python loops (small shapes; Python uses one thread)
     for shape in PY_SHAPES_QUICK if quick else PY_SHAPES_FULL:
@@ -270,16 +347,19 @@ def measure_targets(
         with _threads(1):
             t_nb = _median_time(partial(nb.optimize, w, b, X, Y, 1000, 0.01, 100), 3)
             t_py = _median_time(partial(pyb.optimize, w, b, X, Y, 1000, 0.01, 100), 3)
-        add(_row("optimize vs python", shape, "float64", 1, (t_nb, "python", t_py),
-                 t_py / t_nb, 100.0))  # fmt: skip
+        add(_row("fit vs python", shape, "float64", 1, (t_nb, "python", t_py),
+                 t_py / t_nb, 100.0, "1000 iterations"))  # fmt: skip
 
     df = pd.DataFrame(rows)
+    c = cache_sizes()
     df.attrs.update(
         blas=_blas_summary(),
         threading_layer=nb.threading_layer(),
         numba_threads=all_threads,
         svml=nb.using_svml(),
         fastmath=", ".join(sorted(nb.FASTMATH)),
+        caches=f"L1d {c.l1d >> 10} KiB, L2 {c.l2 >> 10} KiB, L3/core {c.l3_per_core >> 10} "
+        f"KiB ({c.source})",
         quick=quick,
     )
     return df
@@ -294,20 +374,26 @@ def format_targets(df: pd.DataFrame) -> str:
     """The rows of :func:`measure_targets` as a fixed-width text table with a header."""
     a = df.attrs
     lines = [
-        "vecstudy roofline: numba backend targets (medians; ratio = bigger is better)",
+        "vecstudy roofline: numba against NumPy and the memory limit "
+        "(medians; ratio = bigger is better)",
         f"BLAS (threadpoolctl): {a.get('blas', '?')}",
         f"numba threading layer: {a.get('threading_layer', '?')}, all-threads = "
         f"{a.get('numba_threads', '?')}, SVML: {a.get('svml', '?')}, "
         f"fastmath: {a.get('fastmath', '?')}",
+        f"caches: {a.get('caches', '?')}",
+        "step: one propagate on prepared arrays; iteration: public optimize time / "
+        "iterations (validation, relayout included); ord: C = (n_x, m) C-ordered, "
+        "F = sample-major; mem: bytes(X) / read bandwidth (same run, same threads)",
         "",
-        f"{'target':<17}{'shape':>12} {'dtype':<8}{'thr':>3} {'numba ms':>10} "
+        f"{'target':<15}{'shape':>12} {'ord':<4}{'dtype':<8}{'thr':>3} {'numba ms':>10} "
         f"{'baseline':<10}{'base ms':>10} {'ratio':>7} {'goal':>6}  result  note",
     ]
     for r in df.to_dict("records"):
         goal_v = r["goal"]
         goal = "" if goal_v is None or pd.isna(goal_v) else f">={float(goal_v):.2f}"
         lines.append(
-            f"{r['target']!s:<17}{r['shape']!s:>12} {r['dtype']!s:<8}{r['threads']!s:>3} "
+            f"{r['target']!s:<15}{r['shape']!s:>12} {r.get('order', 'C')!s:<4}"
+            f"{r['dtype']!s:<8}{r['threads']!s:>3} "
             f"{float(r['numba_s']) * 1e3:>10.3f} {r['baseline']!s:<10}"
             f"{float(r['baseline_s']) * 1e3:>10.3f} {float(r['ratio']):>7.2f} {goal:>6}  "
             f"{r['status']!s:<6}  {r['note']}"
@@ -315,6 +401,12 @@ def format_targets(df: pd.DataFrame) -> str:
     scored = df[df["status"] != "info"]
     n_pass = int((scored["status"] == "PASS").sum())
     lines += ["", f"{n_pass} of {len(scored)} targets PASS"]
+    missed = scored[scored["status"] == "MISS"]
+    for r in missed.to_dict("records"):
+        lines.append(
+            f"  MISS {r['target']} {r['shape']} {r.get('order', 'C')} t={r['threads']}: "
+            f"{float(r['ratio']):.2f} against {float(r['goal']):.2f}"
+        )
     return "\n".join(lines)
 
 

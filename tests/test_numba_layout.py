@@ -1,0 +1,192 @@
+"""The numba backend's layouts: C and F order, wide and tall X, one relayout per descent."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+import vecstudy
+from vecstudy import backends
+from vecstudy.caches import CacheSizes, cache_sizes, parse_size, read_sysfs
+from vecstudy.threads import limit_threads
+
+#: fused C, sample-major F, feature-split C (wide, and too few sample blocks for threads)
+SHAPES = [(30, 40_000), (3000, 40), (300, 700), (5, 20_000)]
+
+
+def _problem(
+    n_x: int, m: int, dtype: str, order: str, seed: int = 11
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = np.asarray(rng.normal(size=(n_x, m)).astype(dtype), order=order)
+    Y = (rng.random(m) < 0.5).astype(dtype)
+    w = (rng.normal(size=n_x) / np.sqrt(n_x)).astype(dtype)
+    return w, -0.2, X, Y
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_numba_agrees_with_numpy_in_both_orders(shape: tuple[int, int], order: str) -> None:
+    nb, ref = backends.load("numba"), backends.load("numpy")
+    w, b, X, Y = _problem(*shape, "float64", order)
+    got, want = nb.propagate(w, b, X, Y), ref.propagate(w, b, X, Y)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-10, atol=1e-13)
+    assert got[1] == pytest.approx(want[1], rel=1e-10, abs=1e-13)
+    assert got[2] == pytest.approx(want[2], rel=1e-12)
+    np.testing.assert_array_equal(nb.predict(w, b, X), ref.predict(w, b, X))
+    w1, _b1, _, _, c1, done = nb.optimize(w, b, X, Y, 5, 0.1, 2)
+    w2, _b2, _, _, c2, _ = ref.optimize(w, b, X, Y, 5, 0.1, 2)
+    assert done == 5
+    np.testing.assert_allclose(w1, w2, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(c1, c2, rtol=1e-10)
+
+
+def test_each_layout_is_planned() -> None:
+    """The shapes above cover the three walks over X (so the tests above test all three)."""
+    nb = backends.load("numba")
+    seen = {nb.describe(np.zeros(s, order=o)).split(":")[0] for s in SHAPES for o in "CF"}
+    assert seen == {"fused C", "sample-major F", "split C"}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", [(3000, 40), (300, 700), (12, 30_000)])
+def test_bitwise_the_same_for_any_thread_count(
+    shape: tuple[int, int], order: str, dtype: str
+) -> None:
+    """Wide and F-ordered X too: partial sums in a fixed order, whatever the threads."""
+    nb = backends.load("numba")
+    if nb.max_threads() < 2:
+        pytest.skip("needs 2 Numba threads")
+    w, b, X, Y = _problem(*shape, dtype, order)
+    assert "parallel" in nb.describe(X)
+    results = []
+    for threads in (1, 2, 1, 2):
+        with limit_threads(threads, numba=True):
+            results.append((nb.propagate(w, b, X, Y), nb.optimize(w, b, X, Y, 3, 0.1, 1)))
+    (step0, opt0) = results[0]
+    for step, opt in results[1:]:
+        np.testing.assert_array_equal(step[0], step0[0])
+        assert step[1:] == step0[1:]
+        np.testing.assert_array_equal(opt[0], opt0[0])
+        np.testing.assert_array_equal(opt[4], opt0[4])
+        assert (opt[1], opt[3]) == (opt0[1], opt0[3])
+
+
+def test_optimize_relays_out_once_within_the_bound(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wide C-ordered X: copied once into F order (logged), unless over relayout_max_mb."""
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
+    expected = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numpy")
+    with caplog.at_level(logging.INFO, logger="vecstudy"):
+        got = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
+    assert "copied once into F order" in caplog.text
+    np.testing.assert_allclose(got[0]["w"], expected[0]["w"], rtol=1e-9)
+    caplog.clear()
+    monkeypatch.setenv("VECSTUDY_RELAYOUT_MAX_MB", "0.1")  # X is 0.44 MB
+    with caplog.at_level(logging.INFO, logger="vecstudy"):
+        kept = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
+    assert "kept in its layout" in caplog.text
+    assert "VECSTUDY_RELAYOUT_MAX_MB" in caplog.text
+    np.testing.assert_allclose(kept[0]["w"], expected[0]["w"], rtol=1e-9)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="vecstudy"):
+        vecstudy.optimize(w, b, X, Y[None, :], 3, 0.1, backend="numba")  # too few to pay
+    assert "copied" not in caplog.text
+
+
+def test_bad_relayout_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECSTUDY_RELAYOUT_MAX_MB", "lots")
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
+    with pytest.raises(
+        vecstudy.config.ConfigError,
+        match=r"bad relayout_max_mb 'lots' from environment variable VECSTUDY_RELAYOUT_MAX_MB",
+    ):
+        vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
+
+
+def test_f_ordered_input_is_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The api passes an F-contiguous X through: the kernel sees the caller's memory."""
+    nb = backends.load("numba")
+    seen = []
+    real = nb.propagate
+    monkeypatch.setattr(nb, "propagate", lambda w, b, X, Y: seen.append(X) or real(w, b, X, Y))
+    data = np.random.default_rng(0).normal(size=(50, 8))  # (samples, features), as files give
+    X = data.T
+    vecstudy.propagate(np.zeros((8, 1)), 0.0, X, np.ones((1, 50)), backend="numba")
+    assert np.shares_memory(seen[0], data)
+
+
+def test_cache_sizes_from_sysfs_and_fallback(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    for i, (level, kind, size, shared) in enumerate(
+        [
+            (1, "Data", "48K", "0"),
+            (1, "Instruction", "32K", "0"),
+            (2, "Unified", "1280K", "0"),
+            (3, "Unified", "32M", "0-3"),
+        ]
+    ):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        for name, value in (
+            ("level", level),
+            ("type", kind),
+            ("size", size),
+            ("shared_cpu_list", shared),
+        ):
+            (d / name).write_text(f"{value}\n")
+    assert read_sysfs(tmp_path) == {1: 48 << 10, 2: 1280 << 10, 3: 8 << 20}
+    assert read_sysfs(tmp_path / "missing") == {}
+    assert parse_size("1280K") == 1280 << 10
+    c = cache_sizes()
+    assert c.l1d > 0
+    assert c.l2 >= c.l1d
+    monkeypatch.setenv("VECSTUDY_CACHE_SIZES", "32K,1M,2M")
+    cache_sizes.cache_clear()
+    try:
+        assert cache_sizes() == CacheSizes(32 << 10, 1 << 20, 2 << 20, "VECSTUDY_CACHE_SIZES")
+        monkeypatch.setenv("VECSTUDY_CACHE_SIZES", "big")
+        cache_sizes.cache_clear()
+        with pytest.raises(ValueError, match="VECSTUDY_CACHE_SIZES must be three sizes"):
+            cache_sizes()
+    finally:
+        cache_sizes.cache_clear()
+
+
+def test_plan_follows_the_caches() -> None:
+    """A larger L1d gives longer sample-major tiles; a small L3 sends wide C X to the split path."""
+    nb = backends.load("numba")
+    small = CacheSizes(32 << 10, 1 << 20, 2 << 20, "test")
+    large = CacheSizes(64 << 10, 2 << 20, 32 << 20, "test")
+    assert nb.plan(100, 10_000, 8, "F", small).B < nb.plan(100, 10_000, 8, "F", large).B
+    assert nb.plan(1000, 100_000, 8, "C", small).mode == nb.SPLIT
+    assert nb.plan(1000, 100_000, 8, "C", large).mode == nb.FUSED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_layout_benchmarks_run_on_the_course_shape(order: str) -> None:
+    """The asv layout classes set up and run on 12288x209 (the smallest of their shapes)."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks import bench_kernels
+
+    assert "12288x209" in bench_kernels.PropagateLayout.params[1]
+    for cls in (bench_kernels.PropagateLayout, bench_kernels.OptimizeLayout):
+        bench = cls()
+        params = ("numba", "12288x209", order, 1)
+        bench.setup(*params)
+        try:
+            assert bench.X.flags.f_contiguous == (order == "F")
+            for name in dir(bench):
+                if name.startswith("time_"):
+                    getattr(bench, name)(*params)
+        finally:
+            bench.teardown(*params)
