@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import BACKENDS, DTYPES, ThreadSetting, load
+from .common import BACKENDS, DTYPES, THREADS, ThreadSetting, load
 
 ITERATIONS = 2000
 LEARNING_RATE = 0.5
@@ -54,27 +54,27 @@ def estimator(backend: str, dtype: str) -> Any:
 class FitBreastCancer:
     """``fit`` for 2000 iterations on 456 x 30 standardized breast-cancer rows."""
 
-    params = (BACKENDS, DTYPES)
-    param_names = ("backend", "dtype")
+    params = (BACKENDS, DTYPES, THREADS)
+    param_names = ("backend", "dtype", "threads")
     timeout = 300
 
-    def setup(self, backend: str, dtype: str) -> None:
+    def setup(self, backend: str, dtype: str, threads: int) -> None:
         self.threads = ThreadSetting()  # before any skip: asv calls teardown after one
         if backend == "python":
             raise NotImplementedError("the python loop needs about a minute per fit here")
         load(backend)
-        self.threads.enter()
+        self.threads.enter(threads)
         self.X, self.X_test, self.y, self.y_test = breast_cancer()
         self.clf = estimator(backend, dtype)
         self.clf.fit(self.X, self.y)  # compile / warm up
 
-    def teardown(self, backend: str, dtype: str) -> None:
+    def teardown(self, backend: str, dtype: str, threads: int) -> None:
         self.threads.exit()
 
-    def time_fit(self, backend: str, dtype: str) -> None:
+    def time_fit(self, backend: str, dtype: str, threads: int) -> None:
         self.clf.fit(self.X, self.y)
 
-    def track_test_accuracy(self, backend: str, dtype: str) -> float:
+    def track_test_accuracy(self, backend: str, dtype: str, threads: int) -> float:
         return float(self.clf.score(self.X_test, self.y_test))
 
     track_test_accuracy.unit = "fraction correct"  # type: ignore[attr-defined]

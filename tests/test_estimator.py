@@ -211,12 +211,12 @@ def test_estimator_benchmark_runs_once() -> None:
     suite = importlib.import_module("benchmarks.bench_estimator")
     assert suite.FitBreastCancer.params[0] == list(backends.available_backends())
     bench = suite.FitBreastCancer()
-    bench.setup("numpy", "float64")
+    bench.setup("numpy", "float64", 1)
     try:
-        bench.time_fit("numpy", "float64")
-        assert bench.track_test_accuracy("numpy", "float64") > 0.9
+        bench.time_fit("numpy", "float64", 1)
+        assert bench.track_test_accuracy("numpy", "float64", 1) > 0.9
     finally:
-        bench.teardown("numpy", "float64")
+        bench.teardown("numpy", "float64", 1)
     with pytest.raises(NotImplementedError, match="python loop"):
-        bench.setup("python", "float64")
-    bench.teardown("python", "float64")
+        bench.setup("python", "float64", 1)
+    bench.teardown("python", "float64", 1)
