@@ -376,7 +376,9 @@ def resolve_dask() -> dict[str, Choice]:
     unknown = sorted(set(table) - set(DASK_DEFAULTS))
     if unknown:
         valid = ", ".join(DASK_DEFAULTS)
-        raise ConfigError(f"config file {path}, table [dask]: unknown key {unknown[0]!r}; valid keys are {valid}")
+        raise ConfigError(
+            f"config file {path}, table [dask]: unknown key {unknown[0]!r}; valid keys are {valid}"
+        )
     out: dict[str, Choice] = {}
     envs = {"address": ENV_DASK_ADDRESS, "chunk": ENV_DASK_CHUNK}
     for key, default in DASK_DEFAULTS.items():
@@ -389,11 +391,24 @@ def resolve_dask() -> dict[str, Choice]:
             out[key] = Choice(default, "default")
     address = out["address"].value
     if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ConfigError(f"bad dask address {address!r} from {out['address'].source}; expected a string such as 'tcp://host:8786'")
+        raise ConfigError(
+            f"bad dask address {address!r} from {out['address'].source}; "
+            "expected a string such as 'tcp://host:8786'"
+        )
     chunk = out["chunk"].value
-    if isinstance(chunk, bool) or not isinstance(chunk, str | int) or (isinstance(chunk, int) and chunk < 1):
-        raise ConfigError(f"bad dask chunk {chunk!r} from {out['chunk'].source}; expected a positive number of bytes or a string such as '64 MiB'")
+    if (
+        isinstance(chunk, bool)
+        or not isinstance(chunk, str | int)
+        or (isinstance(chunk, int) and chunk < 1)
+    ):
+        raise ConfigError(
+            f"bad dask chunk {chunk!r} from {out['chunk'].source}; "
+            "expected a positive number of bytes or a string such as '64 MiB'"
+        )
     timeout = out["timeout"].value
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
-        raise ConfigError(f"bad dask timeout {timeout!r} from {out['timeout'].source}; expected a positive number of seconds")
+        raise ConfigError(
+            f"bad dask timeout {timeout!r} from {out['timeout'].source}; "
+            "expected a positive number of seconds"
+        )
     return out

@@ -6,7 +6,7 @@ Which cluster (:func:`get_client`), the first that applies:
    the user, or ``with Client(...):``) is used as it is;
 2. the scheduler address of the config: ``VECSTUDY_DASK_ADDRESS``, else ``[dask]
    address`` in the config file; one client per address and process, closed at exit.
-   An address that cannot be reached raises :class:`ClusterUnreachable` after
+   An address that cannot be reached raises :class:`ClusterUnreachableError` after
    ``[dask] timeout`` seconds (10 by default);
 3. else one ``LocalCluster`` per process, started on first use: one worker process
    per core, one thread each, no dashboard; closed at exit.
@@ -28,20 +28,17 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from vecstudy import config
 
-if TYPE_CHECKING:
-    from distributed import Client
-
 #: Chunk of a synthetic or converted dataset when none is asked for.
 DEFAULT_CHUNK = "64 MiB"
 
 
-class ClusterUnreachable(ConnectionError):
+class ClusterUnreachableError(ConnectionError):
     """The configured Dask scheduler could not be reached in time."""
 
 
@@ -51,7 +48,7 @@ class ClusterError(RuntimeError):
 
 @dataclass
 class _Embedded:
-    client: Client
+    client: Any
     cluster: Any  # LocalCluster or None
     description: str
 
@@ -60,7 +57,7 @@ _lock = threading.Lock()
 _clients: dict[str, _Embedded] = {}
 
 
-def _active_client() -> Client | None:
+def _active_client() -> Any:
     from distributed import default_client
 
     try:
@@ -69,7 +66,7 @@ def _active_client() -> Client | None:
         return None
 
 
-def get_client() -> tuple[Client, str]:
+def get_client() -> tuple[Any, str]:
     """The Dask client to run on, and a description of where it came from.
 
     See the module docstring for the order.  Clients this function makes are not
@@ -99,7 +96,7 @@ def _connect(address: str, source: str, timeout: float) -> _Embedded:
     try:
         client = Client(address, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise ClusterUnreachable(
+        raise ClusterUnreachableError(
             f"cannot reach the Dask scheduler at {address!r} (from {source}) within "
             f"{timeout:g} s: {' '.join(str(exc).split())[:200]}"
         ) from None
@@ -107,19 +104,35 @@ def _connect(address: str, source: str, timeout: float) -> _Embedded:
     return _Embedded(client, None, f"scheduler {address} (from {source})")
 
 
+def local_cluster(**options: Any) -> Any:
+    """A ``LocalCluster`` with one thread per worker and no dashboard.
+
+    The scheduler's HTTP server (health and metrics routes) takes a free port: with
+    ``dashboard_address=None`` alone it would try 8787 and warn when another cluster
+    on the machine holds it.  ``options`` go to ``LocalCluster``.
+    """
+    from distributed import LocalCluster
+
+    kwargs: dict[str, Any] = {
+        "threads_per_worker": 1,
+        "dashboard_address": ":0",
+        "scheduler_kwargs": {"dashboard": False},
+    }
+    kwargs.update(options)
+    return LocalCluster(**kwargs)
+
+
 def _start_local() -> _Embedded:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     workers = config.available_cores()
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    cluster = local_cluster(n_workers=workers, processes=True)
     client = Client(cluster, set_as_default=False)
     atexit.register(_close, client, cluster)
     return _Embedded(client, cluster, f"local cluster, {workers} workers x 1 thread (started)")
 
 
-def _close(client: Client, cluster: Any) -> None:
+def _close(client: Any, cluster: Any) -> None:
     """Close a client (and its cluster) made here; at exit, or by :func:`close`."""
     client.close()
     if cluster is not None:
@@ -283,7 +296,9 @@ def write_zarr(
         n_x, m = int(X.shape[0]), int(X.shape[1])
         ysize = int(np.prod(Y.shape))
         if ysize != m:
-            raise ValueError(f"Y has {ysize} labels but X has {m} samples: Y must have shape (1, {m})")
+            raise ValueError(
+                f"Y has {ysize} labels but X has {m} samples: Y must have shape (1, {m})"
+            )
         dt = np.dtype(dtype)
     cols = columns_per_chunk(n_x, dt.itemsize, chunk_bytes(chunk))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,7 @@ _EXTRAS: dict[str, str] = {}
 _LOADED: dict[str, ModuleType] = {}
 
 
-class BackendUnavailable(ImportError):
+class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented contract)
     """A registered backend cannot be loaded because an optional dependency is missing.
 
     The message is one line naming the pip extra that installs it, e.g.
@@ -115,9 +115,9 @@ def load(name: str) -> ModuleType:
         own = (exc.name or "").startswith("vecstudy")
         if name not in _EXTRAS or own or isinstance(exc, BackendUnavailable):
             raise
-        missing = exc.name or str(exc)
+        dependency = exc.name or str(exc)
         raise BackendUnavailable(
-            f"backend {name!r} needs {missing}, which is not installed; "
+            f"backend {name!r} needs {dependency}, which is not installed; "
             f"install it with: pip install 'vecstudy[{_EXTRAS[name]}]'"
         ) from exc
     missing = [f for f in KERNEL_FUNCTIONS if not callable(getattr(module, f, None))]
