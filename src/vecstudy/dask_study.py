@@ -26,6 +26,7 @@ output directory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import shutil
@@ -54,6 +55,17 @@ def _peak_rss() -> float:
     import resource
 
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024.0
+
+
+def _rss() -> float:
+    """Resident memory of this process in bytes now (runs on the workers)."""
+    import psutil  # type: ignore[import-untyped]
+
+    return float(psutil.Process().memory_info().rss)
+
+
+def _noop(i: int) -> int:
+    return i
 
 
 def _warm_worker() -> bool:
@@ -148,6 +160,26 @@ def overhead(client: Any, iterations: int, rounds: int, log: Any) -> list[dict[s
 
     rows: list[dict[str, Any]] = []
     workers = len(client.scheduler_info()["workers"])
+    # dask's own floor: one no-op task per worker, submitted and gathered
+    noop = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(iterations):
+            client.gather(client.map(_noop, range(workers), pure=False))
+        noop.append(time.perf_counter() - t0)
+    rows.append(
+        {
+            "study": "overhead",
+            "contender": "dask no-op round trip",
+            "shape": "-",
+            "mb": 0.0,
+            "chunks": workers,
+            "iterations": iterations,
+            "samples_s": noop,
+            "per_iteration_s": _median_per_iter(noop, iterations),
+        }
+    )
+    log(f"dask no-op round trip ({workers} tasks): {rows[-1]['per_iteration_s'] * 1e3:.2f} ms")
     rng = np.random.default_rng(7)
     for m in (1_000, 10_000, 100_000):
         n_x = 10
@@ -199,6 +231,12 @@ def out_of_core(
     rows: list[dict[str, Any]] = []
     w0 = np.zeros(N_X)
     with _cluster(workers, worker_memory) as client:
+        idle = max(client.run(_rss).values())
+        if idle > 0.6 * limit:  # Dask pauses a worker at 80% of its limit: it would wait forever
+            raise ValueError(
+                f"--worker-memory {worker_memory} is too small: an idle worker already uses "
+                f"{idle / 2**20:.0f} MiB; give at least {idle / 0.6 / 2**20:.0f} MiB"
+            )
         with dk.placed(Xz, Yz) as data:
             assert data.streamed, "X fits in the workers' memory: not an out-of-core run"
             t0 = time.perf_counter()
@@ -251,11 +289,13 @@ def run(
     worker_memory: str = "300 MiB",
     ooc_chunk: str = "16 MiB",
     ooc_iterations: int = 3,
-    log: Any = print,
+    log: Any = None,
 ) -> dict[str, Path]:
     """Run the study, write its JSON, Markdown and figures; return their paths."""
     from vecstudy import bench
 
+    if log is None:
+        log = functools.partial(print, flush=True)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -337,7 +377,7 @@ def to_markdown(results: dict[str, Any]) -> str:
         "| X | dask step | numba step (1 thread) | overhead (difference) |",
         "|---|---|---|---|",
     ]
-    ovh = [r for r in rows if r["study"] == "overhead"]
+    ovh = [r for r in rows if r["study"] == "overhead" and r["shape"] != "-"]
     for shape in dict.fromkeys(r["shape"] for r in ovh):
         d = next(r for r in ovh if r["shape"] == shape and r["contender"] == "dask")
         n = next(r for r in ovh if r["shape"] == shape and r["contender"] != "dask")
@@ -346,6 +386,13 @@ def to_markdown(results: dict[str, Any]) -> str:
             f"{n['per_iteration_s'] * 1e3:.3f} ms | "
             f"{(d['per_iteration_s'] - n['per_iteration_s']) * 1e3:.2f} ms |"
         )
+    noop = [r for r in rows if r["contender"] == "dask no-op round trip"]
+    if noop:
+        lines += [
+            "",
+            f"For scale: dask's own round trip here, {noop[0]['chunks']} no-op tasks submitted "
+            f"and gathered, takes {noop[0]['per_iteration_s'] * 1e3:.2f} ms (median).",
+        ]
     ooc = [r for r in rows if r["study"] == "out-of-core"]
     if ooc:
         first = ooc[0]
@@ -421,6 +468,14 @@ def figure(results: dict[str, Any], path: Path) -> None:
 
     ax = axes[1]
     ovh = [r for r in rows if r["study"] == "overhead"]
+    for r in ovh:
+        if r["contender"] == "dask no-op round trip":
+            ax.axhline(
+                r["per_iteration_s"] * 1e3,
+                color="grey",
+                linestyle=":",
+                label=f"dask no-op round trip ({r['chunks']} tasks)",
+            )
     for name, color in (("dask", "C2"), ("numba (1 thread)", "C0")):
         pts = [(r["mb"], r["per_iteration_s"] * 1e3) for r in ovh if r["contender"] == name]
         ax.plot(*zip(*pts, strict=True), "o-", color=color, label=name)

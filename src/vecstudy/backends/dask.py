@@ -257,7 +257,8 @@ class Chunks:
                 if self.streamed:  # the tasks that read the chunks go along
                     futures = self._submit(fn, args)
                 else:
-                    futures = [self.client.submit(fn, p, *args, pure=False) for p in self.parts]
+                    n = len(self.parts)
+                    futures = self.client.map(fn, self.parts, *([a] * n for a in args), pure=False)
                 return list(self.client.gather(futures))
             except errors as exc:
                 if attempt == MAX_RETRIES:
@@ -268,9 +269,10 @@ class Chunks:
                 self.release()
                 self._place()
             finally:
-                if futures:
+                pending = [f for f in futures if not f.done()]
+                if pending:  # interrupted, or failed: nothing left running
                     with contextlib.suppress(Exception):
-                        self.client.cancel([f for f in futures if not f.done()])
+                        self.client.cancel(pending)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _submit(self, fn: Any, args: tuple[Any, ...]) -> list[Any]:
