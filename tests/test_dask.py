@@ -226,7 +226,7 @@ def test_write_zarr_synthetic_is_seeded_and_atomic(tmp_path: Path) -> None:
     p2 = distributed.write_zarr(tmp_path / "b.zarr", shape=(4, 1000), chunk=4 * 8 * 700, seed=3)
     X1, Y1 = distributed.open_zarr(p1)
     X2, _ = distributed.open_zarr(p2)
-    assert X1.chunks == ((4,), (300, 300, 300, 100))
+    assert X1.chunks == ((4,), (250, 250, 250, 250))  # 4 chunks of <= 300, equal
     assert set(np.unique(Y1.compute())) <= {0.0, 1.0}
     with pytest.raises(FileExistsError, match=r"a.zarr exists; pass overwrite=True"):
         distributed.write_zarr(p1, shape=(4, 10))
@@ -256,3 +256,43 @@ def test_persist_rule(client: Client) -> None:
     with dk.placed(Xd, da.ones(100, chunks=10), persist=False) as data:
         assert data.streamed
         assert data.parts == []
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "m", "multiple", "cols"),
+    [
+        (8 * 10 * 300, 1000, 1, 250),  # 4 chunks of at most 300 samples, made equal
+        (8 * 10 * 700, 1000, 2, 500),  # 2 chunks, one per worker
+        (8 * 10 * 1000, 1000, 2, 500),  # fits in one chunk, but two workers
+        (8 * 10 * 1000, 1000, 1, 1000),
+        (1, 3, 4, 1),  # never fewer than one sample, never more chunks than samples
+    ],
+)
+def test_columns_per_chunk(nbytes: int, m: int, multiple: int, cols: int) -> None:
+    assert distributed.columns_per_chunk(10, 8, nbytes, m, multiple) == cols
+
+
+def test_to_zarr_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vecstudy.cli import main
+
+    X = np.arange(12.0).reshape(3, 4)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "Y.npy", np.array([[0, 1, 1, 0]]))
+    out = tmp_path / "d.zarr"
+    args = ["to-zarr", str(out), "--X", str(tmp_path / "X.npy"), "--Y", str(tmp_path / "Y.npy")]
+    assert main([*args, "--chunk", "48"]) == 0
+    assert "X (3, 4) float64 in chunks of 2 samples" in capsys.readouterr().out
+    Xz, Yz = distributed.open_zarr(out)
+    np.testing.assert_array_equal(Xz.compute(), X)
+    np.testing.assert_array_equal(Yz.compute(), [0.0, 1.0, 1.0, 0.0])
+    assert main(args) == 2
+    assert "d.zarr exists; pass overwrite=True" in capsys.readouterr().err
+    assert main(["to-zarr", str(tmp_path / "s.zarr"), "--synthetic", "5x100"]) == 0
+    assert distributed.open_zarr(tmp_path / "s.zarr")[0].shape == (5, 100)
+
+
+def test_info_names_the_cluster(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    from vecstudy.cli import main
+
+    assert main(["info"]) == 0
+    assert "dask cluster: active client (" in capsys.readouterr().out

@@ -186,9 +186,17 @@ def chunk_bytes(value: object = None) -> int:
     return n
 
 
-def columns_per_chunk(n_x: int, itemsize: int, nbytes: int) -> int:
-    """Samples (columns of ``X``) per chunk of at most ``nbytes`` (at least one)."""
-    return max(1, nbytes // (n_x * itemsize))
+def columns_per_chunk(n_x: int, itemsize: int, nbytes: int, m: int, multiple: int = 1) -> int:
+    """Samples (columns of ``X``) per chunk: chunks of at most ``nbytes``, of equal size.
+
+    The ``m`` samples are cut into the fewest chunks of at most ``nbytes`` (at least
+    one sample each), rounded up to a multiple of ``multiple`` (the number of workers,
+    so that every worker gets as much), then made as equal as possible.
+    """
+    widest = max(1, nbytes // (n_x * itemsize))
+    n = -(-m // widest)
+    n = min(m, -(-n // multiple) * multiple)
+    return max(1, -(-m // n))
 
 
 # --------------------------------------------------------------------------- lazy inputs
@@ -300,7 +308,7 @@ def write_zarr(
                 f"Y has {ysize} labels but X has {m} samples: Y must have shape (1, {m})"
             )
         dt = np.dtype(dtype)
-    cols = columns_per_chunk(n_x, dt.itemsize, chunk_bytes(chunk))
+    cols = columns_per_chunk(n_x, dt.itemsize, chunk_bytes(chunk), m)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:

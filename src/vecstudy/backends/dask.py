@@ -145,13 +145,18 @@ def _lost_data_errors() -> tuple[type[BaseException], ...]:
     return (FutureCancelledError, KilledWorker, CommClosedError)
 
 
-def worker_memory(client: Any) -> float:
-    """Total memory limit of the client's workers in bytes (``inf`` when unlimited)."""
+def _workers(client: Any) -> dict[str, Any]:
+    """The scheduler's description of every worker (address -> info)."""
     try:
-        info = client.scheduler_info(n_workers=-1)
+        info = client.scheduler_info(n_workers=-1)  # by default only the first few are listed
     except TypeError:  # older distributed: every worker is listed
         info = client.scheduler_info()
-    limits = [w.get("memory_limit") or 0 for w in info["workers"].values()]
+    return dict(info["workers"])
+
+
+def worker_memory(client: Any) -> float:
+    """Total memory limit of the client's workers in bytes (``inf`` when unlimited)."""
+    limits = [w.get("memory_limit") or 0 for w in _workers(client).values()]
     if not limits or any(limit <= 0 for limit in limits):
         return math.inf
     return float(sum(limits))
@@ -204,7 +209,10 @@ class Chunks:
             self.n_chunks = len(self._sources)
         else:
             self._numpy = (X, Y)
-            self.cols = columns_per_chunk(self.n_x, self.dtype.itemsize, chunk_bytes(chunk))
+            workers = len(_workers(self.client))
+            self.cols = columns_per_chunk(
+                self.n_x, self.dtype.itemsize, chunk_bytes(chunk), self.m, max(1, workers)
+            )
             self.streamed = False
             self.n_chunks = -(-self.m // self.cols)
         self._place()
@@ -217,7 +225,7 @@ class Chunks:
             self.parts = self._submit(_part_task, ())
             return
         X, Y = self._numpy
-        n_workers = max(1, len(self.client.scheduler_info()["workers"]))
+        n_workers = max(1, len(_workers(self.client)))
         self.parts = []
         starts = list(range(0, self.m, self.cols))
         for i in range(0, len(starts), n_workers):  # a few chunks at a time: bounded copies
