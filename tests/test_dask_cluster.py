@@ -61,7 +61,7 @@ def test_bad_dask_settings_name_file_and_key(text: str, match: str) -> None:
 
 
 def test_settings_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert config.resolve_dask()["chunk"] == config.Choice("64 MiB", "default")
+    assert config.resolve_dask()["chunk"] == config.Choice("128 MiB", "default")
     Path("vecstudy.toml").write_text("[dask]\nchunk = '1 MiB'\naddress = 'tcp://h:1'\n")
     assert distributed.chunk_bytes() == 2**20
     monkeypatch.setenv("VECSTUDY_DASK_CHUNK", "2 kB")

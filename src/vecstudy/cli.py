@@ -285,7 +285,7 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     src.add_argument("--X", dest="x_file", metavar="X.npy", help="X, shape (n_x, m), from .npy")
     z.add_argument("--Y", dest="y_file", metavar="Y.npy", help="labels, shape (1, m) or (m,)")
-    z.add_argument("--chunk", default="64 MiB", help="bytes per chunk (default: 64 MiB)")
+    z.add_argument("--chunk", default="128 MiB", help="bytes per chunk (default: 128 MiB)")
     z.add_argument("--dtype", default="float64", help="float64 (default) or float32")
     z.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     z.add_argument("--overwrite", action="store_true", help="replace an existing store")
@@ -306,7 +306,7 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     d.add_argument("--iterations", type=int, default=10, help="iterations per timing")
     d.add_argument("--rounds", type=int, default=3, help="interleaved timings per contender")
     d.add_argument(
-        "--worker-memory", default="300 MiB", help="memory limit per worker, out-of-core run"
+        "--worker-memory", default="400 MiB", help="memory limit per worker, out-of-core run"
     )
     d.add_argument(
         "--ooc-iterations", type=int, default=3, help="out-of-core iterations (0: skip it)"

@@ -348,7 +348,7 @@ def check_file() -> None:
 ENV_DASK_ADDRESS: Final = "VECSTUDY_DASK_ADDRESS"
 ENV_DASK_CHUNK: Final = "VECSTUDY_DASK_CHUNK"
 #: Keys of the ``[dask]`` table and their defaults (see :func:`resolve_dask`).
-DASK_DEFAULTS: Final = {"address": None, "chunk": "64 MiB", "timeout": 10.0}
+DASK_DEFAULTS: Final = {"address": None, "chunk": "128 MiB", "timeout": 10.0}
 
 
 def resolve_dask() -> dict[str, Choice]:
@@ -360,8 +360,8 @@ def resolve_dask() -> dict[str, Choice]:
         then ``[dask] address``.
     ``chunk``
         Bytes of ``X`` per chunk when a NumPy ``X`` is split over the workers: an
-        integer or a string such as ``"64 MiB"``.  ``VECSTUDY_DASK_CHUNK``, then
-        ``[dask] chunk``.
+        integer or a string such as ``"64 MiB"`` (default ``"128 MiB"``, as dask.array).
+        ``VECSTUDY_DASK_CHUNK``, then ``[dask] chunk``.
     ``timeout``
         Seconds to wait for the scheduler at ``address`` (``[dask] timeout``).
 

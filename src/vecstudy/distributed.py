@@ -15,7 +15,8 @@ Data (:func:`write_zarr`, :func:`open_zarr`): a Zarr group holding ``X`` with sh
 ``(n_x, m)`` (the course's layout, one column per sample) in chunks of whole columns,
 ``(n_x, c)``, and ``Y`` with shape ``(m,)`` in chunks of ``c`` labels.  A step of the
 dask backend reads one chunk per task, so ``c`` sets both the task size and the
-memory a worker needs (``n_x * c * itemsize`` bytes, 64 MiB by default).
+memory a worker needs (``n_x * c * itemsize`` bytes, 128 MiB by default, as
+dask.array's own default chunk size).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 from vecstudy import config
 
 #: Chunk of a synthetic or converted dataset when none is asked for.
-DEFAULT_CHUNK = "64 MiB"
+DEFAULT_CHUNK = "128 MiB"
 
 
 class ClusterUnreachableError(ConnectionError):

@@ -17,7 +17,7 @@ travel to the tasks with each step (``n_x + 1`` numbers); ``X`` never travels ag
 
 Data placement, once per call:
 
-* a NumPy ``X`` is cut into chunks of ``[dask] chunk`` bytes (64 MiB by default) and
+* a NumPy ``X`` is cut into chunks of ``[dask] chunk`` bytes (128 MiB by default) and
   scattered over the workers;
 * a ``dask.array`` ``X`` (chunked along the samples; for instance read from Zarr) is
   persisted on the workers when it takes at most :data:`PERSIST_FRACTION` of their
