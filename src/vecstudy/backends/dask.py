@@ -33,14 +33,16 @@ whole descent (in slices of a few hundred iterations) runs as one task on the wo
 holding it.
 
 Why one pass where dask-glm makes two: dask-glm's ``gradient_descent`` (behind
-dask-ml's ``LogisticRegression(solver="gradient_descent")``) expresses a step as
-dask.array operations on ``X`` with shape ``(m, n_x)``: ``Xbeta = X.dot(beta)``, then
-the gradient ``X.T.dot(sigmoid(Xbeta) - y)``, which reads ``X`` a second time after
-the first reduction is complete, plus a backtracking line search that evaluates the
-loss again, each a separate ``compute`` round trip through the scheduler with a
-graph rebuilt from the array expressions.  Here the forward and backward passes are
-fused in one kernel that reads each chunk of ``X`` once per step, and one round trip
-returns everything the update needs.
+dask-ml's ``LogisticRegression(solver="gradient_descent")``) writes a step as
+dask.array expressions on ``X`` with shape ``(m, n_x)``: the gradient
+``X.T @ (sigmoid(X beta) - y)`` (one pass over ``X``, reusing a persisted ``X beta``),
+then ``X @ grad`` for its backtracking line search, a second pass over ``X`` that
+cannot start before the first one's reduction is complete, then ``persist`` and
+``compute`` calls for the step size and the loss: two dependent passes over ``X`` and
+several round trips through the scheduler per iteration, with graphs rebuilt from
+the expressions every time.  Here the forward and backward passes are fused in one
+kernel that reads each chunk once per step, and one round trip returns everything
+the update needs.
 
 Faults: if workers die and take scattered chunks with them, the chunks are
 scattered again from the client's copy and the step is repeated (persisted dask
