@@ -296,3 +296,12 @@ def test_info_names_the_cluster(client: Client, capsys: pytest.CaptureFixture[st
 
     assert main(["info"]) == 0
     assert "dask cluster: active client (" in capsys.readouterr().out
+
+
+def test_small_numpy_x_is_one_chunk_large_one_is_split(client: Client) -> None:
+    small = np.zeros((2, 100))
+    with dk.placed(small, np.zeros(100)) as data:
+        assert data.single  # the whole descent runs as one task where the chunk lives
+    big = np.zeros((1, dk.SPLIT_MIN_BYTES // 8))
+    with dk.placed(big, np.zeros(big.shape[1])) as data:
+        assert data.n_chunks == 2  # one per worker, though it would fit in one chunk

@@ -83,6 +83,10 @@ Array = NDArray[np.floating[Any]]
 PERSIST_FRACTION = 0.5
 #: Attempts of one step after losing data to dead workers, before giving up.
 MAX_RETRIES = 3
+#: A NumPy X smaller than this stays in one chunk (when it fits in one): a step over it
+#: takes less than the scheduler's round trip, so splitting it over workers only adds
+#: round trips; larger ones are cut into a multiple of the number of workers.
+SPLIT_MIN_BYTES = 16 * 2**20
 #: With a single chunk, one task runs about this many multiply-adds of descent (~0.1 s).
 SLICE_WORK = 100_000_000
 
@@ -211,7 +215,7 @@ class Chunks:
             self.n_chunks = len(self._sources)
         else:
             self._numpy = (X, Y)
-            workers = len(_workers(self.client))
+            workers = len(_workers(self.client)) if X.nbytes >= SPLIT_MIN_BYTES else 1
             self.cols = columns_per_chunk(
                 self.n_x, self.dtype.itemsize, chunk_bytes(chunk), self.m, max(1, workers)
             )
