@@ -102,3 +102,35 @@ def test_worker_killed_mid_descent(rng: np.random.Generator) -> None:
         assert second[5] == 5
         np.testing.assert_allclose(second[0], ref[0], rtol=1e-12)
         assert second[1] == pytest.approx(ref[1], rel=1e-12)
+
+
+@pytest.mark.slow
+def test_embedded_cluster_closes_at_exit(tmp_path: Path) -> None:
+    """With no client and no address, a local cluster is started once and closed at exit."""
+    import subprocess
+
+    code = (
+        "import numpy as np, vecstudy\n"
+        "from vecstudy import distributed\n"
+        "X, Y = np.ones((2, 5)), np.ones(5)\n"
+        "vecstudy.propagate(np.zeros(2), 0.0, X, Y, backend='dask')\n"
+        "first = distributed.get_client()[0]\n"
+        "vecstudy.optimize(np.zeros(2), 0.0, X, Y, 3, 0.1, backend='dask')\n"
+        "assert distributed.get_client()[0] is first\n"
+        "print(distributed.describe())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECSTUDY_")}
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    cores = config.available_cores()
+    assert done.stdout.strip() == f"local cluster, {cores} workers x 1 thread (started)"
+    assert "Warning" not in done.stderr, done.stderr
+    assert "leaked" not in done.stderr, done.stderr
