@@ -145,7 +145,7 @@ def test_choice_is_resolved_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (
             'backend = "cuda"\n',
-            r"unknown backend 'cuda' from config file .*vecstudy.toml, key 'backend'; valid backends are 'python', 'numba', 'numpy', 'auto'",
+            r"unknown backend 'cuda' from config file .*vecstudy.toml, key 'backend'; valid backends are 'python', 'numba', 'numpy', 'dask', 'auto'",
         ),
         ("backend = 3\n", r"unknown backend 3 from config file"),
         (
@@ -158,7 +158,7 @@ def test_choice_is_resolved_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             'backnd = "numba"\n',
-            r"config file .*vecstudy.toml, key 'backnd': unknown key; valid keys are backend, dtype, threads, bench",
+            r"config file .*vecstudy.toml, key 'backnd': unknown key; valid keys are backend, dtype, threads, bench, dask",
         ),
         ("bench = 3\n", r"key 'bench': must be a table"),
         ('backend = "numba\n', r"config file .*vecstudy.toml is not valid TOML"),

@@ -13,7 +13,7 @@ from vecstudy import backends
 
 
 def test_available_backends() -> None:
-    assert vecstudy.available_backends() == ("python", "numba", "numpy")
+    assert vecstudy.available_backends() == ("python", "numba", "numpy", "dask")
 
 
 def test_registering_twice_is_an_error() -> None:

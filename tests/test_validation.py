@@ -135,7 +135,7 @@ def test_optimize_rejects(args: dict[str, object], error: type[Exception], match
         (
             {"backend": "fortran"},
             ValueError,
-            r"unknown backend 'fortran' from argument backend=; valid backends are 'python', 'numba', 'numpy', 'auto'",
+            r"unknown backend 'fortran' from argument backend=; valid backends are 'python', 'numba', 'numpy', 'dask', 'auto'",
         ),
         (
             {"dtype": "float16"},

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecstudy import backends, config
+from vecstudy.distributed import is_dask_array as _lazy
 from vecstudy.threads import limit_threads
 
 Array: TypeAlias = NDArray[np.floating[Any]]
@@ -198,6 +199,10 @@ def _check_finite(arr: NDArray[Any], name: str) -> None:
 
 
 def _check_X(X: ArrayLike, name: str = "X") -> NDArray[Any]:
+    if _lazy(X):  # a dask array: checked without reading it
+        from vecstudy.distributed import check_lazy_X
+
+        return check_lazy_X(X, name)  # type: ignore[no-any-return]
     arr = _as_real_array(X, name)
     if arr.ndim != 2:
         raise ValueError(
@@ -224,6 +229,10 @@ def _transposed_hint(shape: tuple[int, ...], x_name: str = "X") -> str:
 def _check_Y(
     Y: ArrayLike, m: int, name: str = "Y", x_shape: tuple[int, ...] | None = None
 ) -> NDArray[Any]:
+    if _lazy(Y):
+        from vecstudy.distributed import check_lazy_Y
+
+        return check_lazy_Y(Y, m, name)  # type: ignore[no-any-return]
     arr = _as_real_array(Y, name)
     if arr.ndim == 2 and arr.shape[1] == 1 and arr.shape[0] > 1:
         arr = arr[:, 0]  # (m, 1) column: reported below if its length does not fit
@@ -318,11 +327,23 @@ def _check_flag(value: object, name: str) -> bool:
 
 
 # --------------------------------------------------------------------------- dispatch
-def _kernel(backend: str | None, n_x: int, m: int, dtype: str) -> tuple[ModuleType, str]:
-    """The backend module for a call, resolving ``"auto"`` by the problem's shape."""
+def _kernel(
+    backend: str | None, n_x: int, m: int, dtype: str, lazy: bool = False
+) -> tuple[ModuleType, str]:
+    """The backend module for a call, resolving ``"auto"`` by the problem's shape.
+
+    ``lazy``: X is a dask array, which only the dask backend takes (``"auto"`` picks it).
+    """
     choice = config.resolve_backend(backend)
     name = str(choice.value)
-    if name == config.AUTO:
+    if lazy and name not in ("dask", config.AUTO):
+        raise TypeError(
+            f"X is a dask array, which only backend 'dask' takes; backend {name!r} is in force "
+            f"(from {choice.source}): pass backend='dask', or a NumPy array (X.compute())"
+        )
+    if lazy and name == config.AUTO:
+        name = "dask"
+    elif name == config.AUTO:
         from vecstudy.auto import choose_backend
 
         picked = choose_backend(n_x, m, dtype=dtype)
@@ -390,6 +411,11 @@ def _prepare(
     bf = _check_b(b)
     Ya = None if Y is None else _check_Y(Y, m, x_shape=Xa.shape)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
+    if _lazy(Xa) or _lazy(Ya):  # dask arrays: converted lazily, never read here
+        from vecstudy.distributed import lazy_inputs
+
+        Xl, Yl = lazy_inputs(Xa, Ya, dt)
+        return np.ascontiguousarray(wa, dtype=dt), bf, Xl, Yl, dt
     with np.errstate(over="ignore"):  # overflow in a cast to float32 is reported below
         Xc = _as_kernel_array(Xa, dt)
         wc = np.ascontiguousarray(wa, dtype=dt)
@@ -600,7 +626,7 @@ def propagate(
     """
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
-    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
+    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, _lazy(Xc))
     announce_compile(name, "propagate", Xc)
     with _threads(threads, name):
         dw, db, cost = module.propagate(wc, bf, Xc, Yc)
@@ -661,7 +687,7 @@ def optimize(
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
     assert Yc is not None
     _check_lr_for_dtype(lr, dt)
-    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
+    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, _lazy(Xc))
     announce_compile(name, "optimize", Xc)
     with _threads(threads, name):
         Xc = _relayout(module, Xc, n_iter)  # the copy, if any, runs on the same threads
@@ -793,8 +819,10 @@ def predict(
     array([[1., 1., 0.]])
     """
     wc, bf, Xc, _, dt = _prepare(w, b, X, None, dtype)
-    _check_z(wc, bf, Xc)
-    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt)
+    lazy = _lazy(Xc)
+    if not lazy:  # a dask X is never read here; its kernel reports a non-finite z
+        _check_z(wc, bf, Xc)
+    module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, lazy)
     announce_compile(name, "predict", Xc)
     with _threads(threads, name):
         out = module.predict(wc, bf, Xc)

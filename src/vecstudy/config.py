@@ -48,8 +48,8 @@ AUTO: Final = "auto"
 DEFAULT_BACKEND: Final = "numpy"
 VALID_DTYPES: Final = ("float64", "float32")
 #: Top-level keys a config file may hold; ``bench`` is a table validated by ``vecstudy.bench``.
-FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb")
-SECTIONS: Final = ("bench",)
+FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb", "dask")
+SECTIONS: Final = ("bench", "dask")
 
 ENV_BACKEND: Final = "VECSTUDY_BACKEND"
 ENV_DTYPE: Final = "VECSTUDY_DTYPE"
@@ -509,3 +509,73 @@ def resolve_relayout_max_mb() -> Choice:
         value, source = found
         return Choice(check_relayout_max_mb(value, source), source)
     return Choice(DEFAULT_RELAYOUT_MAX_MB, "default")
+
+
+# --------------------------------------------------------------------------- [dask]
+ENV_DASK_ADDRESS: Final = "VECSTUDY_DASK_ADDRESS"
+ENV_DASK_CHUNK: Final = "VECSTUDY_DASK_CHUNK"
+#: Keys of the ``[dask]`` table and their defaults (see :func:`resolve_dask`).
+DASK_DEFAULTS: Final = {"address": None, "chunk": "128 MiB", "timeout": 10.0}
+
+
+def resolve_dask() -> dict[str, Choice]:
+    """The dask backend's settings, each with its source.
+
+    ``address``
+        Scheduler to connect to (``"tcp://host:8786"``) when no Dask client is active
+        in the process; ``None``: start a local cluster.  ``VECSTUDY_DASK_ADDRESS``,
+        then ``[dask] address``.
+    ``chunk``
+        Bytes of ``X`` per chunk when a NumPy ``X`` is split over the workers: an
+        integer or a string such as ``"64 MiB"`` (default ``"128 MiB"``, as dask.array).
+        ``VECSTUDY_DASK_CHUNK``, then ``[dask] chunk``.
+    ``timeout``
+        Seconds to wait for the scheduler at ``address`` (``[dask] timeout``).
+
+    A config file's table looks like::
+
+        [dask]
+        address = "tcp://10.0.0.5:8786"
+        chunk = "128 MiB"
+        timeout = 10
+    """
+    table, path = file_section("dask")
+    unknown = sorted(set(table) - set(DASK_DEFAULTS))
+    if unknown:
+        valid = ", ".join(DASK_DEFAULTS)
+        raise ConfigError(
+            f"config file {path}, table [dask]: unknown key {unknown[0]!r}; valid keys are {valid}"
+        )
+    out: dict[str, Choice] = {}
+    envs = {"address": ENV_DASK_ADDRESS, "chunk": ENV_DASK_CHUNK}
+    for key, default in DASK_DEFAULTS.items():
+        env = envs.get(key)
+        if env is not None and os.environ.get(env):
+            out[key] = Choice(os.environ[env], f"environment variable {env}")
+        elif key in table:
+            out[key] = Choice(table[key], f"config file {path}, key 'dask.{key}'")
+        else:
+            out[key] = Choice(default, "default")
+    address = out["address"].value
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ConfigError(
+            f"bad dask address {address!r} from {out['address'].source}; "
+            "expected a string such as 'tcp://host:8786'"
+        )
+    chunk = out["chunk"].value
+    if (
+        isinstance(chunk, bool)
+        or not isinstance(chunk, str | int)
+        or (isinstance(chunk, int) and chunk < 1)
+    ):
+        raise ConfigError(
+            f"bad dask chunk {chunk!r} from {out['chunk'].source}; "
+            "expected a positive number of bytes or a string such as '64 MiB'"
+        )
+    timeout = out["timeout"].value
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
+        raise ConfigError(
+            f"bad dask timeout {timeout!r} from {out['timeout'].source}; "
+            "expected a positive number of seconds"
+        )
+    return out

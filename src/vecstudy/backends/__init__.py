@@ -64,20 +64,34 @@ KERNEL_FUNCTIONS: Final = (
 )
 
 _REGISTRY: dict[str, str] = {}
+#: The pip extra that provides a backend's optional dependencies.
+_EXTRAS: dict[str, str] = {}
 _LOADED: dict[str, ModuleType] = {}
 
 
-def register(name: str, module: str) -> None:
+class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented contract)
+    """A registered backend cannot be loaded because an optional dependency is missing.
+
+    The message is one line naming the pip extra that installs it, e.g.
+    ``pip install 'vecstudy[dask]'``.
+    """
+
+
+def register(name: str, module: str, *, extra: str | None = None) -> None:
     """Register backend ``name`` implemented by importable ``module``.
 
     The module is imported lazily, on first use.  Registering a name twice is
-    an error.
+    an error.  ``extra`` names the pip extra holding the backend's optional
+    dependencies: when importing the module fails for want of one, :func:`load`
+    raises :class:`BackendUnavailable` naming it.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"backend name must be an identifier, got {name!r}")
     if name in _REGISTRY:
         raise ValueError(f"backend {name!r} is already registered (module {_REGISTRY[name]!r})")
     _REGISTRY[name] = module
+    if extra is not None:
+        _EXTRAS[name] = extra
 
 
 def available_backends() -> tuple[str, ...]:
@@ -99,7 +113,17 @@ def load(name: str) -> ModuleType:
         pass
     if name not in _REGISTRY:
         raise ValueError(unknown_backend_message(name, "the registry"))
-    module = importlib.import_module(_REGISTRY[name])
+    try:
+        module = importlib.import_module(_REGISTRY[name])
+    except ImportError as exc:
+        own = (exc.name or "").startswith("vecstudy")
+        if name not in _EXTRAS or own or isinstance(exc, BackendUnavailable):
+            raise
+        dependency = exc.name or str(exc)
+        raise BackendUnavailable(
+            f"backend {name!r} needs {dependency}, which is not installed; "
+            f"install it with: pip install 'vecstudy[{_EXTRAS[name]}]'"
+        ) from exc
     missing = [f for f in KERNEL_FUNCTIONS if not callable(getattr(module, f, None))]
     if missing:
         raise TypeError(f"backend {name!r} ({module.__name__}) lacks {', '.join(missing)}")
@@ -110,3 +134,4 @@ def load(name: str) -> ModuleType:
 register("python", "vecstudy.backends.python")
 register("numba", "vecstudy.backends.numba")
 register("numpy", "vecstudy.backends.numpy")
+register("dask", "vecstudy.backends.dask", extra="dask")

@@ -1,0 +1,534 @@
+"""The distributed study: the dask backend against numba, numpy and dask-glm, in one run.
+
+Four measurements, side by side on one machine:
+
+1. **Per iteration, in memory**, at 80 MB and 800 MB of float64 ``X`` (n_x = 100):
+   the numba and numpy backends in this process (every core), the dask backend on a
+   local cluster (one worker process per core, one thread each, ``X`` persisted on
+   the workers), and dask-glm's ``gradient_descent`` (the solver behind dask-ml's
+   ``LogisticRegression(solver="gradient_descent")``) on the same chunks, persisted.
+   Rounds are interleaved (numba, numpy, dask, numba, ...); dask-glm runs after them.
+2. **Per-step overhead** at small sizes: the dask backend's time per step with one
+   chunk per worker, beside the numba backend's step on the same data.  At these
+   sizes the step itself costs microseconds, so the difference is the scheduler's
+   round trip.
+3. **Out of core**: ``X`` in Zarr, four times the workers' total memory limit, read
+   chunk by chunk at every step; the same number of iterations with dask-glm on the
+   same Zarr array; every worker's peak resident memory against its limit; and the
+   dask fit against the numba backend's in-memory fit.
+
+All data are synthetic and seeded (:func:`vecstudy.distributed.write_zarr`), read by
+every contender from the same Zarr store.  Results: ``dask-study.json`` (the raw
+timings), ``dask-study.md`` (tables) and ``dask-study.png`` / ``.svg`` (figures) in the
+output directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vecstudy import backends, config, distributed
+
+#: Learning rate of every timed descent (the values do not matter for time).
+LEARNING_RATE = 0.5
+N_X = 100
+
+
+def _median_per_iter(samples: list[float], iterations: int) -> float:
+    return statistics.median(samples) / iterations
+
+
+def _peak_rss() -> float:
+    """Peak resident memory of this process in bytes (runs on the workers).
+
+    Linux's ``VmHWM`` (the high-water mark of this process image); ``getrusage``'s
+    ``ru_maxrss`` would not do: it keeps the peak of the parent a worker was forked
+    from.  Elsewhere: the resident memory now.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return _rss()
+
+
+def _rss() -> float:
+    """Resident memory of this process in bytes now (runs on the workers)."""
+    import psutil  # type: ignore[import-untyped]
+
+    return float(psutil.Process().memory_info().rss)
+
+
+def _noop(i: int) -> int:
+    return i
+
+
+def _warm_worker() -> bool:
+    from vecstudy.backends import dask as dk
+
+    dk.chunk_kernel()
+    return True
+
+
+@contextlib.contextmanager
+def _cluster(workers: int, memory_limit: str | None = None) -> Iterator[Any]:
+    from distributed import Client
+
+    options: dict[str, Any] = {"n_workers": workers, "processes": True}
+    if memory_limit is not None:
+        options["memory_limit"] = memory_limit
+    with distributed.local_cluster(**options) as cluster, Client(cluster) as client:
+        client.run(_warm_worker)  # numba's cache loaded before anything is timed
+        yield client
+
+
+def _time(fn: Callable[..., object], *args: Any) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def _glm(Xt: Any, y: Any, iterations: int) -> Any:
+    """dask-glm's gradient descent for exactly ``iterations`` iterations (no normalization)."""
+    from dask_glm.algorithms import gradient_descent
+    from dask_glm.families import Logistic
+
+    return gradient_descent(
+        Xt, y, max_iter=iterations, tol=-math.inf, family=Logistic, normalize=False
+    )
+
+
+def in_memory(
+    client: Any, root: Path, sizes_mb: list[int], iterations: int, rounds: int, log: Any
+) -> list[dict[str, Any]]:
+    """Per-iteration times at each size (MB of float64 X), all contenders."""
+    from vecstudy.backends import dask as dk
+    from vecstudy.threads import limit_threads
+
+    rows: list[dict[str, Any]] = []
+    cores = config.available_cores()
+    for size in sizes_mb:
+        m = size * 10**6 // (8 * N_X)
+        # chunks of at most 128 MiB, and at least one per worker
+        chunk = min(distributed.chunk_bytes(distributed.DEFAULT_CHUNK), 8 * N_X * m // cores)
+        path = distributed.write_zarr(
+            root / f"x{size}.zarr", shape=(N_X, m), seed=size, chunk=max(1, chunk)
+        )
+        Xz, Yz = distributed.open_zarr(path)
+        X, Y = Xz.compute(), Yz.compute()
+        w0 = np.zeros(N_X)
+        times: dict[str, list[float]] = {"numba": [], "numpy": [], "dask": []}
+        with dk.placed(Xz, Yz, persist=True) as data, limit_threads(cores, numba=True):
+            nb, npy = backends.load("numba"), backends.load("numpy")
+            nb.optimize(w0, 0.0, X, Y, 1, LEARNING_RATE, 100)
+            dk.descend(data, w0, 0.0, 1, LEARNING_RATE, 100)
+            steps = (iterations, LEARNING_RATE, 100)
+            for _ in range(rounds):
+                times["numba"].append(_time(nb.optimize, w0, 0.0, X, Y, *steps))
+                times["numpy"].append(_time(npy.optimize, w0, 0.0, X, Y, *steps))
+                times["dask"].append(_time(dk.descend, data, w0, 0.0, *steps))
+            chunks = data.n_chunks
+        del X, Y
+        with contextlib.suppress(ImportError):
+            Xt, yd = client.persist([Xz.T, Yz])
+            _glm(Xt, yd, 1)
+            times["dask-glm"] = [_time(_glm, Xt, yd, iterations) for _ in range(rounds)]
+            del Xt, yd
+        for name, samples in times.items():
+            rows.append(
+                {
+                    "study": "in-memory",
+                    "contender": name,
+                    "mb": size,
+                    "shape": f"{N_X}x{m}",
+                    "chunks": chunks,
+                    "iterations": iterations,
+                    "samples_s": samples,
+                    "per_iteration_s": _median_per_iter(samples, iterations),
+                }
+            )
+            log(f"{size} MB {name}: {rows[-1]['per_iteration_s'] * 1e3:.1f} ms per iteration")
+        shutil.rmtree(path, ignore_errors=True)
+    return rows
+
+
+def overhead(client: Any, iterations: int, rounds: int, log: Any) -> list[dict[str, Any]]:
+    """Per-step time of the dask backend at small sizes, one chunk per worker."""
+    from vecstudy.backends import dask as dk
+    from vecstudy.threads import limit_threads
+
+    rows: list[dict[str, Any]] = []
+    workers = len(client.scheduler_info()["workers"])
+    # dask's own floor: one no-op task per worker, submitted and gathered
+    noop = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(iterations):
+            client.gather(client.map(_noop, range(workers), pure=False))
+        noop.append(time.perf_counter() - t0)
+    rows.append(
+        {
+            "study": "overhead",
+            "contender": "dask no-op round trip",
+            "shape": "-",
+            "mb": 0.0,
+            "chunks": workers,
+            "iterations": iterations,
+            "samples_s": noop,
+            "per_iteration_s": _median_per_iter(noop, iterations),
+        }
+    )
+    log(f"dask no-op round trip ({workers} tasks): {rows[-1]['per_iteration_s'] * 1e3:.2f} ms")
+    rng = np.random.default_rng(7)
+    for m in (1_000, 10_000, 100_000):
+        n_x = 10
+        X = rng.standard_normal((n_x, m))
+        Y = (rng.random(m) < 0.5).astype(float)
+        w0 = np.zeros(n_x)
+        chunk = -(-m // workers) * n_x * 8
+        nb = backends.load("numba")
+        with dk.placed(X, Y, chunk=chunk) as data, limit_threads(1, numba=True):
+            dk.descend(data, w0, 0.0, 2, LEARNING_RATE, 100)
+            nb.optimize(w0, 0.0, X, Y, 2, LEARNING_RATE, 100)
+            t_d, t_n = [], []
+            for _ in range(rounds):
+                t_d.append(_time(dk.descend, data, w0, 0.0, iterations, 0.5, 10**9))
+                t_n.append(_time(nb.optimize, w0, 0.0, X, Y, iterations, 0.5, 10**9))
+        for name, samples in (("dask", t_d), ("numba (1 thread)", t_n)):
+            rows.append(
+                {
+                    "study": "overhead",
+                    "contender": name,
+                    "shape": f"{n_x}x{m}",
+                    "mb": X.nbytes / 1e6,
+                    "chunks": data.n_chunks,
+                    "iterations": iterations,
+                    "samples_s": samples,
+                    "per_iteration_s": _median_per_iter(samples, iterations),
+                }
+            )
+        log(
+            f"overhead {n_x}x{m}: dask {rows[-2]['per_iteration_s'] * 1e3:.2f} ms, "
+            f"numba {rows[-1]['per_iteration_s'] * 1e3:.3f} ms per step"
+        )
+    return rows
+
+
+def out_of_core(
+    root: Path, worker_memory: str, chunk: str, iterations: int, log: Any
+) -> list[dict[str, Any]]:
+    """X in Zarr at 4x the workers' total memory limit: dask backend and dask-glm."""
+    from dask.utils import parse_bytes
+
+    from vecstudy.backends import dask as dk
+
+    workers = config.available_cores()
+    limit = parse_bytes(worker_memory)
+    m = 4 * workers * limit // (8 * N_X)
+    path = distributed.write_zarr(root / "ooc.zarr", shape=(N_X, m), chunk=chunk, seed=4)
+    Xz, Yz = distributed.open_zarr(path)
+    rows: list[dict[str, Any]] = []
+    w0 = np.zeros(N_X)
+    with _cluster(workers, worker_memory) as client:
+        idle = max(client.run(_rss).values())
+        if idle > 0.6 * limit:  # Dask pauses a worker at 80% of its limit: it would wait forever
+            raise ValueError(
+                f"--worker-memory {worker_memory} is too small: an idle worker already uses "
+                f"{idle / 2**20:.0f} MiB; give at least {idle / 0.6 / 2**20:.0f} MiB"
+            )
+        with dk.placed(Xz, Yz) as data:
+            assert data.streamed, "X fits in the workers' memory: not an out-of-core run"
+            t0 = time.perf_counter()
+            fit = dk.descend(data, w0, 0.0, iterations, 0.5, 100)
+            seconds = time.perf_counter() - t0
+        peaks = client.run(_peak_rss)
+        rows.append(
+            {
+                "study": "out-of-core",
+                "contender": "dask",
+                "shape": f"{N_X}x{m}",
+                "mb": 8 * N_X * m / 1e6,
+                "chunks": data.n_chunks,
+                "iterations": iterations,
+                "samples_s": [seconds],
+                "per_iteration_s": seconds / iterations,
+                "worker_limit_bytes": limit,
+                "worker_peak_bytes": sorted(peaks.values()),
+            }
+        )
+        log(f"out-of-core dask: {seconds / iterations:.2f} s per iteration, peaks {peaks}")
+        with contextlib.suppress(ImportError):
+            client.restart()  # fresh worker processes: a peak of their own
+            client.run(_warm_worker)
+            seconds = _time(_glm, Xz.T, Yz, iterations)
+            peaks = client.run(_peak_rss)
+            rows.append({**rows[0], "contender": "dask-glm", "samples_s": [seconds]})
+            rows[-1].update(
+                per_iteration_s=seconds / iterations, worker_peak_bytes=sorted(peaks.values())
+            )
+            log(f"out-of-core dask-glm: {seconds / iterations:.2f} s per iteration, peaks {peaks}")
+    X, Y = Xz.compute(), Yz.compute()  # the in-memory reference, in this process
+    ref = backends.load("numba").optimize(w0, 0.0, X, Y, iterations, 0.5, 100)
+    del X, Y
+    scale = max(1.0, float(np.abs(ref[0]).max()))
+    rows[0]["max_rel_diff_vs_in_memory"] = max(
+        float(np.abs(fit[0] - ref[0]).max()) / scale, abs(fit[1] - ref[1]) / max(1.0, abs(ref[1]))
+    )
+    log(f"out-of-core vs in-memory numba: {rows[0]['max_rel_diff_vs_in_memory']:.2e} relative")
+    shutil.rmtree(path, ignore_errors=True)
+    return rows
+
+
+def run(
+    output_dir: str | Path,
+    *,
+    sizes_mb: tuple[int, ...] = (80, 800),
+    iterations: int = 10,
+    rounds: int = 3,
+    worker_memory: str = "400 MiB",
+    ooc_chunk: str = "32 MiB",
+    ooc_iterations: int = 3,
+    log: Any = None,
+) -> dict[str, Path]:
+    """Run the study, write its JSON, Markdown and figures; return their paths."""
+    from vecstudy import bench
+
+    if log is None:
+        log = functools.partial(print, flush=True)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    machine = bench.machine_info()
+    with tempfile.TemporaryDirectory(prefix=".dask-study-", dir=out) as tmp:
+        root = Path(tmp)
+        with _cluster(config.available_cores()) as client:
+            rows += in_memory(client, root, list(sizes_mb), iterations, rounds, log)
+            rows += overhead(client, 50, rounds, log)
+        if ooc_iterations > 0:
+            rows += out_of_core(root, worker_memory, ooc_chunk, ooc_iterations, log)
+    versions = _versions()
+    results = {"machine": machine, "versions": versions, "rows": rows}
+    paths = {
+        "json": out / "dask-study.json",
+        "markdown": out / "dask-study.md",
+        "figure": out / "dask-study.png",
+    }
+    bench.atomic_write_text(paths["json"], json.dumps(results, indent=1, default=str))
+    bench.atomic_write_text(paths["markdown"], to_markdown(results))
+    figure(results, paths["figure"])
+    return paths
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("dask", "distributed", "zarr", "numba", "numpy", "dask-glm", "dask-ml"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    """Tables of the study: per iteration, ratios, overhead, out of core."""
+    rows = results["rows"]
+    mach = results["machine"]
+    lines = [
+        "# The dask backend: distributed study",
+        "",
+        f"Machine: {mach.get('cpu')}, {mach.get('cores')} cores, {mach.get('os')}; "
+        f"{mach.get('timestamp')}.  Versions: "
+        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+        + ".",
+        "",
+        "Local cluster: one worker process per core, one thread each.  numba and numpy run "
+        "in the client process on every core.  Times are medians of interleaved rounds; "
+        "the machine may be shared, so read ratios rather than absolute times.",
+        "",
+        "## Per iteration, X in memory (float64, n_x = 100)",
+        "",
+        "| X | chunks | numba | numpy | dask | dask-glm | dask / numba | dask-glm / dask |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    mem = [r for r in rows if r["study"] == "in-memory"]
+    for size in sorted({r["mb"] for r in mem}):
+        t = {r["contender"]: r for r in mem if r["mb"] == size}
+
+        def ms(name: str, t: dict[str, Any] = t) -> str:
+            return f"{t[name]['per_iteration_s'] * 1e3:.1f} ms" if name in t else "n/a"
+
+        def ratio(a: str, b: str, t: dict[str, Any] = t) -> str:
+            if a not in t or b not in t:
+                return "n/a"
+            return f"{t[a]['per_iteration_s'] / t[b]['per_iteration_s']:.2f}x"
+
+        lines.append(
+            f"| {size} MB ({t['dask']['shape']}) | {t['dask']['chunks']} | {ms('numba')} | "
+            f"{ms('numpy')} | {ms('dask')} | {ms('dask-glm')} | {ratio('dask', 'numba')} | "
+            f"{ratio('dask-glm', 'dask')} |"
+        )
+    lines += [
+        "",
+        "## Per-step overhead at small sizes (one chunk per worker)",
+        "",
+        "| X | dask step | numba step (1 thread) | overhead (difference) |",
+        "|---|---|---|---|",
+    ]
+    ovh = [r for r in rows if r["study"] == "overhead" and r["shape"] != "-"]
+    for shape in dict.fromkeys(r["shape"] for r in ovh):
+        d = next(r for r in ovh if r["shape"] == shape and r["contender"] == "dask")
+        n = next(r for r in ovh if r["shape"] == shape and r["contender"] != "dask")
+        lines.append(
+            f"| {shape} | {d['per_iteration_s'] * 1e3:.2f} ms | "
+            f"{n['per_iteration_s'] * 1e3:.3f} ms | "
+            f"{(d['per_iteration_s'] - n['per_iteration_s']) * 1e3:.2f} ms |"
+        )
+    noop = [r for r in rows if r["contender"] == "dask no-op round trip"]
+    if noop:
+        lines += [
+            "",
+            f"For scale: dask's own round trip here, {noop[0]['chunks']} no-op tasks submitted "
+            f"and gathered, takes {noop[0]['per_iteration_s'] * 1e3:.2f} ms (median).",
+        ]
+    ooc = [r for r in rows if r["study"] == "out-of-core"]
+    if ooc:
+        first = ooc[0]
+        limit = first["worker_limit_bytes"]
+        lines += [
+            "",
+            f"## Out of core: X in Zarr, {first['mb'] / 1e3:.2f} GB ({first['shape']}, "
+            f"{first['chunks']} chunks), 4x the workers' total memory limit",
+            "",
+            f"Memory limit per worker: {limit / 2**20:.0f} MiB.  Peak memory: the worker "
+            "process's peak resident set (`VmHWM`), imports included.",
+            "",
+            "| contender | per iteration | peak per worker | under the limit |",
+            "|---|---|---|---|",
+        ]
+        for r in ooc:
+            peaks = ", ".join(f"{p / 2**20:.0f} MiB" for p in r["worker_peak_bytes"])
+            under = "yes" if max(r["worker_peak_bytes"]) < limit else "**no**"
+            lines.append(f"| {r['contender']} | {r['per_iteration_s']:.2f} s | {peaks} | {under} |")
+        lines += [
+            "",
+            f"The dask fit against the numba backend's in-memory fit, {first['iterations']} "
+            f"iterations: largest relative difference in w, b = "
+            f"{first['max_rel_diff_vs_in_memory']:.1e}.",
+        ]
+    lines += [
+        "",
+        "dask-glm: `dask_glm.algorithms.gradient_descent(X.T, y, max_iter=N, tol=-inf, "
+        "normalize=False)` on the same chunks (transposed to its samples-by-features layout),"
+        " persisted for the in-memory rows and read from Zarr for the out-of-core row.",
+        "",
+        "Reproduce: `vecstudy dask-study --output-dir DIR`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def figure(results: dict[str, Any], path: Path) -> None:
+    """Three panels: per iteration in memory, per-step overhead, out of core."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["rows"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+    colors = {"numba": "C0", "numpy": "C1", "dask": "C2", "dask-glm": "C3"}
+    mem = [r for r in rows if r["study"] == "in-memory"]
+    sizes = sorted({r["mb"] for r in mem})
+    names = [n for n in colors if any(r["contender"] == n for r in mem)]
+    ax = axes[0]
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        vals = [
+            next(
+                (
+                    r["per_iteration_s"] * 1e3
+                    for r in mem
+                    if r["mb"] == s and r["contender"] == name
+                ),
+                0.0,
+            )
+            for s in sizes
+        ]
+        xs = np.arange(len(sizes)) + (i - (len(names) - 1) / 2) * width
+        bars = ax.bar(xs, vals, width, label=name, color=colors[name])
+        ax.bar_label(bars, fmt="%.0f", fontsize=8)
+    ax.set_xticks(np.arange(len(sizes)), [f"{s} MB" for s in sizes])
+    ax.set_yscale("log")
+    ax.set_ylabel("time per iteration (ms, log scale; lower is better)")
+    ax.set_title("X in memory, float64, n_x = 100")
+    ax.legend(fontsize=8)
+
+    ax = axes[1]
+    ovh = [r for r in rows if r["study"] == "overhead"]
+    for r in ovh:
+        if r["contender"] == "dask no-op round trip":
+            ax.axhline(
+                r["per_iteration_s"] * 1e3,
+                color="grey",
+                linestyle=":",
+                label=f"dask no-op round trip ({r['chunks']} tasks)",
+            )
+    for name, color in (("dask", "C2"), ("numba (1 thread)", "C0")):
+        pts = [(r["mb"], r["per_iteration_s"] * 1e3) for r in ovh if r["contender"] == name]
+        ax.plot(*zip(*pts, strict=True), "o-", color=color, label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("size of X (MB), n_x = 10, one chunk per worker")
+    ax.set_ylabel("time per step (ms, log scale)")
+    ax.set_title("Per-step overhead at small sizes")
+    ax.legend(fontsize=8)
+
+    ax = axes[2]
+    ooc = [r for r in rows if r["study"] == "out-of-core"]
+    if ooc:
+        limit = ooc[0]["worker_limit_bytes"] / 2**20
+        labels = [r["contender"] for r in ooc]
+        peaks = [max(r["worker_peak_bytes"]) / 2**20 for r in ooc]
+        bars = ax.bar(labels, peaks, color=[colors[c] for c in labels])
+        ax.bar_label(
+            bars,
+            labels=[f"{r['per_iteration_s']:.1f} s/iter" for r in ooc],
+            fontsize=8,
+        )
+        ax.axhline(limit, color="k", linestyle="--", label=f"worker memory limit ({limit:.0f} MiB)")
+        ax.set_ylim(0, limit * 1.4)
+        ax.set_ylabel("largest worker peak memory (MiB)")
+        ax.set_title(
+            f"Out of core: {ooc[0]['mb'] / 1e3:.1f} GB of X from Zarr, "
+            f"{len(ooc[0]['worker_peak_bytes'])} workers"
+        )
+        ax.legend(fontsize=8, loc="upper left")
+    else:
+        ax.set_visible(False)
+    mach = results["machine"]
+    fig.suptitle(
+        f"dask backend vs numba, numpy and dask-glm: {mach.get('cpu')}, {mach.get('cores')} cores",
+        fontsize=10,
+    )
+    for target in (path, path.with_suffix(".svg")):
+        tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
+        fig.savefig(tmp, dpi=110)
+        tmp.replace(target)
+    plt.close(fig)
