@@ -158,7 +158,7 @@ def test_choice_is_resolved_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             'backnd = "numba"\n',
-            r"config file .*vecstudy.toml, key 'backnd': unknown key; valid keys are backend, dtype, threads, bench, dask",
+            r"config file .*vecstudy.toml, key 'backnd': unknown key; valid keys are backend, dtype, threads, bench, relayout_max_mb, dask",
         ),
         ("bench = 3\n", r"key 'bench': must be a table"),
         ('backend = "numba\n', r"config file .*vecstudy.toml is not valid TOML"),
