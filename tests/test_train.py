@@ -491,3 +491,36 @@ def test_import_vecstudy_does_not_import_scikit_learn() -> None:
     )
     assert done.stdout.split() == ["False", "False"]
     assert hasattr(vecstudy, "__getattr__")
+
+
+def test_target_error_shows_plain_values() -> None:
+    df = _frame().assign(label=np.resize([0, 1, 2], 60))
+    with pytest.raises(train.DataError, match=r"found 3: 0 \(20 rows\), 1 \(20 rows\), 2") as info:
+        train.check_table(df, "label")
+    assert "np.int64" not in str(info.value)
+
+
+def test_empty_csv_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(train.DataError, match=r"DATA '.*empty\.csv': the file is empty"):
+        train.read_table(path)
+
+
+def test_values_near_the_largest_double_are_standardized_without_overflow() -> None:
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.choice([1e308, -1e308], 40), rng.random(40)])
+    scaler = train.Scaler.fit(X)  # filterwarnings=error: an overflow would raise
+    assert np.isfinite(scaler.mean).all()
+    assert np.isfinite(scaler.scale).all()
+    Xs = scaler.transform(X)
+    assert np.isfinite(Xs).all()
+    np.testing.assert_allclose(Xs.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(Xs.std(axis=0), 1.0, rtol=1e-12)
+    assert train.constant_columns(X, ["a", "b"]) == []
+    doc = {
+        "classes": ["neg", "pos"],
+        "scaler": {"mean": scaler.mean.tolist(), "scale": scaler.scale.tolist()},
+        "models": [{"coef": [1.0, 0.0], "intercept": 0.0}],
+    }
+    assert train.predict_with_model(doc, X).tolist() == np.where(X[:, 0] > 0, "pos", "neg").tolist()
