@@ -453,3 +453,23 @@ def test_asv_dir_holding_a_list_is_a_one_line_error(tmp_path: Path) -> None:
         report.write_report(
             write_results(tmp_path / "r.json"), output_dir=tmp_path, asv_dir=root, formats=()
         )
+
+
+def test_headline_says_when_a_backend_was_skipped_at_a_shape(tmp_path: Path) -> None:
+    rows = []
+    for r in make_rows():
+        if (r["operation"], r["backend"], r["n_x"], r["threads"]) == ("optimize", "numba", 100, 2):
+            r.update(seconds=None, loops=None, status="skipped", reason="budget")
+        rows.append(r)
+    files = report.write_report(
+        write_results(tmp_path / "r.json", rows), output_dir=tmp_path / "out", formats=()
+    )
+    big = [line for line in files.headline if "X of 100x1000" in line]
+    assert len(big) == 1
+    assert "NumPy" in big[0]
+    assert "Numba: not timed at this size" in big[0]
+    near = [line for line in files.headline if "X of 10x100" in line]
+    assert len(near) == 1  # the shape nearest the course's where both were timed
+    assert "NumPy" in near[0]
+    assert "Numba" in near[0]
+    assert "not timed" not in near[0]

@@ -107,8 +107,20 @@ def headline(
         target = COURSE_SHAPE[0] * COURSE_SHAPE[1]
         elements = sizes["n_x"] * sizes["m"]
         picks = []
+        wanted = [be for be in ("numpy", "numba") if be in set(opt["backend"])]
+        finite = opt[opt["vs_python"].astype(float).map(math.isfinite)]
+        complete = [
+            set(finite[(finite["n_x"] == n) & (finite["m"] == mm)]["backend"]) >= set(wanted)
+            for n, mm in zip(sizes["n_x"], sizes["m"], strict=True)
+        ]
         if not sizes.empty:
-            distance = [abs(math.log(e / target)) for e in elements]
+            # the size nearest the course's, among those where every backend was timed
+            distance = [
+                abs(math.log(e / target)) + (0 if ok else math.inf)
+                for e, ok in zip(elements, complete, strict=True)
+            ]
+            if not any(complete):
+                distance = [abs(math.log(e / target)) for e in elements]
             near = sizes.iloc[distance.index(min(distance))]
             picks.append((int(near["n_x"]), int(near["m"])))
             big = sizes.iloc[int(elements.to_numpy().argmax())]
@@ -131,13 +143,26 @@ def headline(
                     bool(r0["vs_python_est"]),
                 )
                 parts.append(f"{name} {ci}")
+            missing = [
+                name
+                for be, name in (("numpy", "NumPy"), ("numba", "Numba"))
+                if be in wanted
+                and not (
+                    (finite["backend"] == be) & (finite["n_x"] == n_x) & (finite["m"] == m)
+                ).any()
+            ]
+            note = (
+                f" ({' and '.join(missing)}: not timed at this size, see *Skipped cases*)"
+                if missing
+                else ""
+            )
             if parts:
                 nbytes = here.iloc[0]["bytes_x"]
                 lines.append(
                     f"- **One gradient-descent iteration, X of {n_x}x{m} {dtype}** "
                     f"({format_bytes(nbytes)}, {threads} thread{'s' if threads > 1 else ''}): "
                     + " and ".join(parts)
-                    + " faster than the Python loop."
+                    + f" faster than the Python loop{note}."
                 )
         if any_est:
             lines.append(
