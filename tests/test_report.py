@@ -473,3 +473,33 @@ def test_headline_says_when_a_backend_was_skipped_at_a_shape(tmp_path: Path) -> 
     assert "NumPy" in near[0]
     assert "Numba" in near[0]
     assert "not timed" not in near[0]
+
+
+def test_estimated_speedups_keep_their_dtype_marker(tmp_path: Path) -> None:
+    from matplotlib.collections import PathCollection
+    from matplotlib.markers import MarkerStyle
+
+    from vecstudy.report import figures
+
+    rows = [
+        {**r, "dtype": dt, "bytes_x": r["n_x"] * r["m"] * (8 if dt == "float64" else 4)}
+        for r in make_rows()
+        if not (r["backend"] == "python" and r["n_x"] == 100 and r["kind"] == "kernel")
+        for dt in ("float64", "float32")
+    ]
+    res = bench_results.load_results(write_results(tmp_path / "r.json", rows))
+    kern = report.kernel_table(report.summarize(res.rows))
+    assert kern["vs_python_est"].any()
+    fig = figures.figure_speedup(kern, 2)
+    hollow = [
+        c
+        for ax in fig.axes
+        for c in ax.collections
+        if isinstance(c, PathCollection)
+        and len(c.get_facecolor())
+        and tuple(c.get_facecolor()[0]) == (1.0, 1.0, 1.0, 1.0)
+    ]
+    shapes = {len(c.get_paths()[0].vertices) for c in hollow}
+    square = len(MarkerStyle("s").get_path().vertices)
+    circle = len(MarkerStyle("o").get_path().vertices)
+    assert shapes == {square, circle}  # float32 squares stay squares when hollow

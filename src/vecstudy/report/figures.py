@@ -272,7 +272,7 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
                     color=color(str(be)),
                     linestyle=styles[int(cast("int", th))],
                     marker=markers.get(str(dt), "o"),
-                    markersize=5,
+                    markersize=7,
                     capsize=2,
                 )
                 flagged = g[g["flags"].map(bool)]
@@ -283,7 +283,14 @@ def figure_speedup(kern: pd.DataFrame, all_threads: int) -> Figure:
                     est = g[g["vs_python_est"]]
                     if not est.empty:
                         any_est = True
-                        ax.scatter(est["elements"], est[col], s=30, color="white", zorder=4)
+                        ax.scatter(  # hollow: the same marker, white inside
+                            est["elements"],
+                            est[col],
+                            s=22,
+                            marker=markers.get(str(dt), "o"),
+                            color="white",
+                            zorder=4,
+                        )
             ax.axhline(1.0, color="0.3", linewidth=1)
             name = LABELS.get(base, base)
             note = " (loop timed on one thread)" if base == "python" else " (same threads)"
