@@ -245,10 +245,10 @@ def test_report_on_a_malformed_file_is_one_line(
     one_line_error(capsys, needle, str(path))
 
 
-def _fake_results(path: Path, factor: float, run_id: str) -> Path:
+def _fake_results(path: Path, factor: float, run_id: str, rounds: int = 7) -> Path:
     rows = []
     for backend in ("numpy", "numba"):
-        for k in range(7):
+        for k in range(rounds):
             row: dict[str, Any] = dict.fromkeys(results.COLUMNS)
             jitter = 1 + 0.01 * ((k * 3) % 7)
             seconds = 1e-3 * jitter * (factor if backend == "numba" else 1.0)
@@ -296,6 +296,22 @@ def test_compare_exit_status_is_the_gate(
     assert (
         cli.main(["compare", str(base), str(slow), "--factor", "2", "--output-dir", str(out)]) == 0
     )
+
+
+def test_compare_warns_when_too_few_timings_can_never_be_significant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _fake_results(tmp_path / "base.json", 1.0, "b", rounds=3)
+    slow = _fake_results(tmp_path / "slow.json", 3.0, "w", rounds=3)
+    assert cli.main(["compare", str(base), str(slow), "--output-dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "2 case(s) have too few timings (as few as 3 and 3)" in err
+    assert "--repeats 4 or more" in err
+    assert "too few timings" in (tmp_path / "compare.md").read_text()
+    base = _fake_results(tmp_path / "base.json", 1.0, "b", rounds=4)
+    slow = _fake_results(tmp_path / "slow.json", 3.0, "w", rounds=4)
+    assert cli.main(["compare", str(base), str(slow), "--output-dir", str(tmp_path)]) == 1
+    assert "too few" not in capsys.readouterr().err
 
 
 def test_compare_warns_when_machines_differ(

@@ -22,7 +22,7 @@ import pandas as pd
 
 from vecstudy.study.machine import machine_differences
 from vecstudy.study.results import Results, load_results
-from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, summarize
+from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
 
 VERDICTS: Final = ("worse", "better", "unchanged", "machine")
 
@@ -111,6 +111,19 @@ def compare_files(
         "their timings may differ for that reason alone"
         for d in machine_differences(run_b.get("machine", {}), run_n.get("machine", {}))
     ]
+    sizes = [
+        (len(r["samples_b"]), len(r["samples_n"]))
+        for _, r in both.iterrows()
+        if r["kind"] != "bandwidth"
+    ]
+    blind = [(a, b) for a, b in sizes if smallest_p(a, b) >= alpha]
+    if blind:
+        a, b = min(blind, key=lambda ab: ab[0] + ab[1])
+        warnings.append(
+            f"{len(blind)} case(s) have too few timings (as few as {a} and {b}) for the "
+            f"Mann-Whitney test to reach p < {alpha:g} at any difference, so they cannot be "
+            "called worse or better: time more rounds (--repeats 4 or more on both sides)"
+        )
     only = len(sb) + len(sn) - 2 * len(both)
     if only:
         warnings.append(f"{only} case(s) were timed in only one of the files and are left out")
