@@ -524,3 +524,14 @@ def test_values_near_the_largest_double_are_standardized_without_overflow() -> N
         "models": [{"coef": [1.0, 0.0], "intercept": 0.0}],
     }
     assert train.predict_with_model(doc, X).tolist() == np.where(X[:, 0] > 0, "pos", "neg").tolist()
+
+
+def test_train_writes_beside_the_runs_not_over_the_committed_reference(
+    csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", str(csv), "--target", "label", "--backends", "numpy", "--no-progress"]
+    assert main([*argv, "--iterations", "20"]) == 0
+    out = Path.cwd() / "reports" / "runs" / "train"
+    assert sorted(p.name for p in out.iterdir()) == ["mail-costs.png", "mail-model.json"]
+    assert sorted(p.name for p in (Path.cwd() / "reports").iterdir()) == ["runs"]
+    assert "reports/runs/train/mail-costs.png" in capsys.readouterr().out

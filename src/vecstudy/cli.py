@@ -369,6 +369,11 @@ def _cmd_info(_args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- train
+#: Where ``vecstudy train`` writes by default: the user's own outputs (git-ignored),
+#: never over the reference figures committed in ``reports/``.
+TRAIN_OUTPUT_DIR = "reports/runs/train"
+
+
 def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     t = sub.add_parser(
         "train",
@@ -429,7 +434,11 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="leave out constant feature columns (with a note) instead of stopping",
     )
     t.add_argument(
-        "--output-dir", default="reports", metavar="DIR", help="figure and model (default: reports)"
+        "--output-dir",
+        default=TRAIN_OUTPUT_DIR,
+        metavar="DIR",
+        help=f"figure and model (default: {TRAIN_OUTPUT_DIR}, beside the study's runs; the "
+        "reference figures committed in reports/ are never written over unless asked)",
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
