@@ -503,3 +503,16 @@ def test_estimated_speedups_keep_their_dtype_marker(tmp_path: Path) -> None:
     square = len(MarkerStyle("s").get_path().vertices)
     circle = len(MarkerStyle("o").get_path().vertices)
     assert shapes == {square, circle}  # float32 squares stay squares when hollow
+
+
+def test_comparison_legend_says_what_each_colour_means(tmp_path: Path) -> None:
+    from vecstudy.study.compare import compare_files, figure_comparison
+
+    base = write_results(tmp_path / "base.json")
+    cmp = compare_files(base, base)
+    fig = figure_comparison(cmp)
+    texts = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert "read-bandwidth probe (not judged)" in texts
+    assert "unchanged" in texts
+    assert "machine" not in texts
+    assert not any(t.startswith("worse") for t in texts)  # nothing drawn in that colour

@@ -25,6 +25,13 @@ from vecstudy.study.results import Results, load_results
 from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
 
 VERDICTS: Final = ("worse", "better", "unchanged", "machine")
+#: Legend text of each verdict in the comparison figure.
+LEGEND: Final = {
+    "worse": "worse (significant, beyond the factor)",
+    "better": "better (significant, beyond 1/factor)",
+    "unchanged": "unchanged",
+    "machine": "read-bandwidth probe (not judged)",
+}
 
 
 @dataclass
@@ -217,13 +224,13 @@ def figure_comparison(cmp: Comparison) -> Any:
     log_y(ax, "x")
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels(
-        [_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=6
+        [_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=7
     )
     ax.set_ylabel("median new / base (95% CI)")
     ax.set_title("above 1: slower", fontsize=9)
     ax.grid(visible=True, axis="y", alpha=0.35)
     handles = [
-        Line2D([], [], color=c, marker="o", linestyle="none", label=v)
+        Line2D([], [], color=c, marker="o", linestyle="none", label=LEGEND.get(v, v))
         for v, c in colors.items()
         if v in drawn
     ]
@@ -232,7 +239,7 @@ def figure_comparison(cmp: Comparison) -> Any:
         Line2D([], [], color="#d62728", linestyle="--", label=f"factor {cmp.factor:g}"),
         Line2D([], [], color="#2ca02c", linestyle="--", label=f"1/{cmp.factor:g}"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=6, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     fig.suptitle(f"{Path(cmp.new.path).name} vs {Path(cmp.base.path).name}, case by case")
     return fig
 
