@@ -330,6 +330,11 @@ def test_learning_rate_study_trains_one_model_per_rate(tmp_path: Path) -> None:
         (["--target", "label", "--iterations", "many"], "--iterations: expected an integer"),
         (["--target", "label", "--backends", "fortran"], "unknown backend 'fortran'"),
         (["--target", "label", "--drop-columns", "zz"], "--drop-columns 'zz' is not a column"),
+        (["--target", "label", "--iterations", "0"], "--iterations: expected an integer of at"),
+        (["--target", "label", "--record-every", "0"], "--record-every: expected an integer"),
+        (["--target", "label", "--test-size", "1"], "--test-size: expected a fraction"),
+        (["--target", "label", "--seed", "-1"], "--seed: expected an integer of at least 0"),
+        (["--target", "label", "--threads", "0"], "--threads: expected at least 1"),
     ],
 )
 def test_train_errors_are_one_line_and_exit_2(

@@ -493,6 +493,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     threads: int | str | None = args.threads
     if args.threads is not None and args.threads != "all":
         threads = int(_number(args.threads, "--threads", int))
+    for option, value, ok, expected in (
+        ("--iterations", iterations, iterations >= 1, "an integer of at least 1"),
+        ("--record-every", record_every, record_every >= 1, "an integer of at least 1"),
+        ("--test-size", test_size, 0 < test_size < 1, "a fraction between 0 and 1 (exclusive)"),
+        ("--seed", seed, seed >= 0, "an integer of at least 0"),
+        ("--threads", threads, not isinstance(threads, int) or threads >= 1, "at least 1 or 'all'"),
+    ):
+        if not ok:
+            raise ValueError(f"{option}: expected {expected}, got {value}")
 
     data = train.read_table(path)
     training = train.prepare(
