@@ -359,3 +359,20 @@ def test_ctrl_c_during_bench_exits_130_and_marks_the_run(tmp_path: Path) -> None
     res = results.load_results(out)
     assert res.runs[0]["status"] == "interrupted"
     assert len(res.rows) > 0
+
+
+def test_report_never_writes_over_the_reference_report_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = tmp_path / "reports"
+    ref.mkdir()
+    results_file = _fake_results(ref / "study-results.json", 1.0, "r")
+    (ref / "report.md").write_text("# vecstudy speed study\n\n> Reference report from a machine.\n")
+    assert cli.main(["report", str(results_file)]) == cli.EXIT_ERROR
+    one_line_error(capsys, "is the committed reference report", "--output-dir")
+    assert (ref / "report.md").read_text().endswith("> Reference report from a machine.\n")
+    assert sorted(p.name for p in ref.iterdir()) == ["report.md", "study-results.json"]
+    # asked for explicitly: regenerated there
+    argv = ["report", str(results_file), "--output-dir", str(ref), "--note", "Reference report x"]
+    assert cli.main(argv) == 0
+    assert "> Reference report x" in (ref / "report.md").read_text()

@@ -223,10 +223,26 @@ def _print_report(files: object) -> None:
         print(f"warning: incomplete: {line}", file=sys.stderr)
 
 
+def _is_reference_report(path: Path) -> bool:
+    """Whether ``path`` is a report.md whose note marks it as the committed reference."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = [f.readline() for _ in range(5)]
+    except OSError:
+        return False
+    return any(line.startswith("> Reference report") for line in head)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from vecstudy import report
 
     out = args.output_dir or str(Path(args.results).parent)
+    if args.output_dir is None and _is_reference_report(Path(out) / "report.md"):
+        raise ValueError(
+            f"{Path(out) / 'report.md'} is the committed reference report; pass --output-dir DIR "
+            "to write this report elsewhere (to regenerate the reference, the command at its "
+            "end names --output-dir and its --note)"
+        )
     files = report.write_report(args.results, output_dir=out, asv_dir=args.asv, note=args.note)
     _print_report(files)
     print(f"wrote {files.markdown} and {len(files.figures)} figure files")
