@@ -376,3 +376,35 @@ def test_report_never_writes_over_the_reference_report_unless_asked(
     argv = ["report", str(results_file), "--output-dir", str(ref), "--note", "Reference report x"]
     assert cli.main(argv) == 0
     assert "> Reference report x" in (ref / "report.md").read_text()
+
+
+def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:
+    """``vecstudy info | head -1``: a closed pipe ends the command quietly (status 141)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left before anything is written
+    src = str(Path(vecstudy.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vecstudy", "info"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == cli.EXIT_BROKEN_PIPE, proc.stderr
+    assert proc.stderr == ""
+
+
+def test_study_output_dir_that_is_a_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("")
+    for out in ("afile", "afile/sub"):
+        assert cli.main(["study", "--output-dir", str(tmp_path / out)]) == cli.EXIT_ERROR
+        one_line_error(capsys, "--output-dir", "afile' is not a directory")

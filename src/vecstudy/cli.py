@@ -18,7 +18,8 @@ Subcommands
     accuracy table, cost curves, model as JSON.
 
 Errors print one line to stderr and exit with status 2; Ctrl-C during a sweep
-keeps every finished case and exits with status 130.
+keeps every finished case and exits with status 130; a reader that leaves early
+(``vecstudy info | head -1``) ends the command quietly with status 141.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import NoReturn
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader left
 
 
 class _Parser(argparse.ArgumentParser):
@@ -264,6 +266,9 @@ def _cmd_study(args: argparse.Namespace) -> int:
     from vecstudy.study.sweep import run_sweep
 
     out = Path(args.output_dir) if args.output_dir else _default_run_dir()
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"--output-dir {str(out)!r}: {str(parent)!r} is not a directory")
     overrides = {"output": str(out / "study-results.json")}
     options = opts.resolve_options(overrides, defaults=opts.STUDY_DEFAULTS, use_file=False)
     t0 = time.perf_counter()
@@ -599,6 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vecstudy {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `vecstudy info | head -3`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        return EXIT_BROKEN_PIPE
     except (ValueError, OSError, ImportError) as exc:
         print(f"vecstudy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
