@@ -516,3 +516,21 @@ def test_comparison_legend_says_what_each_colour_means(tmp_path: Path) -> None:
     assert "unchanged" in texts
     assert "machine" not in texts
     assert not any(t.startswith("worse") for t in texts)  # nothing drawn in that colour
+
+
+def test_speedup_figure_has_no_empty_panel(tmp_path: Path) -> None:
+    from vecstudy.report import figures
+
+    rows = [r for r in make_rows() if r["backend"] != "numba"]  # nothing to set against NumPy
+    res = bench_results.load_results(write_results(tmp_path / "r.json", rows))
+    kern = report.kernel_table(report.summarize(res.rows))
+    fig = figures.figure_speedup(kern, 2)
+    assert len(fig.axes) == 2  # propagate and optimize, over the Python loop only
+    for ax in fig.axes:
+        assert "over Python loop" in ax.get_title()
+        drawn = [line for line in ax.get_lines() if len(line.get_xdata()) > 0]
+        assert any(line.get_color() == figures.color("numpy") for line in drawn)
+    full = report.kernel_table(
+        report.summarize(bench_results.load_results(write_results(tmp_path / "f.json")).rows)
+    )
+    assert len(figures.figure_speedup(full, 2).axes) == 4
