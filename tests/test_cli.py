@@ -408,3 +408,24 @@ def test_study_output_dir_that_is_a_file_is_a_one_line_error(
     for out in ("afile", "afile/sub"):
         assert cli.main(["study", "--output-dir", str(tmp_path / out)]) == cli.EXIT_ERROR
         one_line_error(capsys, "--output-dir", "afile' is not a directory")
+
+
+def test_two_studies_started_in_the_same_second_get_a_directory_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import datetime as dt
+
+    frozen = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+    class _Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return frozen
+
+    monkeypatch.setattr(dt, "datetime", _Frozen)
+    first, second = cli._default_run_dir(), cli._default_run_dir()
+    assert first != second
+    assert first.name == "20260102-030405"
+    assert second.name == "20260102-030405-2"
+    assert first.is_dir()
+    assert second.is_dir()

@@ -252,10 +252,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _default_run_dir() -> Path:
+    """A new directory ``reports/runs/<UTC date-time>``, created here so that two studies
+    started in the same second get one each (``-2``, ``-3``, ... on the second)."""
     import datetime as dt
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return Path("reports") / "runs" / stamp
+    runs = Path("reports") / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = runs / (stamp if k == 1 else f"{stamp}-{k}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{runs / stamp}: too many runs started in this second")
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
