@@ -98,7 +98,7 @@ def test_interrupt_exits_130_with_rows_kept(
 
     monkeypatch.setattr(sweep, "run_sweep", interrupted)
     assert cli.main(["bench", *TINY]) == cli.EXIT_INTERRUPTED
-    one_line_error(capsys, "kept 7 rows", "r.json")
+    one_line_error(capsys, "kept 7 rows", "report them: vecstudy report r.json")
 
 
 def test_study_uses_builtin_grid(

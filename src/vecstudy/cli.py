@@ -608,7 +608,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SweepInterrupted as exc:
         print(
             f"vecstudy {args.command}: interrupted; kept {exc.rows_kept} rows of this run "
-            f"({exc.total_rows} in all) in {exc.path}",
+            f"({exc.total_rows} in all) in {exc.path}"
+            + (
+                f"; report them: vecstudy report {shlex.quote(str(exc.path))}"
+                if exc.rows_kept
+                else ""
+            ),
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
