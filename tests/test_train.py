@@ -540,3 +540,19 @@ def test_train_writes_beside_the_runs_not_over_the_committed_reference(
     assert sorted(p.name for p in out.iterdir()) == ["mail-costs.png", "mail-model.json"]
     assert sorted(p.name for p in (Path.cwd() / "reports").iterdir()) == ["runs"]
     assert "reports/runs/train/mail-costs.png" in capsys.readouterr().out
+
+
+def test_unreadable_npz_files_are_errors_naming_the_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(bytes(range(256)) * 2)
+    with pytest.raises(train.DataError, match=r"DATA '.*junk\.npz': not a readable NPZ file"):
+        train.read_table(junk)
+    single = tmp_path / "single.npz"
+    with single.open("wb") as f:
+        np.save(f, np.ones(3))
+    with pytest.raises(train.DataError, match="holds a single array, not an NPZ archive"):
+        train.read_table(single)
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, a=np.arange(3.0), y=np.array([{"k": 1}, None, 2], dtype=object))
+    with pytest.raises(train.DataError, match="array 'y' holds Python objects"):
+        train.read_table(objects)

@@ -252,12 +252,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _read_npz(path: Path) -> pd.DataFrame:
+    import zipfile
+
     import pandas as pd
 
     columns: dict[str, NDArray[Any]] = {}
-    with np.load(path, allow_pickle=False) as npz:
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        # NumPy takes bytes it cannot place for a pickle: say what the file is not
+        why = "not a zip archive of .npy arrays" if "pickle" in str(exc) else str(exc)
+        raise DataError(f"DATA {str(path)!r}: not a readable NPZ file ({why})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise DataError(f"DATA {str(path)!r}: holds a single array, not an NPZ archive of columns")
+    with npz:
         for key in npz.files:
-            arr = npz[key]
+            try:
+                arr = npz[key]
+            except ValueError:  # an object array: reading it would unpickle
+                raise DataError(
+                    f"DATA {str(path)!r}: array {key!r} holds Python objects; "
+                    "expected numeric arrays (save strings as numbers or leave them out)"
+                ) from None
             if arr.ndim == 1:
                 columns[key] = arr
             elif arr.ndim == 2:
