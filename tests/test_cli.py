@@ -401,12 +401,23 @@ def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:
     assert proc.stderr == ""
 
 
-def test_study_output_dir_that_is_a_file_is_a_one_line_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "argv",
+    [["study"], ["report", "r.json"], ["compare", "a.json", "b.json"], ["train", "--example"]],
+)
+def test_output_dir_that_is_a_file_is_refused_before_any_work(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
 ) -> None:
+    def no_work(*_: Any, **__: Any) -> None:
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(sweep, "run_sweep", no_work)
     (tmp_path / "afile").write_text("")
     for out in ("afile", "afile/sub"):
-        assert cli.main(["study", "--output-dir", str(tmp_path / out)]) == cli.EXIT_ERROR
+        assert cli.main([*argv, "--output-dir", str(tmp_path / out)]) == cli.EXIT_ERROR
         one_line_error(capsys, "--output-dir", "afile' is not a directory")
 
 

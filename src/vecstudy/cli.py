@@ -277,9 +277,6 @@ def _cmd_study(args: argparse.Namespace) -> int:
     from vecstudy.study.sweep import run_sweep
 
     out = Path(args.output_dir) if args.output_dir else _default_run_dir()
-    for parent in (out, *out.parents):
-        if parent.exists() and not parent.is_dir():
-            raise ValueError(f"--output-dir {str(out)!r}: {str(parent)!r} is not a directory")
     overrides = {"output": str(out / "study-results.json")}
     options = opts.resolve_options(overrides, defaults=opts.STUDY_DEFAULTS, use_file=False)
     t0 = time.perf_counter()
@@ -292,6 +289,17 @@ def _cmd_study(args: argparse.Namespace) -> int:
     )
     print(f"report: {files.markdown}")
     return 0
+
+
+def _check_output_dir(args: argparse.Namespace) -> None:
+    """Refuse an ``--output-dir`` that is (or lies under) a file, before any work is done."""
+    value = getattr(args, "output_dir", None)
+    if value is None:
+        return
+    out = Path(value)
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"--output-dir {str(out)!r}: {str(parent)!r} is not a directory")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -604,6 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _log_info_to_stderr():
+            _check_output_dir(args)
             return _COMMANDS[args.command](args)
     except SweepInterrupted as exc:
         print(
