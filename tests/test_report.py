@@ -534,3 +534,21 @@ def test_speedup_figure_has_no_empty_panel(tmp_path: Path) -> None:
         report.summarize(bench_results.load_results(write_results(tmp_path / "f.json")).rows)
     )
     assert len(figures.figure_speedup(full, 2).axes) == 4
+
+
+def test_headline_says_slower_in_plain_words_when_the_loop_wins(tmp_path: Path) -> None:
+    # a 1x1 problem: NumPy's call overhead makes it slower than the loop
+    rows = [
+        {**r, "seconds": r["seconds"] * 400}
+        if r["backend"] == "numpy" and r["kind"] == "kernel" and r["seconds"]
+        else r
+        for r in make_rows()
+    ]
+    files = report.write_report(
+        write_results(tmp_path / "r.json", rows), output_dir=tmp_path / "out", formats=()
+    )
+    line = next(line for line in files.headline if "X of 100x1000" in line)
+    assert "NumPy 4x [" in line
+    assert "slower than the Python loop" in line
+    assert "0.25x" not in line
+    assert "Numba 250x [" in line
