@@ -127,7 +127,13 @@ def headline(
     if micro_ratios:
         n = next(iter(micro_ratios.values()))[3]
         dot = [
-            (name, *(float(v) for v in micro_ratios[key][:3]), False)
+            (
+                name,
+                float(micro_ratios[key][0]),
+                float(micro_ratios[key][1]),
+                float(micro_ratios[key][2]),
+                False,
+            )
             for key, name in (("numpy", "NumPy's `np.dot`"), ("numba", "Numba's compiled loop"))
             if key in micro_ratios
         ]
