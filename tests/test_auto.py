@@ -130,3 +130,17 @@ def test_auto_from_config_file() -> None:
     assert vecstudy.get_backend().name == "auto"
     _, _, costs = vecstudy.optimize(np.zeros((1, 1)), 0.0, np.ones((1, 4)), [[0, 1, 1, 1]], 10, 0.1)
     assert len(costs) == 1
+
+
+def test_unusable_results_warning_points_at_the_callers_line() -> None:
+    import numpy as np
+
+    import vecstudy
+
+    path = Path("reports/bench-results.json")
+    path.parent.mkdir()
+    path.write_text("{not json")
+    with pytest.warns(auto.ResultsFileWarning) as record:
+        vecstudy.predict(np.zeros((2, 1)), 0.0, np.ones((2, 3)), backend="auto")
+    assert len(record) == 1
+    assert record[0].filename == __file__

@@ -404,3 +404,24 @@ def test_rows_record_the_threads_in_force_after_the_warm_ups(
 def test_bench_and_study_share_timing_defaults() -> None:
     for key in opt.TIMING_DEFAULTS:
         assert opt.DEFAULTS[key] == opt.STUDY_DEFAULTS[key]
+
+
+def test_sweep_says_when_numba_may_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first numba case of a dtype may compile for seconds: one INFO line says so."""
+    from vecstudy import api
+
+    if "numba" not in backends.available_backends():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(api, "_numba_seen", set())  # as in a fresh process
+    opts = options(
+        tmp_path, shapes="4x50", backends="numba", dtypes="float64", repeats=1, micro=False
+    )
+    with caplog.at_level("INFO", logger="vecstudy"):
+        sweep.run_sweep(opts, progress=False)
+    compiling = [r.getMessage() for r in caplog.records if "compiling" in r.getMessage()]
+    assert any("for propagate, float64" in m for m in compiling), compiling
+    assert any("for optimize, float64" in m for m in compiling), compiling
+    assert any("for read_sum, float64" in m for m in compiling), compiling
+    assert len(compiling) == len(set(compiling))  # once each

@@ -98,7 +98,7 @@ def test_interrupt_exits_130_with_rows_kept(
 
     monkeypatch.setattr(sweep, "run_sweep", interrupted)
     assert cli.main(["bench", *TINY]) == cli.EXIT_INTERRUPTED
-    one_line_error(capsys, "kept 7 rows", "r.json")
+    one_line_error(capsys, "kept 7 rows", "report them: vecstudy report r.json")
 
 
 def test_study_uses_builtin_grid(
@@ -245,10 +245,10 @@ def test_report_on_a_malformed_file_is_one_line(
     one_line_error(capsys, needle, str(path))
 
 
-def _fake_results(path: Path, factor: float, run_id: str) -> Path:
+def _fake_results(path: Path, factor: float, run_id: str, rounds: int = 7) -> Path:
     rows = []
     for backend in ("numpy", "numba"):
-        for k in range(7):
+        for k in range(rounds):
             row: dict[str, Any] = dict.fromkeys(results.COLUMNS)
             jitter = 1 + 0.01 * ((k * 3) % 7)
             seconds = 1e-3 * jitter * (factor if backend == "numba" else 1.0)
@@ -298,6 +298,22 @@ def test_compare_exit_status_is_the_gate(
     )
 
 
+def test_compare_warns_when_too_few_timings_can_never_be_significant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _fake_results(tmp_path / "base.json", 1.0, "b", rounds=3)
+    slow = _fake_results(tmp_path / "slow.json", 3.0, "w", rounds=3)
+    assert cli.main(["compare", str(base), str(slow), "--output-dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "2 case(s) have too few timings (as few as 3 and 3)" in err
+    assert "--repeats 4 or more" in err
+    assert "too few timings" in (tmp_path / "compare.md").read_text()
+    base = _fake_results(tmp_path / "base.json", 1.0, "b", rounds=4)
+    slow = _fake_results(tmp_path / "slow.json", 3.0, "w", rounds=4)
+    assert cli.main(["compare", str(base), str(slow), "--output-dir", str(tmp_path)]) == 1
+    assert "too few" not in capsys.readouterr().err
+
+
 def test_compare_warns_when_machines_differ(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -343,3 +359,84 @@ def test_ctrl_c_during_bench_exits_130_and_marks_the_run(tmp_path: Path) -> None
     res = results.load_results(out)
     assert res.runs[0]["status"] == "interrupted"
     assert len(res.rows) > 0
+
+
+def test_report_never_writes_over_the_reference_report_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = tmp_path / "reports"
+    ref.mkdir()
+    results_file = _fake_results(ref / "study-results.json", 1.0, "r")
+    (ref / "report.md").write_text("# vecstudy speed study\n\n> Reference report from a machine.\n")
+    assert cli.main(["report", str(results_file)]) == cli.EXIT_ERROR
+    one_line_error(capsys, "is the committed reference report", "--output-dir")
+    assert (ref / "report.md").read_text().endswith("> Reference report from a machine.\n")
+    assert sorted(p.name for p in ref.iterdir()) == ["report.md", "study-results.json"]
+    # asked for explicitly: regenerated there
+    argv = ["report", str(results_file), "--output-dir", str(ref), "--note", "Reference report x"]
+    assert cli.main(argv) == 0
+    assert "> Reference report x" in (ref / "report.md").read_text()
+
+
+def test_a_reader_that_leaves_early_gets_no_error(tmp_path: Path) -> None:
+    """``vecstudy info | head -1``: a closed pipe ends the command quietly (status 141)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left before anything is written
+    src = str(Path(vecstudy.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vecstudy", "info"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == cli.EXIT_BROKEN_PIPE, proc.stderr
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["study"], ["report", "r.json"], ["compare", "a.json", "b.json"], ["train", "--example"]],
+)
+def test_output_dir_that_is_a_file_is_refused_before_any_work(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    def no_work(*_: Any, **__: Any) -> None:
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(sweep, "run_sweep", no_work)
+    (tmp_path / "afile").write_text("")
+    for out in ("afile", "afile/sub"):
+        assert cli.main([*argv, "--output-dir", str(tmp_path / out)]) == cli.EXIT_ERROR
+        one_line_error(capsys, "--output-dir", "afile' is not a directory")
+
+
+def test_two_studies_started_in_the_same_second_get_a_directory_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import datetime as dt
+
+    frozen = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+    class _Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return frozen
+
+    monkeypatch.setattr(dt, "datetime", _Frozen)
+    first, second = cli._default_run_dir(), cli._default_run_dir()
+    assert first != second
+    assert first.name == "20260102-030405"
+    assert second.name == "20260102-030405-2"
+    assert first.is_dir()
+    assert second.is_dir()

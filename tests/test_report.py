@@ -453,3 +453,102 @@ def test_asv_dir_holding_a_list_is_a_one_line_error(tmp_path: Path) -> None:
         report.write_report(
             write_results(tmp_path / "r.json"), output_dir=tmp_path, asv_dir=root, formats=()
         )
+
+
+def test_headline_says_when_a_backend_was_skipped_at_a_shape(tmp_path: Path) -> None:
+    rows = []
+    for r in make_rows():
+        if (r["operation"], r["backend"], r["n_x"], r["threads"]) == ("optimize", "numba", 100, 2):
+            r.update(seconds=None, loops=None, status="skipped", reason="budget")
+        rows.append(r)
+    files = report.write_report(
+        write_results(tmp_path / "r.json", rows), output_dir=tmp_path / "out", formats=()
+    )
+    big = [line for line in files.headline if "X of 100x1000" in line]
+    assert len(big) == 1
+    assert "NumPy" in big[0]
+    assert "Numba: not timed at this size" in big[0]
+    near = [line for line in files.headline if "X of 10x100" in line]
+    assert len(near) == 1  # the shape nearest the course's where both were timed
+    assert "NumPy" in near[0]
+    assert "Numba" in near[0]
+    assert "not timed" not in near[0]
+
+
+def test_estimated_speedups_keep_their_dtype_marker(tmp_path: Path) -> None:
+    from matplotlib.collections import PathCollection
+    from matplotlib.markers import MarkerStyle
+
+    from vecstudy.report import figures
+
+    rows = [
+        {**r, "dtype": dt, "bytes_x": r["n_x"] * r["m"] * (8 if dt == "float64" else 4)}
+        for r in make_rows()
+        if not (r["backend"] == "python" and r["n_x"] == 100 and r["kind"] == "kernel")
+        for dt in ("float64", "float32")
+    ]
+    res = bench_results.load_results(write_results(tmp_path / "r.json", rows))
+    kern = report.kernel_table(report.summarize(res.rows))
+    assert kern["vs_python_est"].any()
+    fig = figures.figure_speedup(kern, 2)
+    hollow = [
+        c
+        for ax in fig.axes
+        for c in ax.collections
+        if isinstance(c, PathCollection)
+        and len(c.get_facecolor())
+        and tuple(c.get_facecolor()[0]) == (1.0, 1.0, 1.0, 1.0)
+    ]
+    shapes = {len(c.get_paths()[0].vertices) for c in hollow}
+    square = len(MarkerStyle("s").get_path().vertices)
+    circle = len(MarkerStyle("o").get_path().vertices)
+    assert shapes == {square, circle}  # float32 squares stay squares when hollow
+
+
+def test_comparison_legend_says_what_each_colour_means(tmp_path: Path) -> None:
+    from vecstudy.study.compare import compare_files, figure_comparison
+
+    base = write_results(tmp_path / "base.json")
+    cmp = compare_files(base, base)
+    fig = figure_comparison(cmp)
+    texts = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert "read-bandwidth probe (not judged)" in texts
+    assert "unchanged" in texts
+    assert "machine" not in texts
+    assert not any(t.startswith("worse") for t in texts)  # nothing drawn in that colour
+
+
+def test_speedup_figure_has_no_empty_panel(tmp_path: Path) -> None:
+    from vecstudy.report import figures
+
+    rows = [r for r in make_rows() if r["backend"] != "numba"]  # nothing to set against NumPy
+    res = bench_results.load_results(write_results(tmp_path / "r.json", rows))
+    kern = report.kernel_table(report.summarize(res.rows))
+    fig = figures.figure_speedup(kern, 2)
+    assert len(fig.axes) == 2  # propagate and optimize, over the Python loop only
+    for ax in fig.axes:
+        assert "over Python loop" in ax.get_title()
+        drawn = [line for line in ax.get_lines() if len(line.get_xdata()) > 0]
+        assert any(line.get_color() == figures.color("numpy") for line in drawn)
+    full = report.kernel_table(
+        report.summarize(bench_results.load_results(write_results(tmp_path / "f.json")).rows)
+    )
+    assert len(figures.figure_speedup(full, 2).axes) == 4
+
+
+def test_headline_says_slower_in_plain_words_when_the_loop_wins(tmp_path: Path) -> None:
+    # a 1x1 problem: NumPy's call overhead makes it slower than the loop
+    rows = [
+        {**r, "seconds": r["seconds"] * 400}
+        if r["backend"] == "numpy" and r["kind"] == "kernel" and r["seconds"]
+        else r
+        for r in make_rows()
+    ]
+    files = report.write_report(
+        write_results(tmp_path / "r.json", rows), output_dir=tmp_path / "out", formats=()
+    )
+    line = next(line for line in files.headline if "X of 100x1000" in line)
+    assert "NumPy 4x [" in line
+    assert "slower than the Python loop" in line
+    assert "0.25x" not in line
+    assert "Numba 250x [" in line

@@ -330,6 +330,11 @@ def test_learning_rate_study_trains_one_model_per_rate(tmp_path: Path) -> None:
         (["--target", "label", "--iterations", "many"], "--iterations: expected an integer"),
         (["--target", "label", "--backends", "fortran"], "unknown backend 'fortran'"),
         (["--target", "label", "--drop-columns", "zz"], "--drop-columns 'zz' is not a column"),
+        (["--target", "label", "--iterations", "0"], "--iterations: expected an integer of at"),
+        (["--target", "label", "--record-every", "0"], "--record-every: expected an integer"),
+        (["--target", "label", "--test-size", "1"], "--test-size: expected a fraction"),
+        (["--target", "label", "--seed", "-1"], "--seed: expected an integer of at least 0"),
+        (["--target", "label", "--threads", "0"], "--threads: expected at least 1"),
     ],
 )
 def test_train_errors_are_one_line_and_exit_2(
@@ -491,3 +496,63 @@ def test_import_vecstudy_does_not_import_scikit_learn() -> None:
     )
     assert done.stdout.split() == ["False", "False"]
     assert hasattr(vecstudy, "__getattr__")
+
+
+def test_target_error_shows_plain_values() -> None:
+    df = _frame().assign(label=np.resize([0, 1, 2], 60))
+    with pytest.raises(train.DataError, match=r"found 3: 0 \(20 rows\), 1 \(20 rows\), 2") as info:
+        train.check_table(df, "label")
+    assert "np.int64" not in str(info.value)
+
+
+def test_empty_csv_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(train.DataError, match=r"DATA '.*empty\.csv': the file is empty"):
+        train.read_table(path)
+
+
+def test_values_near_the_largest_double_are_standardized_without_overflow() -> None:
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.choice([1e308, -1e308], 40), rng.random(40)])
+    scaler = train.Scaler.fit(X)  # filterwarnings=error: an overflow would raise
+    assert np.isfinite(scaler.mean).all()
+    assert np.isfinite(scaler.scale).all()
+    Xs = scaler.transform(X)
+    assert np.isfinite(Xs).all()
+    np.testing.assert_allclose(Xs.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(Xs.std(axis=0), 1.0, rtol=1e-12)
+    assert train.constant_columns(X, ["a", "b"]) == []
+    doc = {
+        "classes": ["neg", "pos"],
+        "scaler": {"mean": scaler.mean.tolist(), "scale": scaler.scale.tolist()},
+        "models": [{"coef": [1.0, 0.0], "intercept": 0.0}],
+    }
+    assert train.predict_with_model(doc, X).tolist() == np.where(X[:, 0] > 0, "pos", "neg").tolist()
+
+
+def test_train_writes_beside_the_runs_not_over_the_committed_reference(
+    csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", str(csv), "--target", "label", "--backends", "numpy", "--no-progress"]
+    assert main([*argv, "--iterations", "20"]) == 0
+    out = Path.cwd() / "reports" / "runs" / "train"
+    assert sorted(p.name for p in out.iterdir()) == ["mail-costs.png", "mail-model.json"]
+    assert sorted(p.name for p in (Path.cwd() / "reports").iterdir()) == ["runs"]
+    assert "reports/runs/train/mail-costs.png" in capsys.readouterr().out
+
+
+def test_unreadable_npz_files_are_errors_naming_the_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(bytes(range(256)) * 2)
+    with pytest.raises(train.DataError, match=r"DATA '.*junk\.npz': not a readable NPZ file"):
+        train.read_table(junk)
+    single = tmp_path / "single.npz"
+    with single.open("wb") as f:
+        np.save(f, np.ones(3))
+    with pytest.raises(train.DataError, match="holds a single array, not an NPZ archive"):
+        train.read_table(single)
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, a=np.arange(3.0), y=np.array([{"k": 1}, None, 2], dtype=object))
+    with pytest.raises(train.DataError, match="array 'y' holds Python objects"):
+        train.read_table(objects)

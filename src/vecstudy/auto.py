@@ -66,8 +66,12 @@ def _ignore(path: Path, mtime_ns: int, why: str) -> None:
     key = (str(path.resolve()), mtime_ns)
     if key not in _warned:
         _warned.add(key)
+        from vecstudy.config import external_stacklevel
+
         warnings.warn(
-            f"backend='auto' ignores {os.fspath(path)}: {why}", ResultsFileWarning, stacklevel=4
+            f"backend='auto' ignores {os.fspath(path)}: {why}",
+            ResultsFileWarning,
+            stacklevel=external_stacklevel(),
         )
 
 

@@ -18,7 +18,8 @@ Subcommands
     accuracy table, cost curves, model as JSON.
 
 Errors print one line to stderr and exit with status 2; Ctrl-C during a sweep
-keeps every finished case and exits with status 130.
+keeps every finished case and exits with status 130; a reader that leaves early
+(``vecstudy info | head -1``) ends the command quietly with status 141.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import NoReturn
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader left
 
 
 class _Parser(argparse.ArgumentParser):
@@ -224,10 +226,26 @@ def _print_report(files: object) -> None:
         print(f"warning: incomplete: {line}", file=sys.stderr)
 
 
+def _is_reference_report(path: Path) -> bool:
+    """Whether ``path`` is a report.md whose note marks it as the committed reference."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = [f.readline() for _ in range(5)]
+    except OSError:
+        return False
+    return any(line.startswith("> Reference report") for line in head)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from vecstudy import report
 
     out = args.output_dir or str(Path(args.results).parent)
+    if args.output_dir is None and _is_reference_report(Path(out) / "report.md"):
+        raise ValueError(
+            f"{Path(out) / 'report.md'} is the committed reference report; pass --output-dir DIR "
+            "to write this report elsewhere (to regenerate the reference, the command at its "
+            "end names --output-dir and its --note)"
+        )
     files = report.write_report(args.results, output_dir=out, asv_dir=args.asv, note=args.note)
     _print_report(files)
     print(f"wrote {files.markdown} and {len(files.figures)} figure files")
@@ -235,10 +253,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _default_run_dir() -> Path:
+    """A new directory ``reports/runs/<UTC date-time>``, created here so that two studies
+    started in the same second get one each (``-2``, ``-3``, ... on the second)."""
     import datetime as dt
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return Path("reports") / "runs" / stamp
+    runs = Path("reports") / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = runs / (stamp if k == 1 else f"{stamp}-{k}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{runs / stamp}: too many runs started in this second")
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
@@ -261,6 +290,17 @@ def _cmd_study(args: argparse.Namespace) -> int:
     )
     print(f"report: {files.markdown}")
     return 0
+
+
+def _check_output_dir(args: argparse.Namespace) -> None:
+    """Refuse an ``--output-dir`` that is (or lies under) a file, before any work is done."""
+    value = getattr(args, "output_dir", None)
+    if value is None:
+        return
+    out = Path(value)
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"--output-dir {str(out)!r}: {str(parent)!r} is not a directory")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -371,6 +411,11 @@ def _cmd_info(_args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- train
+#: Where ``vecstudy train`` writes by default: the user's own outputs (git-ignored),
+#: never over the reference figures committed in ``reports/``.
+TRAIN_OUTPUT_DIR = "reports/runs/train"
+
+
 def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     t = sub.add_parser(
         "train",
@@ -431,7 +476,11 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="leave out constant feature columns (with a note) instead of stopping",
     )
     t.add_argument(
-        "--output-dir", default="reports", metavar="DIR", help="figure and model (default: reports)"
+        "--output-dir",
+        default=TRAIN_OUTPUT_DIR,
+        metavar="DIR",
+        help=f"figure and model (default: {TRAIN_OUTPUT_DIR}, beside the study's runs; the "
+        "reference figures committed in reports/ are never written over unless asked)",
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
@@ -486,6 +535,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     threads: int | str | None = args.threads
     if args.threads is not None and args.threads != "all":
         threads = int(_number(args.threads, "--threads", int))
+    for option, value, ok, expected in (
+        ("--iterations", iterations, iterations >= 1, "an integer of at least 1"),
+        ("--record-every", record_every, record_every >= 1, "an integer of at least 1"),
+        ("--test-size", test_size, 0 < test_size < 1, "a fraction between 0 and 1 (exclusive)"),
+        ("--seed", seed, seed >= 0, "an integer of at least 0"),
+        ("--threads", threads, not isinstance(threads, int) or threads >= 1, "at least 1 or 'all'"),
+    ):
+        if not ok:
+            raise ValueError(f"{option}: expected {expected}, got {value}")
 
     data = train.read_table(path)
     training = train.prepare(
@@ -662,17 +720,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _log_info_to_stderr():
+            _check_output_dir(args)
             return _COMMANDS[args.command](args)
     except SweepInterrupted as exc:
         print(
             f"vecstudy {args.command}: interrupted; kept {exc.rows_kept} rows of this run "
-            f"({exc.total_rows} in all) in {exc.path}",
+            f"({exc.total_rows} in all) in {exc.path}"
+            + (
+                f"; report them: vecstudy report {shlex.quote(str(exc.path))}"
+                if exc.rows_kept
+                else ""
+            ),
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print(f"vecstudy {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `vecstudy info | head -3`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        return EXIT_BROKEN_PIPE
     except (ValueError, OSError, ImportError) as exc:
         print(f"vecstudy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

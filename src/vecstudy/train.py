@@ -234,7 +234,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(2, "No such file", str(path))
     if suffix == ".csv":
-        return pd.read_csv(path)
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"DATA {str(path)!r}: the file is empty (no header, no rows)") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"DATA {str(path)!r}: not a readable CSV file: {exc}") from None
     if suffix in (".parquet", ".pq"):
         try:
             return pd.read_parquet(path)
@@ -247,12 +252,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _read_npz(path: Path) -> pd.DataFrame:
+    import zipfile
+
     import pandas as pd
 
     columns: dict[str, NDArray[Any]] = {}
-    with np.load(path, allow_pickle=False) as npz:
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        # NumPy takes bytes it cannot place for a pickle: say what the file is not
+        why = "not a zip archive of .npy arrays" if "pickle" in str(exc) else str(exc)
+        raise DataError(f"DATA {str(path)!r}: not a readable NPZ file ({why})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise DataError(f"DATA {str(path)!r}: holds a single array, not an NPZ archive of columns")
+    with npz:
         for key in npz.files:
-            arr = npz[key]
+            try:
+                arr = npz[key]
+            except ValueError:  # an object array: reading it would unpickle
+                raise DataError(
+                    f"DATA {str(path)!r}: array {key!r} holds Python objects; "
+                    "expected numeric arrays (save strings as numbers or leave them out)"
+                ) from None
             if arr.ndim == 1:
                 columns[key] = arr
             elif arr.ndim == 2:
@@ -273,6 +294,11 @@ def _read_npz(path: Path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- checks
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (``0``, not ``np.int64(0)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _names(columns: Sequence[object], limit: int = 8) -> str:
     shown = ", ".join(repr(c) for c in columns[:limit])
     return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
@@ -347,13 +373,13 @@ def check_table(df: pd.DataFrame, target: str, *, drop: Sequence[str] = ()) -> T
     values, per_value = np.unique(labels, return_counts=True)
     if len(values) != 2:
         shown = ", ".join(
-            f"{v!r} ({n} rows)" for v, n in zip(values[:6], per_value[:6], strict=True)
+            f"{_plain(v)!r} ({n} rows)" for v, n in zip(values[:6], per_value[:6], strict=True)
         )
         raise DataError(
             f"--target {target!r} must have exactly two distinct values (binary "
             f"classification); found {len(values)}: {shown}" + (" ..." if len(values) > 6 else "")
         )
-    classes = [v.item() if isinstance(v, np.generic) else v for v in values]
+    classes = [_plain(v) for v in values]
     y = (labels == values[1]).astype(np.float64)
     return Table(features=features, X=X, labels=labels, classes=classes, y=y)
 
@@ -397,15 +423,33 @@ class Scaler:
 
     @classmethod
     def fit(cls, X: NDArray[np.float64]) -> Scaler:
-        return cls(mean=X.mean(axis=0), scale=X.std(axis=0))
+        """Mean and standard deviation of each column, finite for any finite ``X``.
+
+        Each column is divided by its largest magnitude ``s`` first
+        (``mean = s mean(X / s)``, ``scale = s std(X / s)``), so values near the
+        largest double (1e308) do not overflow the sums.
+        """
+        s = np.abs(X).max(axis=0, initial=0.0)
+        s = np.where(s > 0, s, 1.0)
+        Xs = X / s
+        return cls(mean=Xs.mean(axis=0) * s, scale=Xs.std(axis=0) * s)
 
     def transform(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray((X - self.mean) / self.scale, dtype=np.float64)
+        """``(X - mean) / scale``; entries where ``X - mean`` overflows are computed as
+        ``X / scale - mean / scale``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray((X - self.mean) / self.scale, dtype=np.float64)
+            bad = ~np.isfinite(out)
+            if bad.any():
+                alt = X / self.scale - self.mean / self.scale
+                out[bad] = np.broadcast_to(alt, out.shape)[bad]
+        return out
 
 
 def constant_columns(X: NDArray[np.float64], features: Sequence[str]) -> list[str]:
     """Names of the columns of ``X`` with a single value (they cannot be standardized)."""
-    return [f for f, ptp in zip(features, np.ptp(X, axis=0), strict=True) if ptp == 0]
+    same = X.max(axis=0, initial=-np.inf) == X.min(axis=0, initial=np.inf)  # ptp overflows
+    return [f for f, one in zip(features, same, strict=True) if one]
 
 
 # --------------------------------------------------------------------------- workflow
@@ -681,7 +725,8 @@ def predict_with_model(document: dict[str, Any], X: Any, *, model: int = 0) -> N
         raise ValueError(
             f"X must have shape (n_samples, {len(mean)}) to match the model; got {Xa.shape}"
         )
-    z = ((Xa - mean) / scale) @ np.asarray(entry["coef"], dtype=np.float64) + entry["intercept"]
+    Xs = Scaler(mean=mean, scale=scale).transform(Xa)
+    z = Xs @ np.asarray(entry["coef"], dtype=np.float64) + entry["intercept"]
     return np.asarray(np.asarray(document["classes"], dtype=object)[(z > 0).astype(np.intp)])
 
 

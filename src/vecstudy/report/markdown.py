@@ -61,6 +61,44 @@ def format_ratio_ci(ratio: float, low: float, high: float, estimated: bool = Fal
     return text
 
 
+def _relation(ratio: float, low: float, high: float) -> str:
+    """``"faster"``, ``"slower"`` or ``"same"`` (the interval holds 1x), for ``ratio``
+    = the loop's time over this one's."""
+    if math.isfinite(low) and math.isfinite(high) and low <= 1 <= high:
+        return "same"
+    return "faster" if ratio >= 1 else "slower"
+
+
+def versus_loop(parts: Sequence[tuple[str, float, float, float, bool]]) -> str:
+    """Plain words for speedups over the Python loop: ``(name, ratio, low, high, estimated)``.
+
+    When every one is faster: ``"NumPy 29x [22-38] and Numba 47x [34-78] faster than
+    the Python loop"``; otherwise each says its own: a ratio below 1 is turned into
+    "N times slower", one whose interval holds 1x is "about as fast as".
+
+    >>> text = versus_loop([("NumPy", 0.25, 0.2, 0.5, False), ("Numba", 1.1, 0.9, 1.3, False)])
+    >>> for part in text.split("; "):
+    ...     print(part)
+    NumPy 4x [2-5] slower than the Python loop
+    Numba 1.1x [0.9-1.3]: about as fast as the Python loop
+    """
+    relations = [_relation(r, lo, hi) for _, r, lo, hi, _ in parts]
+    if all(rel == "faster" for rel in relations):
+        return (
+            " and ".join(f"{n} {format_ratio_ci(r, lo, hi, e)}" for n, r, lo, hi, e in parts)
+            + " faster than the Python loop"
+        )
+    words = []
+    for (name, r, lo, hi, est), rel in zip(parts, relations, strict=True):
+        if rel == "slower":
+            words.append(f"{name} {format_ratio_ci(1 / r, 1 / hi, 1 / lo, est)} slower than")
+        elif rel == "same":
+            words.append(f"{name} {format_ratio_ci(r, lo, hi, est)}: about as fast as")
+        else:
+            words.append(f"{name} {format_ratio_ci(r, lo, hi, est)} faster than")
+    return "; ".join(w + " the Python loop" for w in words)
+
+
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -88,15 +126,21 @@ def headline(
     lines: list[str] = []
     if micro_ratios:
         n = next(iter(micro_ratios.values()))[3]
-        parts = [
-            f"{name} {format_ratio_ci(*micro_ratios[key][:3])}"
+        dot = [
+            (
+                name,
+                float(micro_ratios[key][0]),
+                float(micro_ratios[key][1]),
+                float(micro_ratios[key][2]),
+                False,
+            )
             for key, name in (("numpy", "NumPy's `np.dot`"), ("numba", "Numba's compiled loop"))
             if key in micro_ratios
         ]
         lines.append(
             f"- **Dot product of two {n:,}-element vectors** (the course's example): "
-            + " and ".join(parts)
-            + " faster than the Python loop (the course measured 363x for `np.dot`)."
+            + versus_loop(dot)
+            + " (the course measured 363x for `np.dot`)."
         )
     opt = kern[(kern["operation"] == "optimize") & (kern["backend"] != "python")]
     if not opt.empty:
@@ -107,8 +151,20 @@ def headline(
         target = COURSE_SHAPE[0] * COURSE_SHAPE[1]
         elements = sizes["n_x"] * sizes["m"]
         picks = []
+        wanted = [be for be in ("numpy", "numba") if be in set(opt["backend"])]
+        finite = opt[opt["vs_python"].astype(float).map(math.isfinite)]
+        complete = [
+            set(finite[(finite["n_x"] == n) & (finite["m"] == mm)]["backend"]) >= set(wanted)
+            for n, mm in zip(sizes["n_x"], sizes["m"], strict=True)
+        ]
         if not sizes.empty:
-            distance = [abs(math.log(e / target)) for e in elements]
+            # the size nearest the course's, among those where every backend was timed
+            distance = [
+                abs(math.log(e / target)) + (0 if ok else math.inf)
+                for e, ok in zip(elements, complete, strict=True)
+            ]
+            if not any(complete):
+                distance = [abs(math.log(e / target)) for e in elements]
             near = sizes.iloc[distance.index(min(distance))]
             picks.append((int(near["n_x"]), int(near["m"])))
             big = sizes.iloc[int(elements.to_numpy().argmax())]
@@ -117,27 +173,42 @@ def headline(
         any_est = False
         for n_x, m in picks:
             here = opt[(opt["n_x"] == n_x) & (opt["m"] == m)]
-            parts = []
+            parts: list[tuple[str, float, float, float, bool]] = []
             for be, name in (("numpy", "NumPy"), ("numba", "Numba")):
                 r = here[here["backend"] == be]
                 if r.empty or not math.isfinite(r.iloc[0]["vs_python"]):
                     continue
                 r0 = r.iloc[0]
                 any_est |= bool(r0["vs_python_est"])
-                ci = format_ratio_ci(
-                    r0["vs_python"],
-                    r0["vs_python_lo"],
-                    r0["vs_python_hi"],
-                    bool(r0["vs_python_est"]),
+                parts.append(
+                    (
+                        name,
+                        float(r0["vs_python"]),
+                        float(r0["vs_python_lo"]),
+                        float(r0["vs_python_hi"]),
+                        bool(r0["vs_python_est"]),
+                    )
                 )
-                parts.append(f"{name} {ci}")
+            missing = [
+                name
+                for be, name in (("numpy", "NumPy"), ("numba", "Numba"))
+                if be in wanted
+                and not (
+                    (finite["backend"] == be) & (finite["n_x"] == n_x) & (finite["m"] == m)
+                ).any()
+            ]
+            note = (
+                f" ({' and '.join(missing)}: not timed at this size, see *Skipped cases*)"
+                if missing
+                else ""
+            )
             if parts:
                 nbytes = here.iloc[0]["bytes_x"]
                 lines.append(
                     f"- **One gradient-descent iteration, X of {n_x}x{m} {dtype}** "
                     f"({format_bytes(nbytes)}, {threads} thread{'s' if threads > 1 else ''}): "
-                    + " and ".join(parts)
-                    + " faster than the Python loop."
+                    + versus_loop(parts)
+                    + f"{note}."
                 )
         if any_est:
             lines.append(

@@ -22,9 +22,16 @@ import pandas as pd
 
 from vecstudy.study.machine import machine_differences
 from vecstudy.study.results import Results, load_results
-from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, summarize
+from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
 
 VERDICTS: Final = ("worse", "better", "unchanged", "machine")
+#: Legend text of each verdict in the comparison figure.
+LEGEND: Final = {
+    "worse": "worse (significant, beyond the factor)",
+    "better": "better (significant, beyond 1/factor)",
+    "unchanged": "unchanged",
+    "machine": "read-bandwidth probe (not judged)",
+}
 
 
 @dataclass
@@ -111,6 +118,19 @@ def compare_files(
         "their timings may differ for that reason alone"
         for d in machine_differences(run_b.get("machine", {}), run_n.get("machine", {}))
     ]
+    sizes = [
+        (len(r["samples_b"]), len(r["samples_n"]))
+        for _, r in both.iterrows()
+        if r["kind"] != "bandwidth"
+    ]
+    blind = [(a, b) for a, b in sizes if smallest_p(a, b) >= alpha]
+    if blind:
+        a, b = min(blind, key=lambda ab: ab[0] + ab[1])
+        warnings.append(
+            f"{len(blind)} case(s) have too few timings (as few as {a} and {b}) for the "
+            f"Mann-Whitney test to reach p < {alpha:g} at any difference, so they cannot be "
+            "called worse or better: time more rounds (--repeats 4 or more on both sides)"
+        )
     only = len(sb) + len(sn) - 2 * len(both)
     if only:
         warnings.append(f"{only} case(s) were timed in only one of the files and are left out")
@@ -204,13 +224,13 @@ def figure_comparison(cmp: Comparison) -> Any:
     log_y(ax, "x")
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels(
-        [_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=6
+        [_label(r) for _, r in cases.iterrows()], rotation=70, ha="right", fontsize=7
     )
     ax.set_ylabel("median new / base (95% CI)")
     ax.set_title("above 1: slower", fontsize=9)
     ax.grid(visible=True, axis="y", alpha=0.35)
     handles = [
-        Line2D([], [], color=c, marker="o", linestyle="none", label=v)
+        Line2D([], [], color=c, marker="o", linestyle="none", label=LEGEND.get(v, v))
         for v, c in colors.items()
         if v in drawn
     ]
@@ -219,7 +239,7 @@ def figure_comparison(cmp: Comparison) -> Any:
         Line2D([], [], color="#d62728", linestyle="--", label=f"factor {cmp.factor:g}"),
         Line2D([], [], color="#2ca02c", linestyle="--", label=f"1/{cmp.factor:g}"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=6, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     fig.suptitle(f"{Path(cmp.new.path).name} vs {Path(cmp.base.path).name}, case by case")
     return fig
 

@@ -68,7 +68,8 @@ HELP: Final[Mapping[str, str]] = {
     "backends": "backends to time, or 'all'",
     "dtypes": "float64 and/or float32",
     "threads": "thread counts (Numba and BLAS); 'all' = every available core",
-    "repeats": "interleaved rounds per case (each gives one raw timing)",
+    "repeats": "interleaved rounds per case (each gives one raw timing; 'vecstudy compare' "
+    "needs 4 or more to call a change significant)",
     "min_time": "seconds one timing lasts at least; sets the loop count (timeit uses 0.2)",
     "budget": "seconds a case may take, estimated before its first call; slower cases "
     "are skipped and recorded",

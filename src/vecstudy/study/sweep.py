@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecstudy import backends
+from vecstudy.api import announce_compile
 from vecstudy.study import machine, micro
 from vecstudy.study.options import BenchOptionError, BenchOptions
 from vecstudy.study.results import ResultsWriter, Row
@@ -235,6 +236,7 @@ class Sweep:
         if isinstance(mod, str):
             return Prepared(None, None, 1, None, mod)
         w, b, X, Y = self._problem(case.n_x, case.m, case.dtype)
+        announce_compile(case.backend, case.operation, X)  # the warm-up may compile for 10 s
         o = self.options
         m_small = max(4, SMALL_ELEMENTS // case.n_x)
         if case.operation == "propagate":
@@ -270,6 +272,7 @@ class Sweep:
         read: Callable[[Array], object]
         if case.backend == "numba" and isinstance(mod, ModuleType):
             read = mod.read_sum
+            announce_compile("numba", "read_sum", self._problem(case.n_x, case.m, case.dtype)[2])
         else:
             read = micro.read_numpy
         _, _, X, _ = self._problem(case.n_x, case.m, case.dtype)
