@@ -377,6 +377,17 @@ MODE_NAMES: Final = {FUSED: "fused C", SAMPLE: "sample-major F", SPLIT: "split C
 #: blocks to split over threads (20x10000 float64, 1000 iterations on 2 threads: 20.4 ms
 #: with B = 1024 against 28.1 ms with B = 8192).
 B_MIN: Final = 512
+#: Smallest row segment, in bytes, of a fused C tile that fits in L2 (128 samples in
+#: float64, 256 in float32; shorter segments lose the prefetcher).  While a tile of that
+#: many samples fills at most 4/5 of L2 (``n_x`` up to ~1000 on a 1.25 MiB L2), ``B =
+#: L2 / 4 / r`` samples, at least that, so that the backward pass re-reads the tile from
+#: L2 (or L1) rather than L3.  On 2 shared Ice Lake cores, one thread, median of 15,
+#: numpy time / numba time with B = 128 / 512 / 1024 (float64): 100x100000 2.02 / 1.82 /
+#: 1.73, 300x30000 1.70 / 1.47 / 1.25, 500x20000 1.52 / 1.10 / 1.02, 800x12000 1.72 /
+#: 1.52 / 1.39, 1000x10000 1.15 / 0.98 / 0.98; B = 128 / 256 / 512 (float32):
+#: 600x30000 0.91 / 1.17 / 1.06, 1000x20000 0.97 / 1.13 / 0.97, 2000x10000 0.91 / 0.92
+#: / 0.96 (tile larger than L2: kept at B = 512).
+B_L2_MIN_BYTES: Final = 1024
 B_MAX: Final = 1024
 _B_ALIGN: Final = 16
 #: Problems with fewer elements ``n_x * m`` than this run on one thread: a parallel
@@ -418,9 +429,11 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       per tile, so that the backward axpy re-reads the tile from L1 (from L2 when one
       sample is larger than L1d/8, as for 64x64x3 images: 96 KiB; four samples at a
       time share each load of ``w`` and each load and store of ``dw``).
-    - C order, ``r * B_MIN <= L3 / 2``: ``FUSED``.  ``B = clamp(L2 / r, B_MIN, B_MAX)``:
-      the tile fills L2 for small ``n_x``; from ``n_x ~ 160`` (float64, 1.25 MiB L2) it is
-      re-read from L3 instead.
+    - C order, a tile of ``b = 1024 / itemsize`` samples within 4/5 of L2 (``n_x`` up
+      to ~1000 in float64 on a 1.25 MiB L2): ``FUSED``, ``B = clamp(L2 / 4 / r, b,
+      B_MAX)`` (:data:`B_L2_MIN_BYTES`): the backward pass re-reads the tile from L2.
+    - C order, wider, ``r * B_MIN <= L3 / 2``: ``FUSED``, ``B = B_MIN``: the tile is
+      re-read from L3.
     - C order, wider, or fewer than ``4 B_MIN`` samples in a problem large enough for
       threads: ``SPLIT``.  16 panels of ``P = n_x / 16`` rows (a multiple of 8) to share
       among threads; each walks its rows in segments of ``B_MAX`` samples, so that the
@@ -441,8 +454,15 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     - Split against fused C: at 12288x1000 and 4096x2000 the fused tile of 512 samples
       (50 and 17 MB) no longer stays in cache; the split path runs at NumPy's speed
       (0.9x to 1.1x: both read ``X`` twice), the F path at 1.3x to 1.6x NumPy.
-    - Fused C block sizes: see :data:`B_MIN` and :data:`B_MAX` (Zen 5; on Ice Lake
-      B = 128 to 2048 at 20x10000 were within the noise of a shared machine).
+    - Fused C block sizes: see :data:`B_L2_MIN_BYTES` (Ice Lake: B = 128 rather than
+      512 to 1024 from 1.5x to 1.7x NumPy at 300 to 800 features, float64, one thread),
+      :data:`B_MIN` and :data:`B_MAX` (Zen 5; on Ice Lake B = 128 to 2048 at 20x10000
+      were within the noise of a shared machine).
+    - Wide C ``X`` in one pass, tiles of ``n_x x B`` with ``B = 16`` to ``128`` that fit
+      in L2 (Ice Lake, float64, one thread, numpy / numba): 4096x2000 0.34 / 0.57 /
+      0.78 / 0.84 for B = 16 / 32 / 64 / 128 against 0.95 split; 12288x1000 0.29 to
+      0.64 against 1.05 split: short row segments on a new page each defeat the
+      prefetcher, so wide ``X`` stays on the split path.
 
     Examples
     --------
@@ -461,8 +481,11 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
         caches = cache_sizes()
     r = max(1, n_x * itemsize)
     par = n_x * m >= PARALLEL_MIN_ELEMENTS
+    b_l2 = max(1, B_L2_MIN_BYTES // itemsize)
     if order == "F":
         B = _align(min(max(caches.l1d // 2 // r, 4), B_MAX))
+    elif r * b_l2 * 5 <= caches.l2 * 4 and (m >= 4 * B_MIN or not par):
+        B = _align(min(max(caches.l2 // 4 // r, b_l2), B_MAX))
     elif r * B_MIN <= caches.l3_per_core // 2 and (m >= 4 * B_MIN or not par):
         B = _align(min(max(caches.l2 // r, B_MIN), B_MAX))
     else:  # wide, or too few sample blocks to share among threads
