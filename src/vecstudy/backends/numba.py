@@ -893,7 +893,9 @@ def _prepare(X: Array) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
         zbuf = np.empty((pl.n_chunks if pl.parallel else 1, pl.B), dt)
         dwp = np.empty((pl.n_chunks, n_x), dt)
         dbp, cp = np.empty(pl.n_chunks, dt), np.empty(pl.n_chunks, dt)
-    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel))
+    # on one thread the serial loops (the same chunks in the same order: the same bits)
+    # skip the parallel launch
+    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel and get_threads() > 1))
     return Xs, ints, (zbuf, dwp, dbp, cp)
 
 
