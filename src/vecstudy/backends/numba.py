@@ -379,14 +379,13 @@ MODE_NAMES: Final = {FUSED: "fused C", SAMPLE: "sample-major F", SPLIT: "split C
 B_MIN: Final = 512
 #: Smallest row segment, in bytes, of a fused C tile that fits in L2 (128 samples in
 #: float64, 256 in float32; shorter segments lose the prefetcher).  While a tile of that
-#: many samples fills at most 4/5 of L2 (``n_x`` up to ~1000 on a 1.25 MiB L2), ``B =
+#: many samples fills at most 2/3 of L2 (``n_x`` up to ~850 on a 1.25 MiB L2), ``B =
 #: L2 / 4 / r`` samples, at least that, so that the backward pass re-reads the tile from
-#: L2 (or L1) rather than L3.  On 2 shared Ice Lake cores, one thread, median of 15,
-#: numpy time / numba time with B = 128 / 512 / 1024 (float64): 100x100000 2.02 / 1.82 /
-#: 1.73, 300x30000 1.70 / 1.47 / 1.25, 500x20000 1.52 / 1.10 / 1.02, 800x12000 1.72 /
-#: 1.52 / 1.39, 1000x10000 1.15 / 0.98 / 0.98; B = 128 / 256 / 512 (float32):
-#: 600x30000 0.91 / 1.17 / 1.06, 1000x20000 0.97 / 1.13 / 0.97, 2000x10000 0.91 / 0.92
-#: / 0.96 (tile larger than L2: kept at B = 512).
+#: L2 (or L1) rather than L3 (wider C ``X`` takes the split path, see :func:`plan`).
+#: On 2 shared Ice Lake cores, one thread, median of 15, numpy time / numba time with
+#: B = 128 / 512 / 1024 (float64): 100x100000 2.02 / 1.82 / 1.73, 300x30000 1.70 / 1.47
+#: / 1.25, 500x20000 1.52 / 1.10 / 1.02, 800x12000 1.72 / 1.52 / 1.39; B = 128 / 256 /
+#: 512 (float32): 600x30000 0.91 / 1.17 / 1.06.
 B_L2_MIN_BYTES: Final = 1024
 B_MAX: Final = 1024
 _B_ALIGN: Final = 16
@@ -429,13 +428,12 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       per tile, so that the backward axpy re-reads the tile from L1 (from L2 when one
       sample is larger than L1d/8, as for 64x64x3 images: 96 KiB; four samples at a
       time share each load of ``w`` and each load and store of ``dw``).
-    - C order, a tile of ``b = 1024 / itemsize`` samples within 4/5 of L2 (``n_x`` up
-      to ~1000 in float64 on a 1.25 MiB L2): ``FUSED``, ``B = clamp(L2 / 4 / r, b,
-      B_MAX)`` (:data:`B_L2_MIN_BYTES`): the backward pass re-reads the tile from L2.
-    - C order, wider, ``r * B_MIN <= L3 / 2``: ``FUSED``, ``B = B_MIN``: the tile is
-      re-read from L3.
+    - C order, a tile of ``b = 1024 / itemsize`` samples within 2/3 of L2 (``n_x`` up
+      to ~850 on a 1.25 MiB L2): ``FUSED``, ``B = clamp(L2 / 4 / r, b, B_MAX)``
+      (:data:`B_L2_MIN_BYTES`): the backward pass re-reads the tile from L2.
     - C order, wider, or fewer than ``4 B_MIN`` samples in a problem large enough for
-      threads: ``SPLIT``.  16 panels of ``P = n_x / 16`` rows (a multiple of 8) to share
+      threads: ``SPLIT`` (two reads of ``X`` from memory beat one from memory and one
+      from L3).  16 panels of ``P = n_x / 16`` rows (a multiple of 8) to share
       among threads; each walks its rows in segments of ``B_MAX`` samples, so that the
       segment of ``z`` partial sums it adds to stays in L1.
 
@@ -451,9 +449,16 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       :data:`SAMPLE_MAJOR_MIN_BYTES`, and the relayout in ``optimize``).
     - Sample-major tiles at 12288x209: one sample at a time 1.57 ms, four at a time (L2)
       1.22 ms; NumPy 1.72 ms; one read of X (from L3) 0.70 ms.
-    - Split against fused C: at 12288x1000 and 4096x2000 the fused tile of 512 samples
-      (50 and 17 MB) no longer stays in cache; the split path runs at NumPy's speed
-      (0.9x to 1.1x: both read ``X`` twice), the F path at 1.3x to 1.6x NumPy.
+    - Split against fused C, numpy time / numba time, one thread, median of 15: where
+      the tile of 128 samples outgrows L2, the split path (both passes eight rows at a
+      time) beats fused tiles re-read from L3 (B = 512) and from a full L2: float64
+      1000x10000 split 1.16, fused B = 128 0.95, B = 512 1.10; 1500x8000 1.11 / 1.03
+      (B = 512); 2500x4000 1.09 / 0.99; 3000x4000 1.09 / 0.94; float32 1000x20000 1.12
+      / 0.95 (B = 256); 2000x10000 1.12 / 0.96; 4096x4000 1.03 / 0.83.  Below 2/3 of L2
+      fused tiles win: float64 500x20000 fused B = 128 1.42, split 1.13; 800x12000 1.17
+      / 1.14; float32 600x30000 (B = 256) 1.31 / 1.09.  At 12288x1000 and 4096x2000 the
+      split path runs at about NumPy's speed (both read ``X`` twice), the F path at 1.3x
+      to 1.6x NumPy.
     - Fused C block sizes: see :data:`B_L2_MIN_BYTES` (Ice Lake: B = 128 rather than
       512 to 1024 from 1.5x to 1.7x NumPy at 300 to 800 features, float64, one thread),
       :data:`B_MIN` and :data:`B_MAX` (Zen 5; on Ice Lake B = 128 to 2048 at 20x10000
@@ -484,10 +489,8 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     b_l2 = max(1, B_L2_MIN_BYTES // itemsize)
     if order == "F":
         B = _align(min(max(caches.l1d // 2 // r, 4), B_MAX))
-    elif r * b_l2 * 5 <= caches.l2 * 4 and (m >= 4 * B_MIN or not par):
+    elif r * b_l2 * 3 <= caches.l2 * 2 and (m >= 4 * B_MIN or not par):
         B = _align(min(max(caches.l2 // 4 // r, b_l2), B_MAX))
-    elif r * B_MIN <= caches.l3_per_core // 2 and (m >= 4 * B_MIN or not par):
-        B = _align(min(max(caches.l2 // r, B_MIN), B_MAX))
     else:  # wide, or too few sample blocks to share among threads
         rows = -(-n_x // 16)
         P = max(8, -(-rows // 8) * 8)
