@@ -9,11 +9,12 @@ Algorithm
 :func:`plan` picks one of three walks over ``X`` from its shape, dtype, order and the
 cache sizes the OS reports (:func:`vecstudy.caches.cache_sizes`):
 
-*fused C* (C-ordered ``X``, up to a few thousand features): the samples are cut into
-tiles of ``B`` columns (512 to 1024).  For the tile ``j0 <= j < j1``::
+*fused C* (C-ordered ``X``, up to ~850 features on a 1.25 MiB L2): the samples are
+cut into tiles of ``B`` columns (128 to 1024) that stay in L2.  For the tile ``j0 <= j
+< j1``::
 
-    z_j    = b + sum_i w_i X_ij          forward: an axpy per row over a contiguous
-                                          segment X[i, j0:j1] (vectorized)
+    z_j    = b + sum_i w_i X_ij          forward: eight rows at a time, each over a
+                                          contiguous segment X[i, j0:j1] (vectorized)
     e_j    = exp(-|z_j|)                  never overflows
     a_j    = 1 / (1 + e_j)  if z_j >= 0 else e_j / (1 + e_j)
     d_j    = a_j - y_j + 0 * z_j          NaN where z_j is not finite
@@ -27,9 +28,10 @@ contiguous column; four samples at a time, ``z_j`` is a dot product with ``w`` a
 backward pass an axpy into ``dW_k``, re-reading the samples from L1 (or L2 for very
 wide ``X``).
 
-*split C* (C-ordered ``X`` too wide for an ``n_x x 512`` tile to stay in cache, or too
+*split C* (C-ordered ``X`` too wide for a tile of 1 KiB per row to stay in L2, or too
 few samples to share among threads): two passes by panels of rows, both parallel over
-features: partial ``z`` per panel, added in panel order, then ``dw_i = X_i . d`` per row.
+features and eight rows at a time: partial ``z`` per panel, added in panel order, then
+``dw_i = X_i . d`` per row.
 
 Tiles are grouped in chunks; chunks run in parallel (``prange``), each writing only its
 own row ``dW[k]`` of a ``(n_chunks, n_x)`` array of partial sums, which are then added
