@@ -52,7 +52,7 @@ def test_each_layout_is_planned() -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("shape", [(3000, 40), (300, 700), (12, 30_000)])
+@pytest.mark.parametrize("shape", [(3000, 40), (300, 700), (300, 2100), (12, 30_000)])
 def test_bitwise_the_same_for_any_thread_count(
     shape: tuple[int, int], order: str, dtype: str
 ) -> None:
@@ -164,6 +164,12 @@ def test_plan_follows_the_caches() -> None:
     assert nb.plan(100, 10_000, 8, "F", small).B < nb.plan(100, 10_000, 8, "F", large).B
     assert nb.plan(1000, 100_000, 8, "C", small).mode == nb.SPLIT
     assert nb.plan(1000, 100_000, 8, "C", large).mode == nb.FUSED
+    # C tiles of a few hundred features are sized to L2, with row segments >= 1 KiB
+    for itemsize in (4, 8):
+        tiles = [nb.plan(400, 100_000, itemsize, "C", c) for c in (small, large)]
+        assert all(t.mode == nb.FUSED and t.B * itemsize >= 1024 for t in tiles)
+        assert all(400 * itemsize * t.B <= c.l2 for t, c in zip(tiles, (small, large), strict=True))
+    assert nb.plan(400, 100_000, 4, "C", small).B < nb.plan(400, 100_000, 4, "C", large).B
 
 
 @pytest.mark.slow

@@ -9,11 +9,12 @@ Algorithm
 :func:`plan` picks one of three walks over ``X`` from its shape, dtype, order and the
 cache sizes the OS reports (:func:`vecstudy.caches.cache_sizes`):
 
-*fused C* (C-ordered ``X``, up to a few thousand features): the samples are cut into
-tiles of ``B`` columns (512 to 1024).  For the tile ``j0 <= j < j1``::
+*fused C* (C-ordered ``X``, up to ~850 features on a 1.25 MiB L2): the samples are
+cut into tiles of ``B`` columns (128 to 1024) that stay in L2.  For the tile ``j0 <= j
+< j1``::
 
-    z_j    = b + sum_i w_i X_ij          forward: an axpy per row over a contiguous
-                                          segment X[i, j0:j1] (vectorized)
+    z_j    = b + sum_i w_i X_ij          forward: eight rows at a time, each over a
+                                          contiguous segment X[i, j0:j1] (vectorized)
     e_j    = exp(-|z_j|)                  never overflows
     a_j    = 1 / (1 + e_j)  if z_j >= 0 else e_j / (1 + e_j)
     d_j    = a_j - y_j + 0 * z_j          NaN where z_j is not finite
@@ -27,9 +28,10 @@ contiguous column; four samples at a time, ``z_j`` is a dot product with ``w`` a
 backward pass an axpy into ``dW_k``, re-reading the samples from L1 (or L2 for very
 wide ``X``).
 
-*split C* (C-ordered ``X`` too wide for an ``n_x x 512`` tile to stay in cache, or too
+*split C* (C-ordered ``X`` too wide for a tile of 1 KiB per row to stay in L2, or too
 few samples to share among threads): two passes by panels of rows, both parallel over
-features: partial ``z`` per panel, added in panel order, then ``dw_i = X_i . d`` per row.
+features and eight rows at a time: partial ``z`` per panel, added in panel order, then
+``dw_i = X_i . d`` per row.
 
 Tiles are grouped in chunks; chunks run in parallel (``prange``), each writing only its
 own row ``dW[k]`` of a ``(n_chunks, n_x)`` array of partial sums, which are then added
@@ -377,6 +379,16 @@ MODE_NAMES: Final = {FUSED: "fused C", SAMPLE: "sample-major F", SPLIT: "split C
 #: blocks to split over threads (20x10000 float64, 1000 iterations on 2 threads: 20.4 ms
 #: with B = 1024 against 28.1 ms with B = 8192).
 B_MIN: Final = 512
+#: Smallest row segment, in bytes, of a fused C tile that fits in L2 (128 samples in
+#: float64, 256 in float32; shorter segments lose the prefetcher).  While a tile of that
+#: many samples fills at most 2/3 of L2 (``n_x`` up to ~850 on a 1.25 MiB L2), ``B =
+#: L2 / 4 / r`` samples, at least that, so that the backward pass re-reads the tile from
+#: L2 (or L1) rather than L3 (wider C ``X`` takes the split path, see :func:`plan`).
+#: On 2 shared Ice Lake cores, one thread, median of 15, numpy time / numba time with
+#: B = 128 / 512 / 1024 (float64): 100x100000 2.02 / 1.82 / 1.73, 300x30000 1.70 / 1.47
+#: / 1.25, 500x20000 1.52 / 1.10 / 1.02, 800x12000 1.72 / 1.52 / 1.39; B = 128 / 256 /
+#: 512 (float32): 600x30000 0.91 / 1.17 / 1.06.
+B_L2_MIN_BYTES: Final = 1024
 B_MAX: Final = 1024
 _B_ALIGN: Final = 16
 #: Problems with fewer elements ``n_x * m`` than this run on one thread: a parallel
@@ -418,11 +430,12 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       per tile, so that the backward axpy re-reads the tile from L1 (from L2 when one
       sample is larger than L1d/8, as for 64x64x3 images: 96 KiB; four samples at a
       time share each load of ``w`` and each load and store of ``dw``).
-    - C order, ``r * B_MIN <= L3 / 2``: ``FUSED``.  ``B = clamp(L2 / r, B_MIN, B_MAX)``:
-      the tile fills L2 for small ``n_x``; from ``n_x ~ 160`` (float64, 1.25 MiB L2) it is
-      re-read from L3 instead.
+    - C order, a tile of ``b = 1024 / itemsize`` samples within 2/3 of L2 (``n_x`` up
+      to ~850 on a 1.25 MiB L2): ``FUSED``, ``B = clamp(L2 / 4 / r, b, B_MAX)``
+      (:data:`B_L2_MIN_BYTES`): the backward pass re-reads the tile from L2.
     - C order, wider, or fewer than ``4 B_MIN`` samples in a problem large enough for
-      threads: ``SPLIT``.  16 panels of ``P = n_x / 16`` rows (a multiple of 8) to share
+      threads: ``SPLIT`` (two reads of ``X`` from memory beat one from memory and one
+      from L3).  16 panels of ``P = n_x / 16`` rows (a multiple of 8) to share
       among threads; each walks its rows in segments of ``B_MAX`` samples, so that the
       segment of ``z`` partial sums it adds to stays in L1.
 
@@ -438,11 +451,25 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       :data:`SAMPLE_MAJOR_MIN_BYTES`, and the relayout in ``optimize``).
     - Sample-major tiles at 12288x209: one sample at a time 1.57 ms, four at a time (L2)
       1.22 ms; NumPy 1.72 ms; one read of X (from L3) 0.70 ms.
-    - Split against fused C: at 12288x1000 and 4096x2000 the fused tile of 512 samples
-      (50 and 17 MB) no longer stays in cache; the split path runs at NumPy's speed
-      (0.9x to 1.1x: both read ``X`` twice), the F path at 1.3x to 1.6x NumPy.
-    - Fused C block sizes: see :data:`B_MIN` and :data:`B_MAX` (Zen 5; on Ice Lake
-      B = 128 to 2048 at 20x10000 were within the noise of a shared machine).
+    - Split against fused C, numpy time / numba time, one thread, median of 15: where
+      the tile of 128 samples outgrows L2, the split path (both passes eight rows at a
+      time) beats fused tiles re-read from L3 (B = 512) and from a full L2: float64
+      1000x10000 split 1.16, fused B = 128 0.95, B = 512 1.10; 1500x8000 1.11 / 1.03
+      (B = 512); 2500x4000 1.09 / 0.99; 3000x4000 1.09 / 0.94; float32 1000x20000 1.12
+      / 0.95 (B = 256); 2000x10000 1.12 / 0.96; 4096x4000 1.03 / 0.83.  Below 2/3 of L2
+      fused tiles win: float64 500x20000 fused B = 128 1.42, split 1.13; 800x12000 1.17
+      / 1.14; float32 600x30000 (B = 256) 1.31 / 1.09.  At 12288x1000 and 4096x2000 the
+      split path runs at about NumPy's speed (both read ``X`` twice), the F path at 1.3x
+      to 1.6x NumPy.
+    - Fused C block sizes: see :data:`B_L2_MIN_BYTES` (Ice Lake: B = 128 rather than
+      512 to 1024 from 1.5x to 1.7x NumPy at 300 to 800 features, float64, one thread),
+      :data:`B_MIN` and :data:`B_MAX` (Zen 5; on Ice Lake B = 128 to 2048 at 20x10000
+      were within the noise of a shared machine).
+    - Wide C ``X`` in one pass, tiles of ``n_x x B`` with ``B = 16`` to ``128`` that fit
+      in L2 (Ice Lake, float64, one thread, numpy / numba): 4096x2000 0.34 / 0.57 /
+      0.78 / 0.84 for B = 16 / 32 / 64 / 128 against 0.95 split; 12288x1000 0.29 to
+      0.64 against 1.05 split: short row segments on a new page each defeat the
+      prefetcher, so wide ``X`` stays on the split path.
 
     Examples
     --------
@@ -461,10 +488,11 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
         caches = cache_sizes()
     r = max(1, n_x * itemsize)
     par = n_x * m >= PARALLEL_MIN_ELEMENTS
+    b_l2 = max(1, B_L2_MIN_BYTES // itemsize)
     if order == "F":
         B = _align(min(max(caches.l1d // 2 // r, 4), B_MAX))
-    elif r * B_MIN <= caches.l3_per_core // 2 and (m >= 4 * B_MIN or not par):
-        B = _align(min(max(caches.l2 // r, B_MIN), B_MAX))
+    elif r * b_l2 * 3 <= caches.l2 * 2 and (m >= 4 * B_MIN or not par):
+        B = _align(min(max(caches.l2 // 4 // r, b_l2), B_MAX))
     else:  # wide, or too few sample blocks to share among threads
         rows = -(-n_x // 16)
         P = max(8, -(-rows // 8) * 8)
@@ -536,8 +564,30 @@ def _block(w, b, X, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-de
     yb = Y[j0:j1]
     for j in range(nb):
         zb[j] = b
-    # forward, four rows at a time: one load/store of z per four rows
+    # forward, eight rows at a time (then four): one load/store of z per eight rows
     i = 0
+    while i + 8 <= n_x:
+        w0 = w[i]
+        w1 = w[i + 1]
+        w2 = w[i + 2]
+        w3 = w[i + 3]
+        w4 = w[i + 4]
+        w5 = w[i + 5]
+        w6 = w[i + 6]
+        w7 = w[i + 7]
+        x0 = X[i, j0:j1]
+        x1 = X[i + 1, j0:j1]
+        x2 = X[i + 2, j0:j1]
+        x3 = X[i + 3, j0:j1]
+        x4 = X[i + 4, j0:j1]
+        x5 = X[i + 5, j0:j1]
+        x6 = X[i + 6, j0:j1]
+        x7 = X[i + 7, j0:j1]
+        for j in range(nb):
+            zb[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
+            )
+        i += 8
     while i + 4 <= n_x:
         w0 = w[i]
         w1 = w[i + 1]
@@ -693,7 +743,12 @@ def _chunks_serial(w, b, Xs, Y, with_cost, mode, B, T, zbuf, dwp, dbp, cp):  # t
 
 @_jit()
 def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
-    """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, four rows at a time."""
+    """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, eight rows at a time.
+
+    Eight rows stream from memory at once, and ``z`` is loaded and stored once per eight
+    multiply-adds (one thread, 12288x1000 float64: 11.7 ms against 16.8 ms four rows at
+    a time; 4096x2000: 8.5 against 9.6).
+    """
     zero = X.dtype.type(0.0)
     m = X.shape[1]
     for j0 in range(0, m, B_MAX):  # a segment of z stays in L1 while the rows pass
@@ -702,18 +757,28 @@ def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
         for j in range(j1 - j0):
             zs[j] = zero
         i = r0
-        while i + 4 <= r1:
+        while i + 8 <= r1:
             w0 = w[i]
             w1 = w[i + 1]
             w2 = w[i + 2]
             w3 = w[i + 3]
+            w4 = w[i + 4]
+            w5 = w[i + 5]
+            w6 = w[i + 6]
+            w7 = w[i + 7]
             x0 = X[i, j0:j1]
             x1 = X[i + 1, j0:j1]
             x2 = X[i + 2, j0:j1]
             x3 = X[i + 3, j0:j1]
+            x4 = X[i + 4, j0:j1]
+            x5 = X[i + 5, j0:j1]
+            x6 = X[i + 6, j0:j1]
+            x7 = X[i + 7, j0:j1]
             for j in range(j1 - j0):
-                zs[j] += (w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])
-            i += 4
+                zs[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                    (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
+                )
+            i += 8
         while i < r1:
             wi = w[i]
             xi = X[i, j0:j1]
@@ -870,7 +935,9 @@ def _prepare(X: Array) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
         zbuf = np.empty((pl.n_chunks if pl.parallel else 1, pl.B), dt)
         dwp = np.empty((pl.n_chunks, n_x), dt)
         dbp, cp = np.empty(pl.n_chunks, dt), np.empty(pl.n_chunks, dt)
-    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel))
+    # on one thread the serial loops (the same chunks in the same order: the same bits)
+    # skip the parallel launch
+    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel and get_threads() > 1))
     return Xs, ints, (zbuf, dwp, dbp, cp)
 
 
