@@ -79,6 +79,9 @@ def test_optimize_relays_out_once_within_the_bound(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Wide C-ordered X: copied once into F order (logged), unless over relayout_max_mb."""
+    from vecstudy import api
+
+    monkeypatch.setattr(api, "_relayout_seen", set())  # INFO on the first call of a shape
     w, b, X, Y = _problem(1100, 50, "float64", "C")
     expected = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numpy")
     with caplog.at_level(logging.INFO, logger="vecstudy"):
@@ -96,6 +99,21 @@ def test_optimize_relays_out_once_within_the_bound(
     with caplog.at_level(logging.INFO, logger="vecstudy"):
         vecstudy.optimize(w, b, X, Y[None, :], 3, 0.1, backend="numba")  # too few to pay
     assert "copied" not in caplog.text
+
+
+def test_relayout_is_logged_at_info_once_per_shape(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop of short descents on one X says "copied once" at INFO once, then at DEBUG."""
+    from vecstudy import api
+
+    monkeypatch.setattr(api, "_relayout_seen", set())
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
+    with caplog.at_level(logging.DEBUG, logger="vecstudy"):
+        for _ in range(3):
+            vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
+    levels = [r.levelno for r in caplog.records if "copied once" in r.getMessage()]
+    assert levels == [logging.INFO, logging.DEBUG, logging.DEBUG]
 
 
 def test_bad_relayout_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

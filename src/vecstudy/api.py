@@ -741,6 +741,21 @@ def _check_descent(
             )
 
 
+_relayout_seen: set[tuple[tuple[int, ...], str, str, str]] = set()
+
+
+def _relayout_log(X: Array, what: str, *args: object) -> None:
+    """Log a relayout decision at INFO once per shape, dtype and order, then at DEBUG.
+
+    A loop of short ``optimize`` calls on one ``X`` would otherwise repeat the same line.
+    """
+    key = (X.shape, str(X.dtype), "F" if X.flags.f_contiguous else "C", what)
+    with _numba_seen_lock:
+        first = key not in _relayout_seen
+        _relayout_seen.add(key)
+    logger.log(logging.INFO if first else logging.DEBUG, what, *args)
+
+
 def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
     """``X`` copied once into the layout the kernel prefers for a descent, when that pays.
 
@@ -754,13 +769,15 @@ def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
     bound = config.resolve_relayout_max_mb()
     mb = X.nbytes / 1e6
     if mb > bound.value:
-        logger.info(
+        _relayout_log(
+            X,
             "optimize: X (%.1f MB) kept in its layout; %s order would be faster but the "
             "copy exceeds relayout_max_mb = %g (from %s)",
             mb, order, bound.value, bound.source,
         )  # fmt: skip
         return X
-    logger.info(
+    _relayout_log(
+        X,
         "optimize: X (%.1f MB) copied once into %s order, faster for %d iterations "
         "(relayout_max_mb = %g from %s)",
         mb, order, n_iter, bound.value, bound.source,
