@@ -641,7 +641,12 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
             "vecstudy[dask-ml] for the dask-glm rows (skipped without it)."
         ),
     )
-    d.add_argument("--output-dir", default="reports", help="where to write (default: reports)")
+    d.add_argument(
+        "--output-dir",
+        default="reports/runs/dask-study",
+        help="where to write (default: reports/runs/dask-study; the committed reference "
+        "run is reports/dask-study.md)",
+    )
     d.add_argument("--sizes", default="80,800", help="MB of X for the in-memory rows")
     d.add_argument("--iterations", type=int, default=10, help="iterations per timing")
     d.add_argument("--rounds", type=int, default=3, help="interleaved timings per contender")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import math
 import sys
 import uuid
@@ -351,6 +352,16 @@ def _progress(total: int, enabled: bool) -> Any:
     )
 
 
+def _log_above_bar() -> contextlib.AbstractContextManager[None]:
+    """Route logger ``vecstudy``'s console lines through tqdm, so they print above the bar."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    redirect: contextlib.AbstractContextManager[None] = logging_redirect_tqdm(
+        loggers=[logging.getLogger("vecstudy")]
+    )
+    return redirect
+
+
 @dataclass(frozen=True)
 class SweepResult:
     """What a finished sweep wrote.
@@ -503,8 +514,9 @@ def run_sweep(
     skipped = 0
     bar = _progress(sum(len(g) for g in groups), progress)
     try:
-        for group in groups:
-            skipped += _time_group(sweep, group, writer, bar)
+        with _log_above_bar():
+            for group in groups:
+                skipped += _time_group(sweep, group, writer, bar)
     except KeyboardInterrupt:
         bar.close()
         run["status"] = "interrupted"
