@@ -59,6 +59,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -370,12 +372,69 @@ def optimize(
         return descend(data, w, b, num_iterations, learning_rate, record_every)
 
 
+class _Interrupts:
+    """Ctrl-C during a descent, noticed between steps and never lost.
+
+    A KeyboardInterrupt raised by Python's default handler lands at whatever bytecode
+    the main thread runs next; while a step waits on the cluster that is often a
+    finalizer of a released future, where the exception is reported and dropped, and
+    the descent would go on.  In the main thread the descent therefore installs a
+    handler that only records the first Ctrl-C (the loop raises KeyboardInterrupt
+    before its next step, at most one step later, about 0.1 s) and lets a second
+    Ctrl-C raise at once.  The previous handler is restored afterwards.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError, TypeError):
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+        return self
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C came since the last step."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+        self.check()
+
+
 def descend(
     data: Chunks, w: Array, b: float, num_iterations: int, learning_rate: float, record_every: int
 ) -> tuple[Array, float, Array, float, Array, int]:
     """The descent over chunks already placed (``optimize`` without the placement)."""
-    if data.single:
-        return _descend_in_one_task(data, w, b, num_iterations, learning_rate, record_every)
+    with _Interrupts() as interrupts:
+        if data.single:
+            return _descend_in_one_task(
+                data, w, b, num_iterations, learning_rate, record_every, interrupts
+            )
+        return _descend_steps(data, w, b, num_iterations, learning_rate, record_every, interrupts)
+
+
+def _descend_steps(
+    data: Chunks,
+    w: Array,
+    b: float,
+    num_iterations: int,
+    learning_rate: float,
+    record_every: int,
+    interrupts: _Interrupts,
+) -> tuple[Array, float, Array, float, Array, int]:
+    """One task per chunk per step; the client adds the sums and updates ``w, b``."""
     dtype = data.dtype.type
     m = data.m
     inv_m = dtype(1.0) / dtype(m)
@@ -386,6 +445,7 @@ def descend(
     db = dtype(0.0)
     costs: list[float] = []
     for k in range(num_iterations):
+        interrupts.check()
         record = k % record_every == 0
         dw_sum, db_sum, cost_sum = data.sums(w, float(bb), record)
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite values checked below
@@ -404,7 +464,13 @@ def descend(
 
 
 def _descend_in_one_task(
-    data: Chunks, w: Array, b: float, num_iterations: int, learning_rate: float, record_every: int
+    data: Chunks,
+    w: Array,
+    b: float,
+    num_iterations: int,
+    learning_rate: float,
+    record_every: int,
+    interrupts: _Interrupts,
 ) -> tuple[Array, float, Array, float, Array, int]:
     """One chunk: the chunk kernel's own descent on its worker, in interruptible slices.
 
@@ -418,6 +484,7 @@ def _descend_in_one_task(
     costs: list[Array] = []
     done = 0
     while done < num_iterations:
+        interrupts.check()
         n = min(per_slice, num_iterations - done)
         (result,) = data.run(_optimize_task, w, b, n, learning_rate, record_every)
         w, b, dw, db, c, did = result
