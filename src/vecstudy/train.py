@@ -246,7 +246,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         except ImportError as exc:
             raise ImportError(
                 f"reading Parquet needs pyarrow ({exc}); install it with: "
-                "pip install 'vecstudy[learn]'"
+                "pip install 'vecstudy[learn]' (from a clone: pip install '.[learn]')"
             ) from None
     return _read_npz(path)
 
