@@ -48,10 +48,13 @@ def basic_sigmoid(x: float) -> float:
     >>> basic_sigmoid(1)
     0.7310585786300049
     """
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        seq = not isinstance(x, str | bytes) and (hasattr(x, "__len__") or hasattr(x, "shape"))
+    value: object = x  # checked at run time: the annotation is what the course passes
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        seq = not isinstance(value, str | bytes) and (
+            hasattr(value, "__len__") or hasattr(value, "shape")
+        )
         kind = "an array or a sequence" if seq else "not a number"
-        raise TypeError(f"x must be a real number, got {_short(x)} ({kind}); {_ARRAY_HINT}")
+        raise TypeError(f"x must be a real number, got {_short(value)} ({kind}); {_ARRAY_HINT}")
     try:
         return 1 / (1 + math.exp(-x))
     except OverflowError:
