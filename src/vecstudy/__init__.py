@@ -25,6 +25,7 @@ from vecstudy.api import (
 from vecstudy.backends import available_backends
 from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
 from vecstudy.course import basic_sigmoid
+from vecstudy.plots import plot_costs
 from vecstudy.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ __all__ = [
     "initialize_with_zeros",
     "model",
     "optimize",
+    "plot_costs",
     "predict",
     "propagate",
     "set_backend",
