@@ -71,7 +71,11 @@ def test_sweep_rows(tmp_path: Path) -> None:
     assert len(ok[ok["kind"] == "bandwidth"].groupby(["n_x", "m", "dtype"])) == 4
     micro = rows[rows["kind"] == "micro"]
     assert set(micro[micro["status"] == "ok"]["backend"]) >= {"python", "numpy"}
-    assert set(micro["operation"]) == {"dot", "exp"}
+    assert set(micro["operation"]) == {"dot", "exp", "percent", "add_row"}
+    # the broadcasting studies time (3, micro_size // 10) tables: 3 x 200 here
+    tables = micro[micro["operation"].isin(["percent", "add_row"])]
+    assert set(zip(tables["n_x"], tables["m"], strict=True)) == {(3, 200)}
+    assert set(micro.loc[micro["operation"] == "dot", "m"]) == {2000}
     # the numba micro-studies are either timed or recorded as skipped, never missing
     assert set(micro["backend"]) == {"python", "numpy", "numba"}
     run = res.runs[0]
@@ -317,6 +321,35 @@ def test_micro_study_functions_agree() -> None:
     assert micro.dot_loop_python(a, c) == pytest.approx(micro.dot_numpy(a, c))
     np.testing.assert_allclose(micro.exp_loop_python(a), micro.exp_numpy(a))
     assert micro.read_numpy(a) == pytest.approx(a.sum())
+
+
+def test_broadcasting_studies_agree_with_the_course() -> None:
+    # the course's calories table: apples, beef, eggs, potatoes (carb, protein, fat per 100 g)
+    A = np.array([[56.0, 0.0, 4.4, 68.0], [1.2, 104.0, 52.0, 8.0], [1.8, 135.0, 99.0, 0.9]])
+    want = 100 * A / A.sum(axis=0).reshape(1, 4)
+    assert want[0, 0] == pytest.approx(94.91525424)  # the course's printed percentage
+    np.testing.assert_allclose(micro.percent_loop_python(A), want, rtol=1e-15)
+    np.testing.assert_array_equal(micro.percent_numpy(A), want)
+    rng = np.random.default_rng(2)
+    a, b = rng.random((3, 4)), rng.random((4, 1))  # the quiz's shapes
+    c = np.zeros((3, 4))
+    for i in range(3):
+        for j in range(4):
+            c[i][j] = a[i][j] + b[j][0]
+    np.testing.assert_array_equal(micro.add_row_loop_python(a, b), c)
+    np.testing.assert_array_equal(micro.add_row_numpy(a, b), c)
+    assert micro.table_columns(1_000_000) == 100_000
+    assert micro.table_columns(5) == 1
+
+
+def test_numba_broadcasting_loops_agree() -> None:
+    nb = pytest.importorskip("vecstudy.backends.numba")
+    rng = np.random.default_rng(3)
+    A, b = rng.random((3, 257)) + 0.1, rng.random((257, 1))
+    np.testing.assert_allclose(nb.percent_loop(A), micro.percent_numpy(A), rtol=1e-14)
+    np.testing.assert_array_equal(nb.add_row_loop(A, b), micro.add_row_numpy(A, b))
+    A32 = A.astype(np.float32)
+    assert nb.percent_loop(A32).dtype == np.float32
 
 
 def test_budget_is_checked_before_any_full_call(tmp_path: Path) -> None:

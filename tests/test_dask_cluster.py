@@ -76,7 +76,7 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(backends._LOADED, "dask", raising=False)
     with pytest.raises(
         backends.BackendUnavailable,
-        match=r"^backend 'dask' needs distributed, which is not installed; install it with: pip install 'vecstudy\[dask\]'$",
+        match=r"^backend 'dask' needs distributed, which is not installed; install it with: pip install 'vecstudy\[dask\]' \(from a clone: pip install '\.\[dask\]'\)$",
     ):
         backends.load("dask")
     assert issubclass(backends.BackendUnavailable, ImportError)

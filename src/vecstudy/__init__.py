@@ -24,6 +24,8 @@ from vecstudy.api import (
 )
 from vecstudy.backends import available_backends
 from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
+from vecstudy.course import basic_sigmoid
+from vecstudy.plots import plot_costs
 from vecstudy.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
@@ -41,10 +43,12 @@ __all__ = [
     "ThreadCountWarning",
     "__version__",
     "available_backends",
+    "basic_sigmoid",
     "get_backend",
     "initialize_with_zeros",
     "model",
     "optimize",
+    "plot_costs",
     "predict",
     "propagate",
     "set_backend",
@@ -62,7 +66,7 @@ def __getattr__(name: str) -> object:
         except ImportError as exc:
             raise ImportError(
                 f"vecstudy.LogisticRegressionGD needs scikit-learn ({exc}); install it with: "
-                "pip install 'vecstudy[learn]'"
+                "pip install 'vecstudy[learn]' (from a clone: pip install '.[learn]')"
             ) from exc
         return LogisticRegressionGD
     raise AttributeError(f"module 'vecstudy' has no attribute {name!r}")

@@ -88,6 +88,12 @@ def _add_report_options(p: argparse.ArgumentParser, default_dir: str) -> None:
     )
 
 
+def _version() -> str:
+    from vecstudy import __version__
+
+    return __version__
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from vecstudy.study import options as bench
 
@@ -98,6 +104,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "as Python loops, Numba and NumPy, measured on this machine."
         ),
         epilog="Start with 'vecstudy study'. Each subcommand has its own --help.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -159,7 +168,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="compare two results files case by case; exit 1 if any is significantly worse",
         description=(
             "Compare the latest run of NEW with the latest run of BASE, case by case: "
-            "ratio of medians with its 95%% bootstrap interval, Mann-Whitney U test. A "
+            "ratio of medians with its 95% bootstrap interval, Mann-Whitney U test. A "
             "case is worse when p < --alpha and both the whole interval and the ratio of "
             "the minimums lie above --factor. "
             "Writes compare.md and compare.png; exits with status 1 when any case is "
@@ -638,7 +647,8 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
             "local cluster, dask-glm's gradient_descent), per-step overhead at small sizes, "
             "and an out-of-core fit from Zarr at 4x the workers' memory limit. Writes "
             "dask-study.json, dask-study.md and dask-study.png/.svg. Needs "
-            "vecstudy[dask-ml] for the dask-glm rows (skipped without it)."
+            "vecstudy[dask-ml] for the dask-glm rows (skipped without it): "
+            "pip install 'vecstudy[dask-ml]', or from a clone: pip install '.[dask-ml]'."
         ),
     )
     d.add_argument(

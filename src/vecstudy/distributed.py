@@ -154,7 +154,7 @@ def describe() -> str:
     try:
         active = _active_client()
     except ImportError:
-        return "not installed (pip install 'vecstudy[dask]')"
+        return "not installed (pip install 'vecstudy[dask]', from a clone: pip install '.[dask]')"
     if active is not None:
         return f"active client ({active.scheduler.address})"
     settings = config.resolve_dask()

@@ -246,7 +246,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         except ImportError as exc:
             raise ImportError(
                 f"reading Parquet needs pyarrow ({exc}); install it with: "
-                "pip install 'vecstudy[learn]'"
+                "pip install 'vecstudy[learn]' (from a clone: pip install '.[learn]')"
             ) from None
     return _read_npz(path)
 
@@ -738,109 +738,45 @@ def write_model(training: Training, path: Path) -> Path:
     return path
 
 
-def _curve(run: Run, every: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Iterations and costs of a run: the recorded ones, then the final cost."""
-    n = len(run.descent.costs)
-    iters = np.append(np.arange(n) * every, run.descent.n_iter).astype(np.float64)
-    costs = np.append(run.descent.costs.astype(np.float64), run.final_cost)
-    return iters, costs
-
-
 def plot_costs(training: Training, path: Path) -> Path:
     """Cost against iteration for every run, written atomically as PNG (or SVG by suffix).
 
-    One learning rate: all backends on one plot.  Several (the course's
-    learning-rate study): one curve per learning rate, one panel per backend,
-    side by side with a shared y axis.
+    Drawn by :func:`vecstudy.plot_costs`: one learning rate, all backends on one
+    plot; several (the course's learning-rate study), one curve per learning
+    rate, one panel per backend, sharing the y axis.
     """
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-
     from vecstudy.bench import atomic_write_bytes
+    from vecstudy.plots import plot_costs as draw
 
-    runs = training.runs
-    backends_used = list(dict.fromkeys(r.backend for r in runs))
-    rates = list(dict.fromkeys(r.learning_rate for r in runs))
     every = int(training.settings.get("record_every", api.RECORD_EVERY))
-    n_train = len(training.train_rows)
-    name = Path(training.source).name
-    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v")]
-    colors = [f"C{i}" for i in range(10)]  # matplotlib's default color cycle
-    if len(rates) == 1:
-        fig, ax0 = plt.subplots(figsize=(7.0, 4.5))
-        axes = [ax0]
-        for i, r in enumerate(runs):
-            ls, marker = styles[i % len(styles)]
-            iters, costs = _curve(r, every)
-            ax0.plot(
-                iters,
-                costs,
-                linestyle=ls,
-                marker=marker,
-                markevery=max(1, len(iters) // 12),
-                markersize=max(4, 11 - 3 * i),  # larger, hollow markers behind: all visible
-                markerfacecolor="none" if i < len(runs) - 1 else colors[i % len(colors)],
-                color=colors[i % len(colors)],
-                label=f"{r.backend} ({r.descent.dtype}): final cost {r.final_cost:.4f}, "
-                f"{r.descent.seconds:.3f} s",
-            )
-        ax0.set_title(
-            f"Cost during gradient descent, learning rate {rates[0]:g}\n"
-            f"{name}: {n_train} training samples x {len(training.table.features)} features, "
-            "standardized"
-        )
-        ax0.legend(title="backend (curves coincide when backends agree)", fontsize=8)
-    else:
-        fig, axs = plt.subplots(
-            1,
-            len(backends_used),
-            figsize=(4.5 * len(backends_used) + 1.5, 4.5),
-            sharey=True,
-            squeeze=False,
-        )
-        axes = list(axs[0])
-        for ax, backend in zip(axes, backends_used, strict=True):
-            for j, lr in enumerate(rates):
-                for r in runs:
-                    if r.backend == backend and r.learning_rate == lr:
-                        iters, costs = _curve(r, every)
-                        ax.plot(
-                            iters,
-                            costs,
-                            color=colors[j % len(colors)],
-                            label=f"{lr:g}",
-                        )
-            ax.set_title(f"backend {backend}")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, title="learning rate", loc="center left", bbox_to_anchor=(1.0, 0.5)
-        )
-        fig.suptitle(
-            f"Cost for different learning rates: {name}, {n_train} training samples "
-            f"x {len(training.table.features)} features, standardized"
-        )
-    low = min(min(_curve(r, every)[1]) for r in runs)
-    high = max(max(_curve(r, every)[1]) for r in runs)
-    log = low > 0 and high / low > 10
-    for ax in axes:
-        ax.set_xlabel("iteration (gradient-descent updates)")
-        ax.grid(True, which="both", alpha=0.3)
-        if log:
-            ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0)))
-            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-        else:
-            ax.set_ylim(bottom=0)
-    axes[0].set_ylabel("cost J: mean cross-entropy (nats)" + (", log scale" if log else ""))
+    rates = list(dict.fromkeys(r.learning_rate for r in training.runs))
+    data = (
+        f"{Path(training.source).name}: {len(training.train_rows)} training samples "
+        f"x {len(training.table.features)} features, standardized"
+    )
+    title = (
+        f"Cost during gradient descent, learning rate {rates[0]:g}\n{data}"
+        if len(rates) == 1
+        else f"Cost for different learning rates: {data}"
+    )
+    runs = [
+        {
+            "costs": r.descent.costs,
+            "learning_rate": r.learning_rate,
+            "num_iterations": r.descent.n_iter,
+            "record_every": every,
+            "final_cost": r.final_cost,  # the cost after the last update
+            "backend": r.backend,
+            "dtype": r.descent.dtype,
+            "seconds": r.descent.seconds,
+        }
+        for r in training.runs
+    ]
+    fig = draw(runs, title=title)
     buf = io.BytesIO()
     fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return path
 

@@ -122,7 +122,8 @@ def load(name: str) -> ModuleType:
         dependency = exc.name or str(exc)
         raise BackendUnavailable(
             f"backend {name!r} needs {dependency}, which is not installed; "
-            f"install it with: pip install 'vecstudy[{_EXTRAS[name]}]'"
+            f"install it with: pip install 'vecstudy[{_EXTRAS[name]}]' "
+            f"(from a clone: pip install '.[{_EXTRAS[name]}]')"
         ) from exc
     missing = [f for f in KERNEL_FUNCTIONS if not callable(getattr(module, f, None))]
     if missing:

@@ -1290,6 +1290,37 @@ def exp_loop(v: Array) -> Array:
     return out
 
 
+@_jit()
+def _percent_loop(A, out):  # type: ignore[no-untyped-def]
+    for j in range(A.shape[1]):
+        cal = A.dtype.type(0.0)
+        for i in range(A.shape[0]):
+            cal += A[i, j]
+        for i in range(A.shape[0]):
+            out[i, j] = A.dtype.type(100.0) * A[i, j] / cal
+
+
+@_jit()
+def _add_row_loop(a, b, c):  # type: ignore[no-untyped-def]
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            c[i, j] = a[i, j] + b[j, 0]
+
+
+def percent_loop(A: Array) -> Array:
+    """Each column of ``A`` as a percentage of its total, the course's loops, compiled."""
+    out = np.empty_like(A)
+    _percent_loop(A, out)
+    return out
+
+
+def add_row_loop(a: Array, b: Array) -> Array:
+    """The quiz's ``c[i][j] = a[i][j] + b[j]`` (``b`` a column ``(n, 1)``), compiled."""
+    c = np.empty_like(a)
+    _add_row_loop(a, b, c)
+    return c
+
+
 def set_threads(n: int) -> None:
     """Set the threads Numba's parallel loops use, at most :func:`max_threads`."""
     numba.set_num_threads(max(1, min(int(n), max_threads())))

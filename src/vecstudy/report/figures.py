@@ -460,10 +460,19 @@ def figure_micro(micro: pd.DataFrame, all_threads: int) -> Figure:
     axis starts.  For the course's 1,000,000-element dot product the course's own
     timings are drawn as dotted lines, each with a legend entry.
     """
-    ops = [o for o in ("dot", "exp") if o in set(micro["operation"])]
-    fig = Figure(figsize=(5.4 * max(1, len(ops)), 4.6), layout="constrained")
-    axes = fig.subplots(1, max(1, len(ops)), squeeze=False)[0]
-    titles = {"dot": "dot product of two vectors", "exp": "elementwise exp of a vector"}
+    ops = [o for o in ("dot", "exp", "percent", "add_row") if o in set(micro["operation"])]
+    ncols = min(2, max(1, len(ops)))  # two panels a row: four stay readable
+    nrows = max(1, -(-len(ops) // ncols))
+    fig = Figure(figsize=(5.4 * ncols, 4.6 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for unused in axes[len(ops) :]:
+        unused.set_visible(False)
+    titles = {
+        "dot": "dot product of two vectors",
+        "exp": "elementwise exp of a vector",
+        "percent": "calories table: 100 * A / A.sum(axis=0)",
+        "add_row": "quiz: c[i][j] = a[i][j] + b[j], i.e. a + b.T",
+    }
     order = {"python": 0, "numpy": 1, "numba": 2}
     course = any_flag = False
     for ax, op in zip(axes, ops, strict=False):
@@ -499,7 +508,9 @@ def figure_micro(micro: pd.DataFrame, all_threads: int) -> Figure:
         ax.set_xticklabels(labels, fontsize=8)
         ax.set_xlim(-0.5, len(sub) - 0.2)
         n = int(sub["m"].iloc[0]) if not sub.empty else 0
-        ax.set_title(f"{titles.get(op, op)} ({n:,} float64)", fontsize=10)
+        rows = int(sub["n_x"].iloc[0]) if not sub.empty else 1
+        size = f"{rows} x {n:,}" if rows > 1 else f"{n:,}"
+        ax.set_title(f"{titles.get(op, op)} ({size} float64)", fontsize=10)
         if op == "dot" and n == 1_000_000:
             course = True
             for impl, secs in COURSE_DOT.items():

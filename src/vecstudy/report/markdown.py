@@ -497,7 +497,7 @@ def build_markdown(
                 mrows.append(
                     [
                         op,
-                        f"{r['m']:,}",
+                        f"{r['n_x']} x {r['m']:,}" if r["n_x"] > 1 else f"{r['m']:,}",
                         r["backend"],
                         r["threads"],
                         format_seconds(r["median"]),

@@ -140,7 +140,7 @@ def compare_files(
 
 
 def _label(r: pd.Series) -> str:
-    shape = f"{r['m']:,}" if r["kind"] == "micro" else f"{r['n_x']}x{r['m']}"
+    shape = f"{r['m']:,}" if r["kind"] == "micro" and r["n_x"] == 1 else f"{r['n_x']}x{r['m']}"
     return f"{r['operation']} {r['backend']} {shape} {r['dtype']} t{r['threads']}"
 
 

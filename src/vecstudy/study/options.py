@@ -74,7 +74,7 @@ HELP: Final[Mapping[str, str]] = {
     "budget": "seconds a case may take, estimated before its first call; slower cases "
     "are skipped and recorded",
     "iterations": "length of the timed optimize call",
-    "micro": "run the course's micro-studies (dot product, exp loop)",
+    "micro": "run the course's micro-studies (dot product, exp loop, broadcasting)",
     "micro_size": "vector length of the micro-studies",
     "output": "results file, appended to if it exists",
 }

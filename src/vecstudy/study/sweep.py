@@ -3,7 +3,7 @@
 For every shape, dtype and thread setting the sweep forms a *group*: a
 read-bandwidth probe over an array as large as ``X`` and, for every backend,
 one gradient step (``propagate``) and one iteration of ``optimize``.  The
-micro-studies (the course's dot product and ``exp`` loop) form groups of their
+micro-studies (the course's dot product, ``exp`` loop and broadcasting) form groups of their
 own.  Each case of a group is prepared (:func:`vecstudy.study.timing.prepare`:
 warm-up, budget, calibration); then the group is timed in ``repeats``
 *interleaved rounds*: each round times every case once (``loops`` calls), in an
@@ -19,8 +19,9 @@ with the first thread setting only.
 Conventions
 -----------
 ``X`` is ``(n_x, m)`` C-contiguous, ``w`` is ``(n_x,)``, ``Y`` is ``(m,)``, all
-in one dtype; ``bytes_x = n_x * m * itemsize``.  For micro-studies ``n_x = 1``
-and ``m`` is the vector length.
+in one dtype; ``bytes_x = n_x * m * itemsize``.  For the vector micro-studies
+``n_x = 1`` and ``m`` is the vector length; the broadcasting ones work on tables
+of ``n_x = 3`` rows and ``m = micro_size // 10`` columns.
 """
 
 from __future__ import annotations
@@ -162,9 +163,35 @@ class Case:
 _MICRO: Final[Mapping[tuple[str, str], Callable[..., object]]] = {
     ("python", "dot"): micro.dot_loop_python,
     ("python", "exp"): micro.exp_loop_python,
+    ("python", "percent"): micro.percent_loop_python,
+    ("python", "add_row"): micro.add_row_loop_python,
     ("numpy", "dot"): micro.dot_numpy,
     ("numpy", "exp"): micro.exp_numpy,
+    ("numpy", "percent"): micro.percent_numpy,
+    ("numpy", "add_row"): micro.add_row_numpy,
 }
+#: The numba backend's compiled loop of each micro-study.
+_MICRO_NUMBA: Final[Mapping[str, str]] = {
+    "dot": "dot_loop",
+    "exp": "exp_loop",
+    "percent": "percent_loop",
+    "add_row": "add_row_loop",
+}
+
+
+def _micro_args(op: str, n_x: int, m: int) -> list[tuple[tuple[int, ...], int]]:
+    """Shape of each argument of a micro-study, and its axis of length ``m``.
+
+    ``dot`` and ``exp``: vectors of ``m``; ``percent``: the ``(n_x, m)`` table;
+    ``add_row``: ``a`` ``(n_x, m)`` and the column ``b`` ``(m, 1)``.
+    """
+    if op == "dot":
+        return [((m,), 0), ((m,), 0)]
+    if op == "exp":
+        return [((m,), 0)]
+    if op == "percent":
+        return [((n_x, m), 1)]
+    return [((n_x, m), 1), ((m, 1), 0)]
 
 
 class Sweep:
@@ -200,12 +227,20 @@ class Sweep:
                     groups.append(group)
         if o.micro:
             for threads in o.threads:
-                for op in ("dot", "exp"):
+                for op in _MICRO_NUMBA:
+                    n_x, m = (
+                        (1, o.micro_size)
+                        if op in ("dot", "exp")
+                        else (
+                            micro.TABLE_ROWS,
+                            micro.table_columns(o.micro_size),
+                        )
+                    )
                     group = []
                     for name in ("python", "numpy", "numba"):
                         if name == "python" and threads != first_threads:
                             continue
-                        group.append(Case("micro", op, name, "float64", threads, 1, o.micro_size))
+                        group.append(Case("micro", op, name, "float64", threads, n_x, m))
                     groups.append(group)
         return groups
 
@@ -295,25 +330,28 @@ class Sweep:
 
     def _micro(self, case: Case) -> Prepared:
         fn: Callable[..., object]
-        dot = case.operation == "dot"
         if case.backend in ("python", "numpy"):
             fn = _MICRO[case.backend, case.operation]
         else:
             mod = self.modules["numba"]
-            attr = "dot_loop" if dot else "exp_loop"
+            attr = _MICRO_NUMBA[case.operation]
             if isinstance(mod, str):
                 return Prepared(None, None, 1, None, mod)
             if not callable(getattr(mod, attr, None)):
                 return Prepared(None, None, 1, None, f"the numba backend has no {attr}()")
             fn = getattr(mod, attr)
         rng = np.random.default_rng(SEED)
-        a, c = rng.random(case.m), rng.random(case.m)
+        specs = _micro_args(case.operation, case.n_x, case.m)
+        args = [rng.random(shape) for shape, _ in specs]
 
         def small(n: int) -> Callable[[], object]:
-            sa, sc = a[:n].copy(), c[:n].copy()
-            return (lambda: fn(sa, sc)) if dot else (lambda: fn(sa))
+            part = [
+                np.ascontiguousarray(a[(slice(None),) * axis + (slice(n),)])
+                for a, (_, axis) in zip(args, specs, strict=True)
+            ]
+            return lambda: fn(*part)
 
-        full = (lambda: fn(a, c)) if dot else (lambda: fn(a))
+        full = lambda: fn(*args)  # noqa: E731
         return prepare(
             full, small, case.m, SMALL_MICRO, per_call=1, work_scale=1.0, **self._timing()
         )
