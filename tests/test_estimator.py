@@ -220,3 +220,53 @@ def test_estimator_benchmark_runs_once() -> None:
     with pytest.raises(NotImplementedError, match="python loop"):
         bench.setup("python", "float64", 1)
     bench.teardown("python", "float64", 1)
+
+
+# --------------------------------------------------------------------------- faults
+def test_z_that_overflows_raises_numerical_error_as_vecstudy_predict_does() -> None:
+    X, y = _blobs()
+    clf = LogisticRegressionGD(backend="numpy", max_iter=20).fit(X[:, :2], np.where(y, "b", "a"))
+    clf.coef_ = np.array([[3.0, -2.0]])
+    clf.intercept_ = np.array([0.0])
+    row = np.array([[1e308, 1e308]])  # z = 1e308 exactly; 3e308 - 2e308 overflows to nan
+    for method in (clf.predict, clf.predict_proba, clf.predict_log_proba, clf.decision_function):
+        with pytest.raises(vecstudy.NumericalError, match=r"overflowed .*the first is sample 0"):
+            method(row)
+    with pytest.raises(vecstudy.NumericalError):
+        vecstudy.predict(clf.coef_.T, 0.0, row.T, backend="numpy")
+    big = np.array([[1e300, 0.0]])  # z = 3e300: finite, so an exact answer
+    assert clf.predict(big).tolist() == ["b"]
+    np.testing.assert_array_equal(clf.predict_proba(big), [[0.0, 1.0]])
+    assert vecstudy.predict(clf.coef_.T, 0.0, big.T, backend="numpy").tolist() == [[1.0]]
+
+
+def _fitted_state(clf: LogisticRegressionGD) -> dict[str, object]:
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in vars(clf).items()}
+
+
+def test_a_failed_refit_leaves_the_estimator_as_it_was() -> None:
+    pd = pytest.importorskip("pandas")
+    X, y = _blobs()
+    frame = pd.DataFrame(X, columns=["p", "q", "r"])
+    clf = LogisticRegressionGD(backend="numpy", max_iter=50, learning_rate=1e10, record_every=1)
+    clf.set_params(learning_rate=0.5).fit(frame, np.where(y, "yes", "no"))
+    before = _fitted_state(clf)
+    clf.set_params(learning_rate=1e10)
+    with pytest.raises(vecstudy.DivergenceError):  # new classes, one feature, no names
+        clf.fit(np.array([[1e300], [-1e300], [1e300]]), np.array(["c", "c", "d"]))
+    after = _fitted_state(clf)
+    after["learning_rate"] = 0.5
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        np.testing.assert_array_equal(after[key], value, err_msg=key)
+    assert clf.classes_.tolist() == ["no", "yes"]
+    assert clf.predict(frame.iloc[:3]).shape == (3,)  # still usable with the old names
+
+
+def test_class_labels_in_errors_are_bounded() -> None:
+    X, _ = _blobs(30)
+    labels = np.resize(["x" * 100_000, "b", "c"], 30)
+    with pytest.raises(ValueError, match="found 3 class") as info:
+        LogisticRegressionGD(backend="numpy").fit(X, labels)
+    assert len(str(info.value)) < 500
+    assert "(100000 characters)" in str(info.value)

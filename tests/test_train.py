@@ -255,8 +255,8 @@ def test_train_command_writes_figure_and_model(
         "fit_s",
     ]
     assert [lines[header + 1].split()[0], lines[header + 2].split()[0]] == ["numba", "numpy"]
-    assert (out / "mail-costs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    doc = json.loads((out / "mail-model.json").read_text())
+    assert (out / "mail.csv-costs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    doc = json.loads((out / "mail.csv-model.json").read_text())
     assert doc["format"] == train.MODEL_FORMAT
     assert doc["features"] == ["a", "b", "n"]
     assert doc["classes"] == ["ham", "spam"]
@@ -269,7 +269,7 @@ def test_train_command_writes_figure_and_model(
     test = training.test_rows
     pred = train.predict_with_model(doc, df.loc[test, ["a", "b", "n"]].to_numpy())
     assert np.mean(pred == df.loc[test, "label"].to_numpy()) == doc["models"][0]["test_accuracy"]
-    assert sorted(p.name for p in out.iterdir()) == ["mail-costs.png", "mail-model.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["mail.csv-costs.png", "mail.csv-model.json"]
 
 
 def test_float32_runs_stay_float32_and_agree_with_float64(tmp_path: Path) -> None:
@@ -290,7 +290,7 @@ def test_float32_runs_stay_float32_and_agree_with_float64(tmp_path: Path) -> Non
             "--no-progress",
         ]
         assert main(argv) == 0
-        docs[dtype] = json.loads((out / "breast_cancer-model.json").read_text())
+        docs[dtype] = json.loads((out / "breast_cancer.csv-model.json").read_text())
     for m32, m64 in zip(docs["float32"]["models"], docs["float64"]["models"], strict=True):
         assert m32["dtype"] == "float32"
         np.testing.assert_allclose(m32["coef"], m64["coef"], rtol=1e-3, atol=1e-4)
@@ -314,8 +314,8 @@ def test_learning_rate_study_trains_one_model_per_rate(tmp_path: Path) -> None:
         ]
     )
     assert rc == 0
-    doc = json.loads((tmp_path / "breast_cancer-learning-rates-model.json").read_text())
-    assert (tmp_path / "breast_cancer-learning-rates.png").exists()
+    doc = json.loads((tmp_path / "breast_cancer.csv-learning-rates-model.json").read_text())
+    assert (tmp_path / "breast_cancer.csv-learning-rates.png").exists()
     assert [m["learning_rate"] for m in doc["models"]] == [0.01, 0.001, 0.0001]
     finals = [m["final_cost"] for m in doc["models"]]
     assert finals == sorted(finals)  # the larger rate gets further in 200 iterations
@@ -373,7 +373,7 @@ def test_all_backends_skips_one_that_cannot_load(
     )
     assert rc == 0
     assert "skipping backend 'numba': numba is not installed" in capsys.readouterr().err
-    doc = json.loads((tmp_path / "breast_cancer-model.json").read_text())
+    doc = json.loads((tmp_path / "breast_cancer.csv-model.json").read_text())
     assert [m["backend"] for m in doc["models"]] == [n for n in USABLE if n != "numba"]
 
 
@@ -425,7 +425,7 @@ def test_interrupt_exits_130_and_leaves_earlier_files_whole(
     assert "interrupted" in capsys.readouterr().err
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert set(after) == set(before)  # no temporary files left
-    assert after["mail-model.json"] == before["mail-model.json"]
+    assert after["mail.csv-model.json"] == before["mail.csv-model.json"]
 
 
 @pytest.mark.slow
@@ -486,7 +486,7 @@ def test_train_works_without_scikit_learn(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'vecstudy[learn]'" in done.stdout
-    assert (tmp_path / "breast_cancer-model.json").exists()
+    assert (tmp_path / "breast_cancer.csv-model.json").exists()
 
 
 def test_import_vecstudy_does_not_import_scikit_learn() -> None:
@@ -537,9 +537,9 @@ def test_train_writes_beside_the_runs_not_over_the_committed_reference(
     argv = ["train", str(csv), "--target", "label", "--backends", "numpy", "--no-progress"]
     assert main([*argv, "--iterations", "20"]) == 0
     out = Path.cwd() / "reports" / "runs" / "train"
-    assert sorted(p.name for p in out.iterdir()) == ["mail-costs.png", "mail-model.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["mail.csv-costs.png", "mail.csv-model.json"]
     assert sorted(p.name for p in (Path.cwd() / "reports").iterdir()) == ["runs"]
-    assert "reports/runs/train/mail-costs.png" in capsys.readouterr().out
+    assert "reports/runs/train/mail.csv-costs.png" in capsys.readouterr().out
 
 
 def test_unreadable_npz_files_are_errors_naming_the_file(tmp_path: Path) -> None:

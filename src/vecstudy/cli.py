@@ -437,7 +437,9 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
             "learning rate) trains from zero weights. Prints train/test accuracy, final cost "
             "and fit time per run (compilation excluded: each backend is warmed up first); "
             "writes a figure of the cost against the iteration and the fitted models and "
-            "scaler as JSON, atomically (Ctrl-C leaves no partial file). Missing values, "
+            "scaler as JSON, named after the data file (suffix included), as one pair "
+            "atomically (Ctrl-C or SIGTERM leaves no partial file and never a figure of one "
+            "run beside the model of another). Missing values, "
             "non-numeric or constant feature columns, a target without exactly two values: "
             "each is an error naming the columns."
         ),
@@ -511,7 +513,9 @@ def _number(text: str, option: str, kind: type[int] | type[float]) -> float:
         return kind(text)
     except ValueError:
         what = "an integer" if kind is int else "a number"
-        raise ValueError(f"{option}: expected {what}, got {text!r}") from None
+        from vecstudy.train import _short
+
+        raise ValueError(f"{option}: expected {what}, got {_short(text)}") from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -552,38 +556,66 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ("--threads", threads, not isinstance(threads, int) or threads >= 1, "at least 1 or 'all'"),
     ):
         if not ok:
-            raise ValueError(f"{option}: expected {expected}, got {value}")
+            raise ValueError(f"{option}: expected {expected}, got {train._short(value)}")
 
-    data = train.read_table(path)
-    training = train.prepare(
-        data,
-        target,
-        source=source,
-        drop=drop,
-        drop_constant=args.drop_constant,
-        test_size=test_size,
-        seed=seed,
-    )
-    print(train.describe(training))
-    try:
-        train.fit_runs(
-            training,
-            backends=names,
-            learning_rates=rates,
-            max_iter=iterations,
-            record_every=record_every,
-            dtype=args.dtype,
-            threads=threads,
-            progress=not args.no_progress,
-        )
-    except FloatingPointError as exc:  # DivergenceError: too large a learning rate
-        raise ValueError(str(exc)) from exc
-    print(train.format_table(training))
     figure, model = train.output_paths(path, args.output_dir, study=len(rates) > 1)
-    train.plot_costs(training, figure)
-    train.write_model(training, model)
-    print(f"wrote {figure} (cost against iteration) and {model} (weights and scaler)")
+    with _sigterm_as_interrupt():
+        data = train.read_table(path)
+        training = train.prepare(
+            data,
+            target,
+            source=source,
+            drop=drop,
+            drop_constant=args.drop_constant,
+            test_size=test_size,
+            seed=seed,
+        )
+        train.check_writable(training, (figure, model))  # before the work, not after
+        print(train.describe(training))
+        try:
+            train.fit_runs(
+                training,
+                backends=names,
+                learning_rates=rates,
+                max_iter=iterations,
+                record_every=record_every,
+                dtype=args.dtype,
+                threads=threads,
+                progress=not args.no_progress,
+            )
+        except FloatingPointError as exc:  # DivergenceError: too large a learning rate
+            raise ValueError(str(exc)) from exc
+        print(train.format_table(training))
+        replaced = train.write_outputs(training, figure, model)
+    print(
+        f"wrote {figure} (cost against iteration) and {model} (weights and scaler)"
+        + ("; they replace the earlier pair" if replaced else "")
+    )
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within: SIGTERM raises KeyboardInterrupt, as Ctrl-C does (clean exit, status 130).
+
+    Only in the main thread (where Python runs signal handlers); the earlier
+    handler comes back on leaving.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vecstudy import api, config
-from vecstudy.train import descend
+from vecstudy.train import _plain, _short, descend
 
 __all__ = ["LogisticRegressionGD"]
 
@@ -139,6 +139,15 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             too large for this data: standardize ``X`` or lower it).
         """
         self._check_params()
+        saved = dict(self.__dict__)  # validate_data sets n_features_in_, feature_names_in_
+        try:
+            return self._fit(X, y)
+        except BaseException:  # a failed or interrupted fit leaves the estimator as it was
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X: ArrayLike, y: ArrayLike) -> LogisticRegressionGD:
         Xv, yv = validate_data(self, X, y, dtype=[np.float64, np.float32])
         Xa: NDArray[np.floating[Any]] = np.asarray(Xv)
         ya: NDArray[Any] = np.asarray(yv)
@@ -146,12 +155,12 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         classes = np.unique(ya)
         if len(classes) != 2:
             kind = type_of_target(ya)
+            shown = ", ".join(_short(_plain(c)) for c in classes[:5])
             raise ValueError(
                 f"{type(self).__name__} is a binary classifier: y must have exactly 2 classes; "
-                f"found {len(classes)} class(es) {classes[:5].tolist()} (target type {kind}). "
-                "Only binary classification is supported."
+                f"found {len(classes)} class(es) [{shown}{', ...' if len(classes) > 5 else ''}] "
+                f"(target type {kind}). Only binary classification is supported."
             )
-        self.classes_ = classes
         y01 = (ya == classes[1]).astype(Xa.dtype)
         result = descend(
             Xa.T,
@@ -163,6 +172,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             dtype=self.dtype,
             threads=self.threads,
         )
+        # fitted attributes only now, after the descent succeeded
+        self.classes_ = classes
         self.coef_ = result.w.reshape(1, -1)
         self.intercept_ = np.array([result.b], dtype=result.w.dtype)
         self.n_iter_ = result.n_iter
@@ -172,11 +183,28 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         return self
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
-        """``z = X coef_.T + intercept_``: shape (n_samples,); positive means ``classes_[1]``."""
+        """``z = X coef_.T + intercept_``: shape (n_samples,); positive means ``classes_[1]``.
+
+        Raises
+        ------
+        vecstudy.NumericalError
+            If ``z`` overflows the working dtype for some row (the inputs are finite,
+            but the sum is not): its sign, so the label and the probability, would be
+            meaningless.  :func:`vecstudy.predict` raises the same for the same numbers.
+        """
         check_is_fitted(self)
         Xv = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         coef = self.coef_[0].astype(np.result_type(Xv.dtype, self.coef_.dtype))
-        return np.asarray(Xv @ coef + self.intercept_[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.asarray(Xv @ coef + self.intercept_[0])
+        bad = np.flatnonzero(~np.isfinite(z))
+        if bad.size:
+            raise api.NumericalError(
+                f"z = X coef_.T + intercept_ overflowed (came out non-finite in {z.dtype}) for "
+                f"{bad.size} of {z.size} samples (the first is sample {int(bad[0])}); a "
+                "prediction from it would be meaningless; scale X (standardize its features)"
+            )
+        return z
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """``[1 - sigmoid(z), sigmoid(z)]``: shape (n_samples, 2), columns in ``classes_`` order."""

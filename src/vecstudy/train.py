@@ -20,15 +20,17 @@ the larger of the two target values in sorted order, as in scikit-learn.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -220,7 +222,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
     NPZ: each 1-D array is a column named by its key; a 2-D array ``K`` of shape
     ``(n, k)`` gives the columns ``K[0]`` ... ``K[k-1]``.  Every array needs the same
-    number of rows.
+    number of rows; two arrays that give one column name (``x`` of shape (n, 2)
+    beside a 1-D ``x[0]``) and complex arrays are errors naming the arrays.
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing is at ``path``.
+    DataError
+        If ``path`` is not a regular file (a directory, a FIFO, a device), or the
+        file cannot be read as its suffix says.
     """
     import pandas as pd
 
@@ -228,67 +239,167 @@ def read_table(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(
-            f"DATA {str(path)!r}: unknown file type {path.suffix or '(no suffix)'!r}; "
+            f"DATA {_path(path)}: unknown file type {_short(path.suffix or '(no suffix)')}; "
             f"expected one of {', '.join(SUFFIXES)}"
         )
-    if not path.is_file():
-        raise FileNotFoundError(2, "No such file", str(path))
-    if suffix == ".csv":
-        try:
-            return pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise DataError(f"DATA {str(path)!r}: the file is empty (no header, no rows)") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"DATA {str(path)!r}: not a readable CSV file: {exc}") from None
-    if suffix in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path)
-        except ImportError as exc:
-            raise ImportError(
-                f"reading Parquet needs pyarrow ({exc}); install it with: "
-                "pip install 'vecstudy[learn]' (from a clone: pip install '.[learn]')"
-            ) from None
-    return _read_npz(path)
+    with _open_regular(path) as fh:
+        if suffix == ".csv":
+            _check_csv_header(fh, path)
+            try:
+                return pd.read_csv(fh)
+            except pd.errors.EmptyDataError:
+                raise DataError(
+                    f"DATA {_path(path)}: the file is empty (no header, no rows)"
+                ) from None
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                raise DataError(
+                    f"DATA {_path(path)}: not a readable CSV file: {_clip(str(exc))}"
+                ) from None
+        if suffix in (".parquet", ".pq"):
+            try:
+                return pd.read_parquet(fh)
+            except ImportError as exc:
+                raise ImportError(
+                    f"reading Parquet needs pyarrow ({exc}); install it with: "
+                    "pip install 'vecstudy[learn]' (from a clone: pip install '.[learn]')"
+                ) from None
+        return _read_npz(fh, path)
 
 
-def _read_npz(path: Path) -> pd.DataFrame:
+#: A CSV header line longer than this is refused before pandas reads it: pandas takes
+#: about 8 bytes of memory per byte of a header field (a 1 GB name took 8 GB).
+MAX_HEADER_BYTES: Final = 16 * 2**20
+
+
+def _describe_mode(mode: int) -> str:
+    """What a non-regular file is, in words (for the error)."""
+    import stat
+
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for reading, after checking (on the open file) that it is a regular file.
+
+    Opened without blocking, so that a FIFO with no writer is refused at once
+    instead of hanging; the check is made on the open file (``fstat``), so a path
+    swapped between a check and the open cannot slip through.
+    """
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):  # open() of a directory fails on some systems
+            raise DataError(
+                f"DATA {_path(path)} is a directory, not a regular file; give a data file"
+            )
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "No such file", _bounded_path(path)) from None
+    except OSError as exc:  # permission, a parent that is a file, a name too long: bounded
+        raise type(exc)(exc.errno, exc.strerror, _bounded_path(path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            link = " (through a symbolic link)" if path.is_symlink() else ""
+            raise DataError(
+                f"DATA {_path(path)}{link} is {_describe_mode(mode)}, not a regular "
+                "file; give a data file (copy a stream to a file first)"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        yield fh
+
+
+def _check_csv_header(fh: BinaryIO, path: Path) -> None:
+    """Refuse a header line longer than :data:`MAX_HEADER_BYTES`, reading no more than that."""
+    line = fh.readline(MAX_HEADER_BYTES + 1)
+    fh.seek(0)
+    if len(line) > MAX_HEADER_BYTES and not line.endswith(b"\n"):
+        raise DataError(
+            f"DATA {_path(path)}: the first line (the header) is longer than "
+            f"{MAX_HEADER_BYTES // 2**20} MiB; a CSV header names the columns, and no column "
+            "name needs to be that long: is this a CSV file?"
+        )
+
+
+def _read_npz(fh: BinaryIO, path: Path) -> pd.DataFrame:
     import zipfile
 
     import pandas as pd
 
     columns: dict[str, NDArray[Any]] = {}
+    origin: dict[str, str] = {}  # column name -> where it came from, for collisions
     try:
-        npz = np.load(path, allow_pickle=False)
+        npz = np.load(fh, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         # NumPy takes bytes it cannot place for a pickle: say what the file is not
-        why = "not a zip archive of .npy arrays" if "pickle" in str(exc) else str(exc)
-        raise DataError(f"DATA {str(path)!r}: not a readable NPZ file ({why})") from None
+        why = "not a zip archive of .npy arrays" if "pickle" in str(exc) else _clip(str(exc))
+        raise DataError(f"DATA {_path(path)}: not a readable NPZ file ({why})") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise DataError(f"DATA {str(path)!r}: holds a single array, not an NPZ archive of columns")
+        raise DataError(f"DATA {_path(path)}: holds a single array, not an NPZ archive of columns")
+    where = f"DATA {_path(path)}"
     with npz:
         for key in npz.files:
             try:
                 arr = npz[key]
             except ValueError:  # an object array: reading it would unpickle
                 raise DataError(
-                    f"DATA {str(path)!r}: array {key!r} holds Python objects; "
+                    f"{where}: array {_short(key)} holds Python objects; "
                     "expected numeric arrays (save strings as numbers or leave them out)"
                 ) from None
+            if arr.dtype.kind == "c":
+                raise DataError(
+                    f"{where}: array {_short(key)} holds complex numbers ({arr.dtype}); "
+                    "features and targets must be real: save the real and imaginary parts "
+                    "as two arrays"
+                )
+            if arr.dtype.kind == "V":
+                raise DataError(
+                    f"{where}: array {_short(key)} is a structured array "
+                    f"({_clip(str(arr.dtype))}); save each field as its own array"
+                )
             if arr.ndim == 1:
-                columns[key] = arr
+                parts = [(key, arr, f"array {_short(key)}")]
             elif arr.ndim == 2:
-                for i in range(arr.shape[1]):
-                    columns[f"{key}[{i}]"] = arr[:, i]
+                parts = [
+                    (f"{key}[{i}]", arr[:, i], f"column {i} of 2-D array {_short(key)}")
+                    for i in range(arr.shape[1])
+                ]
             else:
                 raise DataError(
-                    f"DATA {str(path)!r}: array {key!r} has shape {arr.shape}; "
+                    f"{where}: array {_short(key)} has shape {arr.shape}; "
                     "expected 1-D columns or a 2-D (rows, columns) array"
                 )
+            for name, col, what in parts:
+                if name in columns:
+                    raise DataError(
+                        f"{where}: {origin[name]} and {what} both give the column "
+                        f"{_short(name)}; rename one of the arrays"
+                    )
+                columns[name], origin[name] = col, what
     lengths = {key: len(col) for key, col in columns.items()}
     if len(set(lengths.values())) > 1:
+        shown = list(lengths.items())
         raise DataError(
-            f"DATA {str(path)!r}: arrays have different numbers of rows: "
-            + ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            f"{where}: arrays have different numbers of rows: "
+            + ", ".join(f"{_clip(k, 40)}: {n}" for k, n in shown[:8])
+            + (f" and {len(shown) - 8} more" if len(shown) > 8 else "")
         )
     return pd.DataFrame(columns)
 
@@ -299,9 +410,68 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+#: Longest text taken from user data (a name, a value, a path) into a message.
+SHORT: Final = 80
+#: Paths keep more (their head and their file name both help).
+SHORT_PATH: Final = 160
+
+
+def _short(value: object, limit: int = SHORT) -> str:
+    """``repr(value)`` bounded to about ``limit`` characters, without building the whole repr.
+
+    A long string keeps its head and its tail (a path keeps its file name) and says
+    how long it was:
+
+    >>> _short("a" * 1000, 20)
+    "'aaaaaaaa...aaaaaaaa' (1000 characters)"
+    >>> _short(3)
+    '3'
+    """
+    if isinstance(value, str | bytes) and len(value) > limit:
+        half = max(1, (limit - 3) // 2)
+        dots = "..." if isinstance(value, str) else b"..."
+        cut = value[:half] + dots + value[-half:]  # type: ignore[operator]
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return f"{cut!r} ({len(value)} {unit})"
+    text = repr(value)  # scalars here: short, or bounded next
+    return text if len(text) <= limit + 2 else text[:limit] + "..."
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """Plain text (an exception's message) bounded to ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _path(path: str | Path) -> str:
+    """A path for a message: quoted, bounded, keeping its file name."""
+    return _short(str(path), SHORT_PATH)
+
+
+def _bounded_path(path: str | Path) -> str:
+    """A path bounded like :func:`_path`, unquoted (for an exception's ``filename``)."""
+    text = str(path)
+    if len(text) <= SHORT_PATH:
+        return text
+    half = (SHORT_PATH - 3) // 2
+    return f"{text[:half]}...{text[-half:]} ({len(text)} characters)"
+
+
+def _label(value: object) -> str:
+    """A class label as text, bounded (``str``, not ``repr``: ``benign``, ``1``)."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= SHORT else _short(text)
+
+
 def _names(columns: Sequence[object], limit: int = 8) -> str:
-    shown = ", ".join(repr(c) for c in columns[:limit])
+    shown = ", ".join(_short(c) for c in columns[:limit])
     return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
+
+
+def _joined(columns: Sequence[str], limit: int = 8) -> str:
+    """``a,b,c`` for an option's value (``--drop-columns``), bounded like :func:`_names`."""
+    if len(columns) > limit or any(len(c) > SHORT for c in columns):
+        return "COLUMN,... (the columns named above)"
+    return ",".join(columns)
 
 
 @dataclass(frozen=True)
@@ -318,25 +488,46 @@ class Table:
 def check_table(df: pd.DataFrame, target: str, *, drop: Sequence[str] = ()) -> Table:
     """Pick the features and the target, with one clear error for each problem.
 
-    Errors (:class:`DataError`): unknown target or dropped column; no rows; no
-    feature left; non-numeric feature columns (named; there is no one-hot
-    encoding); missing values (columns named, with counts and the first row); a
-    target with other than two distinct values.
+    Errors (:class:`DataError`): two columns with one name; unknown target or
+    dropped column; no rows; no feature left; non-numeric or complex feature
+    columns (named; there is no one-hot encoding); missing values (columns
+    named, with counts and the first row); a target with other than two distinct
+    values, or with values the model file (JSON) cannot hold.  A target of bytes
+    (``b"yes"``) is decoded as UTF-8.  Every name and value in a message is
+    bounded in length.
     """
     import pandas as pd
 
     columns = [str(c) for c in df.columns]
+    if len(set(columns)) < len(columns):
+        seen: set[str] = set()
+        twice: list[str] = []
+        for c in columns:
+            if c in seen and c not in twice:
+                twice.append(c)
+            seen.add(c)
+        raise DataError(
+            f"two or more columns are named {_names(twice)}; each column needs its own name "
+            "(rename them)"
+        )
     df = df.set_axis(columns, axis=1)
     for name, what in ((target, "--target"), *((d, "--drop-columns") for d in drop)):
         if name not in columns:
             raise DataError(
-                f"{what} {name!r} is not a column of the data; the columns are {_names(columns)}"
+                f"{what} {_short(name)} is not a column of the data; "
+                f"the columns are {_names(columns)}"
             )
     if len(df) == 0:
         raise DataError("the data has no rows")
     features = [c for c in columns if c != target and c not in drop]
     if not features:
-        raise DataError(f"the data has no feature columns besides the target {target!r}")
+        raise DataError(f"the data has no feature columns besides the target {_short(target)}")
+    for c in [*features, target]:
+        if pd.api.types.is_complex_dtype(df[c]):
+            raise DataError(
+                f"column {_short(c)} holds complex numbers ({df[c].dtype}); features and "
+                "targets must be real: split it into its real and imaginary parts"
+            )
     non_numeric = [
         c
         for c in features
@@ -344,21 +535,21 @@ def check_table(df: pd.DataFrame, target: str, *, drop: Sequence[str] = ()) -> T
     ]
     if non_numeric:
         found = ", ".join(
-            f"{c!r} ({df[c].dtype}, e.g. {df[c].dropna().iloc[:1].tolist()})"
-            for c in non_numeric[:5]
+            f"{_short(c)} ({df[c].dtype}, e.g. {_example(df[c])})" for c in non_numeric[:5]
         )
         raise DataError(
             f"non-numeric feature columns: {found}"
             + (f" and {len(non_numeric) - 5} more" if len(non_numeric) > 5 else "")
             + "; vecstudy train uses numeric columns only (no one-hot encoding): encode them "
-            "as numbers first or leave them out with --drop-columns " + ",".join(non_numeric)
+            "as numbers first or leave them out with --drop-columns " + _joined(non_numeric)
         )
     missing = df[[*features, target]].isna()
     if missing.to_numpy().any():
         counts = missing.sum()
         bad = [c for c in [*features, target] if counts[c] > 0]
         detail = ", ".join(
-            f"{c!r} ({int(counts[c])} rows, first at row {int(np.flatnonzero(missing[c])[0])})"
+            f"{_short(c)} ({int(counts[c])} rows, first at row "
+            f"{int(np.flatnonzero(missing[c])[0])})"
             for c in bad[:5]
         )
         raise DataError(
@@ -367,21 +558,80 @@ def check_table(df: pd.DataFrame, target: str, *, drop: Sequence[str] = ()) -> T
         )
     X = df[features].to_numpy(dtype=np.float64)
     if not np.isfinite(X).all():
-        col = features[int(np.argwhere(~np.isfinite(X))[0][1])]
-        raise DataError(f"feature column {col!r} holds an infinite value")
-    labels = df[target].to_numpy()
-    values, per_value = np.unique(labels, return_counts=True)
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(X))[0])
+        raise DataError(
+            f"feature column {_short(features[col])} holds an infinite value (first at row {row})"
+        )
+    labels = _target_labels(df[target].to_numpy(), target)
+    try:
+        values, per_value = np.unique(labels, return_counts=True)
+    except TypeError:  # e.g. strings beside numbers in one column: no order
+        kinds = sorted({type(v).__name__ for v in labels})
+        raise DataError(
+            f"--target {_short(target)} mixes values of types {', '.join(kinds[:5])}; "
+            "a target needs one kind of value (strings, or numbers)"
+        ) from None
     if len(values) != 2:
         shown = ", ".join(
-            f"{_plain(v)!r} ({n} rows)" for v, n in zip(values[:6], per_value[:6], strict=True)
+            f"{_short(_plain(v))} ({n} rows)"
+            for v, n in zip(values[:6], per_value[:6], strict=True)
         )
         raise DataError(
-            f"--target {target!r} must have exactly two distinct values (binary "
+            f"--target {_short(target)} must have exactly two distinct values (binary "
             f"classification); found {len(values)}: {shown}" + (" ..." if len(values) > 6 else "")
         )
     classes = [_plain(v) for v in values]
+    for v in classes:
+        if not _json_label(v):
+            raise DataError(
+                f"--target {_short(target)}: its values are of type {type(v).__name__} "
+                f"(e.g. {_short(v)}), which the model file (JSON) cannot hold; use strings "
+                "or finite numbers as labels"
+            )
     y = (labels == values[1]).astype(np.float64)
     return Table(features=features, X=X, labels=labels, classes=classes, y=y)
+
+
+def _example(col: pd.Series[Any]) -> str:
+    """The first non-missing value of a column, bounded, for a message."""
+    present = col.dropna()
+    return _short(_plain(present.iloc[0])) if len(present) else "(all missing)"
+
+
+def _target_labels(labels: NDArray[Any], target: str) -> NDArray[Any]:
+    """The target's values, with bytes decoded as UTF-8 (they are written to JSON as text).
+
+    Dates and durations are refused: the model file would hold them as numbers.
+    """
+    if labels.dtype.kind in "mM":
+        raise DataError(
+            f"--target {_short(target)} holds dates or durations ({labels.dtype}); use strings "
+            "or numbers as labels"
+        )
+    if labels.dtype.kind == "S" or (
+        labels.dtype == object and any(isinstance(v, bytes) for v in labels)
+    ):
+        decoded = np.empty(len(labels), dtype=object)
+        for i, v in enumerate(labels):
+            if not isinstance(v, bytes):
+                decoded[i] = v
+                continue
+            try:
+                decoded[i] = v.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"--target {_short(target)}: row {i} holds bytes that are not UTF-8 "
+                    f"text ({_short(v)}); labels are written to the model file as text"
+                ) from None
+        return decoded
+    return labels
+
+
+def _json_label(value: object) -> bool:
+    """Whether ``value`` is a label JSON writes and reads back as itself."""
+    if isinstance(value, str | bool | int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def split(
@@ -397,7 +647,7 @@ def split(
     (6, 2)
     """
     if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be between 0 and 1 (exclusive); got {test_size!r}")
+        raise ValueError(f"test_size must be between 0 and 1 (exclusive); got {_short(test_size)}")
     rng = np.random.default_rng(seed)
     test: list[NDArray[np.intp]] = []
     for value in np.unique(y):
@@ -508,12 +758,12 @@ def prepare(
     if constant and not drop_constant:
         everywhere = set(constant_columns(table.X, table.features))
         detail = ", ".join(
-            f"{c!r}" + ("" if c in everywhere else " (in the training part)") for c in constant
-        )
+            _short(c) + ("" if c in everywhere else " (in the training part)") for c in constant[:8]
+        ) + (f" and {len(constant) - 8} more" if len(constant) > 8 else "")
         raise DataError(
             f"constant feature columns: {detail}; they carry no information and cannot be "
             "standardized (scale 0): pass --drop-constant to leave them out, or --drop-columns "
-            + ",".join(constant)
+            + _joined(constant)
         )
     if constant:
         keep = [i for i, f in enumerate(table.features) if f not in constant]
@@ -618,10 +868,10 @@ def describe(training: Training) -> str:
     """Two lines on the data: rows, features, classes, split, dropped columns."""
     t = training.table
     counts = {c: int(np.sum(t.labels == c)) for c in t.classes}
-    shown = ", ".join(f"{c} ({n} rows)" for c, n in counts.items())
+    shown = ", ".join(f"{_label(c)} ({n} rows)" for c, n in counts.items())
     lines = [
-        f"{training.source}: {len(t.y)} rows, {len(t.features)} features, target "
-        f"{training.target!r}: {shown} (positive class: {t.classes[1]})",
+        f"{_bounded_path(training.source)}: {len(t.y)} rows, {len(t.features)} features, "
+        f"target {_short(training.target)}: {shown} (positive class: {_label(t.classes[1])})",
         f"split: {len(training.train_rows)} training / {len(training.test_rows)} test rows "
         f"(stratified, seed {training.settings['seed']}); features standardized with the "
         "training rows' mean and standard deviation",
@@ -709,33 +959,387 @@ def model_document(training: Training) -> dict[str, Any]:
     }
 
 
-def predict_with_model(document: dict[str, Any], X: Any, *, model: int = 0) -> NDArray[Any]:
+class ModelFileError(DataError):
+    """A model document lacks a field, or holds a value a model cannot have (the field is named)."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """One checked model of a model document: what :func:`predict_with_model` applies."""
+
+    classes: list[Any]  # two labels; classes[1] where z > 0
+    features: list[str] | None  # names of the columns of X, when the document has them
+    mean: NDArray[np.float64]  # (n_features,)
+    scale: NDArray[np.float64]  # (n_features,), each > 0
+    coef: NDArray[np.float64]  # (n_features,)
+    intercept: float
+
+
+def _field(mapping: Any, key: str, where: str) -> Any:
+    if key not in mapping:
+        raise ModelFileError(f"model file: {where}{key} is missing")
+    return mapping[key]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_field(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    positive: bool = False,
+) -> float:
+    kind = "an integer" if integer else "a number"
+    if not _is_number(value) or (integer and not isinstance(value, int)):
+        raise ModelFileError(
+            f"model file: {name} must be {kind}; got {type(value).__name__} {_short(value)}"
+        )
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the largest double
+        number = math.inf
+    if not math.isfinite(number):
+        raise ModelFileError(f"model file: {name} must be finite; got {_short(value)}")
+    if positive and not number > 0:
+        raise ModelFileError(f"model file: {name} must be > 0; got {_short(value)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ModelFileError(
+            f"model file: {name} must be between {low} and {high}; got {_short(value)}"
+        )
+    return number
+
+
+def _vector_field(value: Any, name: str, *, positive: bool = False) -> NDArray[np.float64]:
+    if not isinstance(value, list | tuple):
+        raise ModelFileError(
+            f"model file: {name} must be a list of numbers; got {type(value).__name__}"
+        )
+    for i, v in enumerate(value):
+        _number_field(v, f"{name}[{i}]", positive=positive)
+    return np.asarray(value, dtype=np.float64).reshape(-1)
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ModelFileError(f"model file: {name} must be a list of strings")
+    return list(value)
+
+
+def check_model(document: Any, *, model: int = 0) -> Model:
+    """Check a whole model document (as :func:`model_document` writes it) and pick one model.
+
+    A model file is input from disk: every field a prediction uses is checked
+    (``classes``: exactly two distinct labels, strings or finite numbers;
+    ``scaler.mean`` and ``scaler.scale``: finite numbers, one per feature, every
+    scale > 0; ``models``: a non-empty list whose every entry has a ``coef`` of
+    finite numbers, one per feature, and a finite ``intercept``), and so is every
+    other field that is present (``format``, ``features``, ``target``, the counts
+    and each model's scores and costs).  ``model`` must index ``models``.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field (``models[1].coef[3]``) and what was wrong.
+    """
+    if not isinstance(document, Mapping):
+        raise ModelFileError(
+            f"model file: the document must be a JSON object; got {type(document).__name__}"
+        )
+    if "format" in document and document["format"] != MODEL_FORMAT:
+        raise ModelFileError(
+            f"model file: format is {_short(document['format'])}; expected {MODEL_FORMAT!r}"
+        )
+    classes = _field(document, "classes", "")
+    if not isinstance(classes, list | tuple) or len(classes) != 2:
+        got = (
+            f"{len(classes)} values"
+            if isinstance(classes, list | tuple)
+            else type(classes).__name__
+        )
+        raise ModelFileError(
+            f"model file: classes must be a list of exactly two labels (binary); got {got}"
+        )
+    for i, c in enumerate(classes):
+        if not _json_label(c):
+            raise ModelFileError(
+                f"model file: classes[{i}] must be a string or a finite number; "
+                f"got {type(c).__name__} {_short(c)}"
+            )
+    if classes[0] == classes[1]:
+        raise ModelFileError(f"model file: the two classes are equal ({_short(classes[0])})")
+    scaler = _field(document, "scaler", "")
+    if not isinstance(scaler, Mapping):
+        raise ModelFileError("model file: scaler must be an object with mean and scale")
+    mean = _vector_field(_field(scaler, "mean", "scaler."), "scaler.mean")
+    scale = _vector_field(_field(scaler, "scale", "scaler."), "scaler.scale", positive=True)
+    n = len(mean)
+    if n == 0:
+        raise ModelFileError("model file: scaler.mean is empty; a model needs one feature or more")
+    if len(scale) != n:
+        raise ModelFileError(
+            f"model file: scaler.scale has {len(scale)} values but scaler.mean has {n}"
+        )
+    features = None
+    if "features" in document:
+        features = _string_list(document["features"], "features")
+        if len(features) != n:
+            raise ModelFileError(
+                f"model file: features has {len(features)} names but the scaler has {n} values"
+            )
+    if "target" in document and not isinstance(document["target"], str):
+        raise ModelFileError("model file: target must be a string")
+    if "dropped_constant_columns" in document:
+        _string_list(document["dropped_constant_columns"], "dropped_constant_columns")
+    for key in ("n_train", "n_test"):
+        if key in document:
+            _number_field(document[key], key, integer=True, low=0)
+    models = _field(document, "models", "")
+    if not isinstance(models, list | tuple) or not models:
+        raise ModelFileError("model file: models must be a non-empty list of models")
+    checked: list[tuple[NDArray[np.float64], float]] = []
+    for k, entry in enumerate(models):
+        where = f"models[{k}]"
+        if not isinstance(entry, Mapping):
+            raise ModelFileError(f"model file: {where} must be an object with coef and intercept")
+        coef = _vector_field(_field(entry, "coef", f"{where}."), f"{where}.coef")
+        if len(coef) != n:
+            raise ModelFileError(
+                f"model file: {where}.coef has {len(coef)} values but the scaler has {n}"
+            )
+        intercept = _number_field(_field(entry, "intercept", f"{where}."), f"{where}.intercept")
+        for key in ("backend", "dtype"):
+            if key in entry and not isinstance(entry[key], str):
+                raise ModelFileError(f"model file: {where}.{key} must be a string")
+        if "learning_rate" in entry:
+            _number_field(entry["learning_rate"], f"{where}.learning_rate", positive=True)
+        if "n_iter" in entry:
+            _number_field(entry["n_iter"], f"{where}.n_iter", integer=True, low=0)
+        for key in ("train_accuracy", "test_accuracy"):
+            if key in entry:
+                _number_field(entry[key], f"{where}.{key}", low=0, high=1)
+        for key in ("final_cost", "fit_seconds"):
+            if key in entry:
+                _number_field(entry[key], f"{where}.{key}", low=0)
+        if "costs" in entry:
+            _vector_field(entry["costs"], f"{where}.costs")
+        checked.append((coef, intercept))
+    if not isinstance(model, int) or isinstance(model, bool) or not 0 <= model < len(models):
+        raise ValueError(
+            f"model must be an integer from 0 to {len(models) - 1} (the file holds "
+            f"{len(models)} models); got {_short(model)}"
+        )
+    coef, intercept = checked[model]
+    return Model(
+        classes=list(classes),
+        features=features,
+        mean=mean,
+        scale=scale,
+        coef=coef,
+        intercept=intercept,
+    )
+
+
+def predict_with_model(document: Any, X: Any, *, model: int = 0) -> NDArray[Any]:
     """Labels for the rows of ``X`` (n_samples, n_features) from a model document.
+
+    The document is checked first (:func:`check_model`); ``X`` must be a 2-D table
+    of finite real numbers, one column per feature of the model.
+
+    Raises
+    ------
+    ModelFileError
+        A field of the document is missing or wrong (named).
+    ValueError
+        ``X`` has the wrong shape, is not numeric, or a row holds NaN or infinity
+        (the row and the column are named).
+    vecstudy.NumericalError
+        ``z`` overflows for some row (its sign, so the label, would be meaningless),
+        as :func:`vecstudy.predict` does.
 
     >>> doc = {"classes": ["no", "yes"], "scaler": {"mean": [1.0], "scale": [2.0]},
     ...        "models": [{"coef": [3.0], "intercept": 0.0}]}
     >>> predict_with_model(doc, [[0.0], [4.0]]).tolist()
     ['no', 'yes']
     """
-    entry = document["models"][model]
-    mean = np.asarray(document["scaler"]["mean"], dtype=np.float64)
-    scale = np.asarray(document["scaler"]["scale"], dtype=np.float64)
-    Xa = np.asarray(X, dtype=np.float64)
-    if Xa.ndim != 2 or Xa.shape[1] != len(mean):
+    m = check_model(document, model=model)
+    n = len(m.mean)
+    try:
+        raw = np.asarray(X)
+    except ValueError:  # ragged rows
+        raise ValueError(f"X must be a 2-D table (n_samples, {n}) of numbers") from None
+    if raw.dtype.kind == "c":
+        raise ValueError("X holds complex numbers; the model takes real features")
+    try:
+        Xa = raw.astype(np.float64)
+    except (ValueError, TypeError) as exc:
         raise ValueError(
-            f"X must have shape (n_samples, {len(mean)}) to match the model; got {Xa.shape}"
+            f"X must hold numbers only; converting it to float64 failed: {_clip(str(exc), 120)}"
+        ) from None
+    if Xa.ndim != 2 or Xa.shape[1] != n:
+        raise ValueError(f"X must have shape (n_samples, {n}) to match the model; got {Xa.shape}")
+    bad = ~np.isfinite(Xa)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        name = f" ({_short(m.features[col])})" if m.features is not None else ""
+        raise ValueError(
+            f"X row {row} holds {Xa[row, col]} in column {col}{name} ({int(bad.any(axis=1).sum())} "
+            "rows hold NaN or infinity); fill or remove those rows first"
         )
-    Xs = Scaler(mean=mean, scale=scale).transform(Xa)
-    z = Xs @ np.asarray(entry["coef"], dtype=np.float64) + entry["intercept"]
-    return np.asarray(np.asarray(document["classes"], dtype=object)[(z > 0).astype(np.intp)])
+    Xs = Scaler(mean=m.mean, scale=m.scale).transform(Xa)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = Xs @ m.coef + m.intercept
+    overflow = np.flatnonzero(~np.isfinite(z))
+    if overflow.size:
+        raise api.NumericalError(
+            f"z = intercept + coef . (x - mean) / scale overflowed (came out non-finite in "
+            f"float64) for {overflow.size} of {len(z)} rows (the first is row "
+            f"{int(overflow[0])}); a label from it would be meaningless"
+        )
+    return np.asarray(np.asarray(m.classes, dtype=object)[(z > 0).astype(np.intp)])
+
+
+def model_text(training: Training) -> str:
+    """:func:`model_document` as strict JSON text (no NaN or infinity).
+
+    Raises
+    ------
+    ValueError
+        If the document holds a value JSON cannot hold (checked up front by
+        :func:`check_writable`, before any training).
+    """
+    try:
+        return json.dumps(model_document(training), indent=1, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the model cannot be written as JSON: {_clip(str(exc))}") from None
+
+
+def check_writable(training: Training, paths: Sequence[Path] = ()) -> None:
+    """Fail now, not after the training, if the model or the ``paths`` could not be written.
+
+    Serializes the model document without its runs (labels, feature names, the
+    scaler, the settings) and checks that each path is not a read-only file.
+    """
+    from vecstudy.study.results import check_writable as writable
+
+    skeleton = Training(
+        source=training.source,
+        target=training.target,
+        table=training.table,
+        scaler=training.scaler,
+        train_rows=training.train_rows,
+        test_rows=training.test_rows,
+        dropped=training.dropped,
+        settings=dict(training.settings),
+    )
+    model_text(skeleton)
+    for path in paths:
+        writable(path)
 
 
 def write_model(training: Training, path: Path) -> Path:
     """Write :func:`model_document` as JSON, atomically."""
     from vecstudy.bench import atomic_write_text
 
-    atomic_write_text(path, json.dumps(model_document(training), indent=1) + "\n")
+    atomic_write_text(path, model_text(training))
     return path
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back within; on leaving, act on the first one that came.
+
+    Python runs signal handlers in the main thread only (so elsewhere nothing can
+    interrupt the body).  In the main thread the handlers are swapped for one that
+    records the signal; on leaving, the earlier handlers come back and the first
+    recorded signal goes to its earlier handler (Ctrl-C: KeyboardInterrupt).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[tuple[int, Any]] = []
+
+    def record(signum: int, frame: Any) -> None:
+        got.append((signum, frame))
+
+    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if got:
+            signum, frame = got[0]
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL or handler is None:
+                if signum == signal.SIGINT:
+                    raise KeyboardInterrupt
+                signal.raise_signal(signum)  # the default action (SIGTERM: terminate)
+
+
+@contextlib.contextmanager
+def _directory_locked(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``directory`` itself (no lock file left behind)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: writers are not serialized
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def write_outputs(training: Training, figure: Path, model: Path) -> bool:
+    """Write the figure and the model as one pair; return whether an earlier pair was replaced.
+
+    Both are rendered and written to temporary files beside their targets first;
+    then, under an exclusive lock on the output directory (two ``vecstudy train``
+    runs at once take turns) and with SIGINT and SIGTERM held back, both are
+    renamed into place.  Readers see the earlier pair or the new one, never a
+    figure of one run beside the model of another; on any error or interrupt
+    before the renames, the temporary files are removed and nothing changed.
+    A symbolic link's target is written; an existing file keeps its mode.
+    """
+    import secrets
+    import stat
+
+    from vecstudy.bench import atomic_write_bytes
+    from vecstudy.study.results import check_writable as writable
+
+    targets = [writable(figure), writable(model)]
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    temps = [t.with_name(f".{t.name}.{tag}.tmp") for t in targets]
+    try:
+        atomic_write_bytes(temps[0], render_costs(training, figure.suffix.lstrip(".") or "png"))
+        write_model(training, temps[1])
+        with _directory_locked(targets[1].parent), _signals_deferred():
+            replaced = any(t.exists() for t in targets)
+            for tmp, target in zip(temps, targets, strict=True):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+            for tmp, target in zip(temps, targets, strict=True):
+                os.replace(tmp, target)
+    except BaseException:
+        for tmp in temps:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    return replaced
 
 
 def plot_costs(training: Training, path: Path) -> Path:
@@ -745,16 +1349,23 @@ def plot_costs(training: Training, path: Path) -> Path:
     plot; several (the course's learning-rate study), one curve per learning
     rate, one panel per backend, sharing the y axis.
     """
+    from vecstudy.bench import atomic_write_bytes
+
+    atomic_write_bytes(path, render_costs(training, path.suffix.lstrip(".") or "png"))
+    return path
+
+
+def render_costs(training: Training, fmt: str = "png") -> bytes:
+    """The figure of :func:`plot_costs` as bytes in format ``fmt`` (``"png"``, ``"svg"``)."""
     import io
 
-    from vecstudy.bench import atomic_write_bytes
     from vecstudy.plots import plot_costs as draw
 
     every = int(training.settings.get("record_every", api.RECORD_EVERY))
     rates = list(dict.fromkeys(r.learning_rate for r in training.runs))
     data = (
-        f"{Path(training.source).name}: {len(training.train_rows)} training samples "
-        f"x {len(training.table.features)} features, standardized"
+        f"{_bounded_path(Path(training.source).name)}: {len(training.train_rows)} training "
+        f"samples x {len(training.table.features)} features, standardized"
     )
     title = (
         f"Cost during gradient descent, learning rate {rates[0]:g}\n{data}"
@@ -776,22 +1387,34 @@ def plot_costs(training: Training, path: Path) -> Path:
     ]
     fig = draw(runs, title=title)
     buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    fig.savefig(buf, format=fmt, dpi=120, bbox_inches="tight")
+    return buf.getvalue()
 
 
 def output_paths(source: str, output_dir: str | Path, *, study: bool = False) -> tuple[Path, Path]:
-    """``(figure, model)`` paths: ``<dir>/<data stem>-costs.png`` and ``-model.json``.
+    """``(figure, model)`` paths: ``<dir>/<data file name>-costs.png`` and ``-model.json``.
 
-    For a learning-rate study (``study``): ``-learning-rates.png`` and
-    ``-learning-rates-model.json``, so that it does not replace a plain run's files.
+    The data file's whole name, suffix included, names the outputs, so that
+    ``big.csv`` and ``big.parquet`` do not replace each other's
+    (``big.csv-costs.png``, ``big.parquet-costs.png``).  For a learning-rate study
+    (``study``): ``-learning-rates.png`` and ``-learning-rates-model.json``, so that
+    it does not replace a plain run's files.  A name too long for a file name is
+    cut and given a digest of the whole name.
+
+    >>> [p.name for p in output_paths("data/big.csv", "out")]
+    ['big.csv-costs.png', 'big.csv-model.json']
     """
-    stem = Path(source).stem or "data"
+    import hashlib
+
+    name = Path(source).name or "data"
+    if len(name.encode("utf-8")) > 120:  # file names are at most 255 bytes
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        head = name.encode("utf-8", "surrogatepass")[:80].decode("utf-8", "ignore")
+        name = f"{head}-{digest}"
     out = Path(output_dir)
     if study:
-        return out / f"{stem}-learning-rates.png", out / f"{stem}-learning-rates-model.json"
-    return out / f"{stem}-costs.png", out / f"{stem}-model.json"
+        return out / f"{name}-learning-rates.png", out / f"{name}-learning-rates-model.json"
+    return out / f"{name}-costs.png", out / f"{name}-model.json"
 
 
 def parse_learning_rates(value: str, source: str = "--learning-rates") -> list[float]:
@@ -807,10 +1430,10 @@ def parse_learning_rates(value: str, source: str = "--learning-rates") -> list[f
         try:
             rate = float(item)
         except ValueError:
-            raise ValueError(f"{source}: {item!r} is not a number") from None
+            raise ValueError(f"{source}: {_short(item)} is not a number") from None
         if not math.isfinite(rate) or rate <= 0:
-            raise ValueError(f"{source}: learning rates must be finite and > 0; got {item!r}")
+            raise ValueError(f"{source}: learning rates must be finite and > 0; got {_short(item)}")
         rates.append(rate)
     if not rates:
-        raise ValueError(f"{source}: expected numbers separated by commas, got {value!r}")
+        raise ValueError(f"{source}: expected numbers separated by commas, got {_short(value)}")
     return list(dict.fromkeys(rates))
