@@ -22,7 +22,7 @@ from vecstudy.escape import md_code, md_fence, md_text, md_unescape, one_line
 from vecstudy.report.asv import asv_markdown
 from vecstudy.report.markdown import reproduce_line
 from vecstudy.study import results as bench_results
-from vecstudy.study.compare import compare_files, comparison_markdown
+from vecstudy.study.compare import compare_files, comparison_markdown, write_comparison
 
 EVIL = "<img src=x onerror=alert(1)>\n| a | b |\n# Heading\r\n```\nrm -rf ~\n```\n> [x](http://e)"
 COMMAND = "vecstudy bench\n```\nrm -rf ~\n```\n\n```sh\necho pwned"
@@ -321,3 +321,11 @@ def test_md_fence_holds_every_line(lines: list[str]) -> None:
 
 def test_md_fence_drops_an_info_string_that_could_break_it() -> None:
     assert md_fence(["x"], "sh`")[0] == "```"
+
+
+def test_names_from_files_are_not_parsed_as_math_in_figures(tmp_path: Path) -> None:
+    # matplotlib would parse "$...$" as mathtext and fail the figure on a bad formula
+    base = _compare_file(tmp_path / "b.json", "b", {}, "$\\frac{$")
+    new = _compare_file(tmp_path / "n.json", "n", {}, "$\\frac{$")
+    paths = write_comparison(compare_files(base, new), tmp_path / "out")
+    assert sorted(p.name for p in paths) == ["compare.md", "compare.png", "compare.svg"]

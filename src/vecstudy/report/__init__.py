@@ -161,7 +161,8 @@ def write_report(
 
     def add(stem: str, make: Callable[[], Any]) -> None:
         if formats:
-            paths.extend(fg.save(make(), out / stem, formats))
+            with fg.plain_text():
+                paths.extend(fg.save(make(), out / stem, formats))
             figures.append(stem)
 
     if not kern.empty:

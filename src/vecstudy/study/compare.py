@@ -247,12 +247,13 @@ def figure_comparison(cmp: Comparison) -> Any:
 
 def write_comparison(cmp: Comparison, output_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``compare.md`` and ``compare.png/.svg`` into ``output_dir``; return the paths."""
-    from vecstudy.report.figures import save
+    from vecstudy.report.figures import plain_text, save
     from vecstudy.study.results import atomic_write_text
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = save(figure_comparison(cmp), out / "compare")
+    with plain_text():
+        paths = save(figure_comparison(cmp), out / "compare")
     md = out / "compare.md"
     atomic_write_text(md, comparison_markdown(cmp))
     return [md, *paths]
