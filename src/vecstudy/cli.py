@@ -349,10 +349,19 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
 
 
 def _settings_in_force() -> list[str]:
-    """Backend, dtype and threads in force, each with its source; raises on a bad one."""
-    from vecstudy import config
+    """Backend, dtype and threads in force, each with its source; raises on a bad one.
 
-    config.check_file()
+    Every setting any command reads is checked first, as that command would check
+    it: the environment variables and every key of the config file (``[bench]`` and
+    ``[dask]`` included), and ``VECSTUDY_CACHE_SIZES``.
+    """
+    from vecstudy import caches, config
+    from vecstudy.study import options
+
+    config.check_settings()
+    options.resolve_options()
+    # read the variable now, as a fresh process would (cache_sizes keeps its first answer)
+    getattr(caches.cache_sizes, "__wrapped__", caches.cache_sizes)()
     backend = config.resolve_backend(None)
     dtype = config.resolve_dtype(None, None)
     threads = config.resolve_threads(None)
