@@ -144,3 +144,40 @@ def test_unusable_results_warning_points_at_the_callers_line() -> None:
         vecstudy.predict(np.zeros((2, 1)), 0.0, np.ones((2, 3)), backend="auto")
     assert len(record) == 1
     assert record[0].filename == __file__
+
+
+def test_backends_this_install_lacks_are_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    # a file from a newer version, or naming a plugin's backend: its rows take no part
+    rows = _rows({(2, 3): {"turbo": 1e-9, "numpy": 1e-6, "numba": 5e-6}})
+    write_results(Path("reports/bench-results.json"), rows)
+    choice = auto.choose_backend(2, 3)
+    assert choice.value == "numpy"
+    assert "turbo" not in choice.source
+    X = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
+    with caplog.at_level(logging.INFO, logger="vecstudy"):
+        _, cost = vecstudy.propagate(np.array([[1.0], [2.0]]), 2.0, X, [[1, 0, 1]], backend="auto")
+    assert cost == pytest.approx(5.80154531939415, rel=1e-14)
+    assert any("backend 'auto' picked 'numpy'" in r.getMessage() for r in caplog.records)
+    # with only one installed backend left at that shape, the file cannot decide
+    Path("reports/bench-results.json").unlink()  # (another path: results are cached per mtime)
+    write_results(Path("reports/study-results.json"), _rows({(2, 3): {"turbo": 1e-9, "numpy": 1}}))
+    assert auto.choose_backend(2, 3).source.startswith("built-in rule")
+
+
+def test_a_backend_whose_dependencies_are_missing_is_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vecstudy import backends
+
+    real = backends.load
+
+    def load(name: str) -> object:
+        if name == "numba":
+            raise backends.BackendUnavailable("backend 'numba' needs numba, which is missing")
+        return real(name)
+
+    monkeypatch.setattr(backends, "load", load)
+    rows = _rows({(2, 3): {"numba": 1e-7, "numpy": 1e-6, "python": 1e-3}})
+    write_results(Path("reports/bench-results.json"), rows)
+    choice = auto.choose_backend(2, 3)
+    assert choice.value == "numpy"

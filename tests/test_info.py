@@ -123,3 +123,92 @@ def test_info_notes_numba_thread_cap(
     out = _info(capsys)
     assert "threads in force: 2 (from environment variable VECSTUDY_THREADS)" in out
     assert "numba runs 1 (NUMBA_NUM_THREADS)" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("VECSTUDY_RELAYOUT_MAX_MB", "nan", "bad relayout_max_mb 'nan'"),
+        ("VECSTUDY_RELAYOUT_MAX_MB", "-1", "bad relayout_max_mb '-1'"),
+        ("VECSTUDY_DASK_CHUNK", "garbage", "bad dask chunk 'garbage'"),
+        ("VECSTUDY_DASK_CHUNK", "inf MB", "bad dask chunk 'inf MB'"),
+        ("VECSTUDY_DASK_ADDRESS", "   ", "bad dask address"),
+        ("VECSTUDY_CACHE_SIZES", "lots", "'l1d,l2,l3_per_core'"),
+    ],
+)
+def test_info_checks_every_variable_any_command_reads(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+    needle: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert cli.main(["info"]) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert needle in captured.err
+    assert name in captured.err
+
+
+@pytest.mark.parametrize(
+    ("content", "needles"),
+    [
+        ('[dask]\nchunk = "garbage"\n', ["bad dask chunk 'garbage'", "dask.chunk"]),
+        ("[dask]\nchunk = 0\n", ["bad dask chunk 0", "dask.chunk"]),
+        ("[dask]\ntimeout = nan\n", ["bad dask timeout nan", "dask.timeout"]),
+        ("[dask]\nbogus = 1\n", ["unknown key 'bogus'", "[dask]"]),
+        ("[bench]\nrepeat = 3\n", ["unknown key 'repeat'", "[bench]"]),
+        ("[bench]\nrepeats = 0\n", ["expected a positive integer", "key 'repeats'"]),
+        ('[bench]\nbackends = "cuda"\n', ["unknown backend 'cuda'", "key 'backends'"]),
+        ("relayout_max_mb = nan\n", ["bad relayout_max_mb nan", "key 'relayout_max_mb'"]),
+        (f"{'k' * 500} = 1\n", ["unknown key", "k..."]),
+    ],
+)
+def test_info_checks_every_table_of_the_config_file(
+    capsys: pytest.CaptureFixture[str], content: str, needles: list[str]
+) -> None:
+    Path("vecstudy.toml").write_text(content)
+    assert cli.main(["info"]) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert len(captured.err) < 400  # the 500-character key is cut
+    for needle in needles:
+        assert needle in captured.err
+    assert "vecstudy.toml" in captured.err
+
+
+def test_info_checks_dask_file_settings_that_env_overrides(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("vecstudy.toml").write_text('[dask]\nchunk = "garbage"\n')
+    monkeypatch.setenv("VECSTUDY_DASK_CHUNK", "1 MiB")
+    assert cli.main(["info"]) == cli.EXIT_ERROR
+    assert "dask.chunk" in capsys.readouterr().err
+
+
+def test_info_accepts_good_settings_of_every_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("vecstudy.toml").write_text(
+        'relayout_max_mb = 0\n[dask]\nchunk = "64 MiB"\ntimeout = 5\n[bench]\nrepeats = 3\n'
+    )
+    monkeypatch.setenv("VECSTUDY_RELAYOUT_MAX_MB", "500")
+    monkeypatch.setenv("VECSTUDY_CACHE_SIZES", "48K,1280K,2M")
+    assert "backend in force" in _info(capsys)
+
+
+@pytest.mark.parametrize(
+    "text", ["64 MiB", "5kB", "1e6 kB", "MB", "100", "1.5 k", "-5", "0", "garbage", "5 foos", "k5"]
+)
+def test_chunk_sizes_are_read_as_dask_reads_them(text: str) -> None:
+    from vecstudy import config
+
+    parse_bytes = pytest.importorskip("dask.utils").parse_bytes
+    try:
+        expected: int | None = parse_bytes(text)
+    except ValueError:
+        expected = None
+    assert config.byte_size(text) == expected

@@ -11,7 +11,9 @@ Two sources, in this order:
    is skipped with one :class:`ResultsFileWarning` per file version.  Among its timings
    of a gradient-descent iteration in the requested dtype with all threads, the measured
    shape nearest to the problem (distance in log n_x and log m) decides: the backend with
-   the smallest median time there wins.
+   the smallest median time there wins.  Only backends this install can run take part:
+   rows of a backend that is not registered here (the file came from a newer version,
+   or names a plugin's backend) or whose optional dependencies are missing are skipped.
 2. **A built-in rule**, when no such results exist: ``numba`` whenever numba imports.  Its
    compiled descent has no per-iteration Python overhead, reads ``X`` once per step
    instead of twice, and is cached on disk: on the development machine it was ahead of
@@ -31,7 +33,9 @@ import os
 import warnings
 from pathlib import Path
 
+from vecstudy import backends
 from vecstudy.config import Choice
+from vecstudy.escape import bounded
 
 #: Result files looked for under the current directory when the config names none.
 DEFAULT_RESULTS = (
@@ -111,6 +115,15 @@ def _medians(path: str, mtime_ns: int) -> dict[tuple[str, int, int], dict[str, f
     return table
 
 
+def _loads(backend: str) -> bool:
+    """Whether registered ``backend`` imports here (its optional dependencies are installed)."""
+    try:
+        backends.load(backend)
+    except (ImportError, TypeError):  # a missing extra, or a plugin that lacks a kernel
+        return False
+    return True
+
+
 def _from_results(n_x: int, m: int, dtype: str) -> Choice | None:
     for path in sorted(_results_candidates(), key=lambda p: p.stat().st_mtime_ns, reverse=True):
         try:
@@ -119,14 +132,23 @@ def _from_results(n_x: int, m: int, dtype: str) -> Choice | None:
         except OSError:
             continue  # vanished or unreadable: try the next, then the rule
         except (ValueError, KeyError, TypeError) as exc:
-            _ignore(path, mtime_ns, " ".join(str(exc).split()) or type(exc).__name__)
+            why = bounded(" ".join(str(exc).split()), 300) or type(exc).__name__
+            _ignore(path, mtime_ns, why)
             continue  # foreign or malformed file: try the next, then the rule
-        shapes = [key for key, times in table.items() if key[0] == dtype and len(times) >= 2]
+        registered = set(backends.available_backends())
+        usable = {
+            key: {b: t for b, t in times.items() if b in registered}
+            for key, times in table.items()
+            if key[0] == dtype
+        }
+        shapes = [key for key, times in usable.items() if len(times) >= 2]
         if not shapes:
             continue
         _, sx, sm = min(shapes, key=lambda k: math.hypot(math.log(k[1] / n_x), math.log(k[2] / m)))
-        times = table[(dtype, sx, sm)]
-        best = min(times, key=times.__getitem__)
+        times = usable[(dtype, sx, sm)]
+        best = next((b for b in sorted(times, key=times.__getitem__) if _loads(b)), None)
+        if best is None:
+            continue
         others = ", ".join(
             f"{b} {t * 1e3:.3g} ms" for b, t in sorted(times.items(), key=lambda kv: kv[1])
         )

@@ -18,8 +18,10 @@ Subcommands
     accuracy table, cost curves, model as JSON.
 
 Errors print one line to stderr and exit with status 2; Ctrl-C during a sweep
-keeps every finished case and exits with status 130; a reader that leaves early
-(``vecstudy info | head -1``) ends the command quietly with status 141.
+keeps every finished case and exits with status 130 (SIGTERM during ``bench``,
+``study``, ``report``, ``compare`` or ``roofline`` does the same, with status 143); a
+reader that leaves early (``vecstudy info | head -1``) ends the command quietly with
+status 141.
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ def _build_parser() -> argparse.ArgumentParser:
             "of a shape are then timed in --repeats interleaved rounds. Also measures read "
             "bandwidth for each size and the course's micro-studies. Every raw timing is "
             "kept; the results file is saved (locked, atomically) after every round: "
-            "Ctrl-C keeps every finished timing and exits with status 130."
+            "Ctrl-C keeps every finished timing and exits with status 130 (SIGTERM: the "
+            "same, status 143)."
         ),
     )
     _add_sweep_options(b)
@@ -229,10 +232,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _print_report(files: object) -> None:
+    from vecstudy.escape import plain
+
     for line in getattr(files, "headline", ()):
         print(line)
     for line in getattr(files, "incomplete", ()):
-        print(f"warning: incomplete: {line}", file=sys.stderr)
+        print(f"warning: incomplete: {plain(line, 200)}", file=sys.stderr)
 
 
 def _is_reference_report(path: Path) -> bool:
@@ -313,11 +318,12 @@ def _check_output_dir(args: argparse.Namespace) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from vecstudy.escape import plain
     from vecstudy.study.compare import compare_files, write_comparison
 
     cmp = compare_files(args.base, args.new, factor=args.factor, alpha=args.alpha)
     for w in cmp.warnings:
-        print(f"vecstudy compare: warning: {w}", file=sys.stderr)
+        print(f"vecstudy compare: warning: {plain(w, 400)}", file=sys.stderr)
     out = args.output_dir or str(Path(args.new).parent)
     paths = write_comparison(cmp, out)
     counts = cmp.cases["verdict"].value_counts()
@@ -327,8 +333,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         f"{counts.get('machine', 0)} read-bandwidth probes not judged"
     )
     for _, r in cmp.worse.iterrows():
+        case = " ".join(plain(r[k], 40) for k in ("operation", "backend"))
         print(
-            f"  worse: {r['operation']} {r['backend']} {r['n_x']}x{r['m']} {r['dtype']} "
+            f"  worse: {case} {r['n_x']}x{r['m']} {plain(r['dtype'], 20)} "
             f"t{r['threads']}: {r['ratio']:.3g}x [{r['low']:.3g}-{r['high']:.3g}], p={r['p']:.2g}"
         )
     print(f"wrote {paths[0]}")
@@ -358,10 +365,19 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
 
 
 def _settings_in_force() -> list[str]:
-    """Backend, dtype and threads in force, each with its source; raises on a bad one."""
-    from vecstudy import config
+    """Backend, dtype and threads in force, each with its source; raises on a bad one.
 
-    config.check_file()
+    Every setting any command reads is checked first, as that command would check
+    it: the environment variables and every key of the config file (``[bench]`` and
+    ``[dask]`` included), and ``VECSTUDY_CACHE_SIZES``.
+    """
+    from vecstudy import caches, config
+    from vecstudy.study import options
+
+    config.check_settings()
+    options.resolve_options()
+    # read the variable now, as a fresh process would (cache_sizes keeps its first answer)
+    getattr(caches.cache_sizes, "__wrapped__", caches.cache_sizes)()
     backend = config.resolve_backend(None)
     dtype = config.resolve_dtype(None, None)
     threads = config.resolve_threads(None)
@@ -759,20 +775,34 @@ _COMMANDS["to-zarr"] = _cmd_to_zarr
 _COMMANDS["dask-study"] = _cmd_dask_study
 
 
+#: Commands during which SIGTERM is handled like Ctrl-C
+#: (:func:`vecstudy.signals.sigterm_as_interrupt`): the run is marked interrupted.
+SIGTERM_AS_INTERRUPT = frozenset({"bench", "study", "report", "compare", "roofline"})
+#: Longest error message printed (a message quotes values from files and variables).
+MESSAGE_LIMIT = 1000
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``vecstudy`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    from vecstudy.signals import Received, sigterm_as_interrupt
     from vecstudy.study.sweep import SweepInterrupted
 
     parser = _build_parser()
     args = parser.parse_args(argv)
+    got = Received()
+    guard: contextlib.AbstractContextManager[Received] = (
+        sigterm_as_interrupt()
+        if args.command in SIGTERM_AS_INTERRUPT
+        else contextlib.nullcontext(got)
+    )
     try:
-        with _log_info_to_stderr():
+        with guard as got, _log_info_to_stderr():
             _check_output_dir(args)
             return _COMMANDS[args.command](args)
     except SweepInterrupted as exc:
         print(
-            f"vecstudy {args.command}: interrupted; kept {exc.rows_kept} rows of this run "
-            f"({exc.total_rows} in all) in {exc.path}"
+            f"vecstudy {args.command}: {_interrupted(got)}; kept {exc.rows_kept} rows of this "
+            f"run ({exc.total_rows} in all) in {exc.path}"
             + (
                 f"; report them: vecstudy report {shlex.quote(str(exc.path))}"
                 if exc.rows_kept
@@ -780,10 +810,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return got.exit_status
     except KeyboardInterrupt:
-        print(f"vecstudy {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"vecstudy {args.command}: {_interrupted(got)}", file=sys.stderr)
+        return got.exit_status
     except BrokenPipeError:  # e.g. `vecstudy info | head -3`: the reader left; stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
@@ -793,11 +823,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _interrupted(got: object) -> str:
+    return "interrupted" if getattr(got, "signum", None) is None else "interrupted by SIGTERM"
+
+
 def _one_line(exc: BaseException) -> str:
+    from vecstudy.escape import bounded
+
     text = " ".join(str(exc).split())
     if isinstance(exc, FileNotFoundError) and exc.filename:
         text = f"no such file: {exc.filename}"
-    return text or type(exc).__name__
+    return bounded(text, MESSAGE_LIMIT) or type(exc).__name__
 
 
 def _run() -> NoReturn:  # pragma: no cover - exercised through python -m vecstudy

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from vecstudy.backends import available_backends, unknown_backend_message
+from vecstudy.escape import bounded, one_line, short
 
 #: Backend name that defers the choice to the problem's shape (see :mod:`vecstudy.auto`).
 AUTO: Final = "auto"
@@ -85,12 +86,7 @@ def external_stacklevel() -> int:
 
 def _short(value: object, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters (environment variables can be long)."""
-    if isinstance(value, str) and len(value) > limit:
-        return repr(value[: limit - 3] + "...")
-    if isinstance(value, int) and value.bit_length() > 64:  # its repr is long, or raises
-        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return short(value, limit)
 
 
 @dataclass(frozen=True)
@@ -303,7 +299,8 @@ def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
         unknown = sorted(set(result.table) - set(FILE_KEYS))
         if unknown:
             valid = ", ".join(FILE_KEYS)
-            raise ConfigError(f"{result.source(unknown[0])}: unknown key; valid keys are {valid}")
+            key = bounded(one_line(str(unknown[0])))
+            raise ConfigError(f"{result.source(key)}: unknown key; valid keys are {valid}")
         for section in SECTIONS:
             if section in result.table and not isinstance(result.table[section], dict):
                 raise ConfigError(f"{result.source(section)}: must be a table")
@@ -472,6 +469,27 @@ def check_file() -> None:
         check_threads(cfg.table["threads"], cfg.source("threads"))
     if "relayout_max_mb" in cfg.table:
         check_relayout_max_mb(cfg.table["relayout_max_mb"], cfg.source("relayout_max_mb"))
+    for key, value in cfg.table.get("dask", {}).items():
+        if key in DASK_DEFAULTS:  # unknown keys: resolve_dask names them
+            _check_dask(key, value, cfg.source(f"dask.{key}"))
+
+
+def check_settings() -> None:
+    """Validate every setting of the config module, as the commands that read it would.
+
+    The environment variables (``VECSTUDY_BACKEND``, ``_DTYPE``, ``_THREADS``,
+    ``_CONFIG``, ``_RELAYOUT_MAX_MB``, ``_DASK_ADDRESS``, ``_DASK_CHUNK``) and every
+    key of the config file, also those an environment variable overrides.  Raises
+    :class:`ConfigError` naming the first bad one.  (The ``[bench]`` table is
+    checked by :func:`vecstudy.study.options.resolve_options`.)
+    """
+    with one_lookup():
+        check_file()
+        resolve_backend(None)
+        resolve_dtype(None, None)
+        resolve_threads(None)
+        resolve_relayout_max_mb()
+        resolve_dask()
 
 
 # --------------------------------------------------------------------------- relayout bound
@@ -482,6 +500,7 @@ DEFAULT_RELAYOUT_MAX_MB: Final = 1000.0
 
 def check_relayout_max_mb(value: object, source: str) -> float:
     """Return a size in MB >= 0 (0 turns the relayout off), else raise."""
+    given = value
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value.strip())
@@ -493,7 +512,7 @@ def check_relayout_max_mb(value: object, source: str) -> float:
     ):
         return float(value)
     raise ConfigError(
-        f"bad relayout_max_mb {value!r} from {source}; expected a size in MB >= 0 "
+        f"bad relayout_max_mb {_short(given)} from {source}; expected a size in MB >= 0 "
         "(0: never copy X into another layout)"
     )
 
@@ -516,6 +535,63 @@ ENV_DASK_ADDRESS: Final = "VECSTUDY_DASK_ADDRESS"
 ENV_DASK_CHUNK: Final = "VECSTUDY_DASK_CHUNK"
 #: Keys of the ``[dask]`` table and their defaults (see :func:`resolve_dask`).
 DASK_DEFAULTS: Final = {"address": None, "chunk": "128 MiB", "timeout": 10.0}
+
+
+#: Units of a byte size, as :func:`dask.utils.parse_bytes` reads them (lower case).
+BYTE_UNITS: Final = {
+    **{u: 1000**k for k, u in enumerate(("b", "kb", "mb", "gb", "tb", "pb"))},
+    **{u: 1024**k for k, u in enumerate(("b", "kib", "mib", "gib", "tib", "pib")) if k},
+    **{u: 1000**k for k, u in enumerate(("", "k", "m", "g", "t", "p"))},
+    **{u: 1024**k for k, u in enumerate(("", "ki", "mi", "gi", "ti", "pi")) if k},
+}
+
+
+def byte_size(text: str) -> int | None:
+    """Bytes of ``"64 MiB"``, ``"5kB"``, ``"1e6"`` (dask's ``parse_bytes``), or None.
+
+    The grammar of :func:`dask.utils.parse_bytes`, checked here without importing
+    dask, so that a bad ``[dask] chunk`` is refused wherever settings are checked.
+    A size that is not finite is None.
+
+    >>> byte_size("64 MiB"), byte_size("5kB"), byte_size("MB"), byte_size("garbage")
+    (67108864, 5000, 1000000, None)
+    """
+    s = text.replace(" ", "")
+    if not any(ch.isdigit() for ch in s):
+        s = "1" + s
+    cut = len(s)
+    while cut > 0 and s[cut - 1].isalpha():
+        cut -= 1
+    try:
+        n = float(s[:cut]) * BYTE_UNITS[s[cut:].lower()]
+    except (ValueError, KeyError):
+        return None
+    return int(n) if math.isfinite(n) else None
+
+
+def _check_dask(key: str, value: object, source: str) -> None:
+    """Raise :class:`ConfigError` if ``value`` is not a valid ``[dask]`` ``key``."""
+    if key == "address" and value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(
+            f"bad dask address {_short(value)} from {source}; "
+            "expected a string such as 'tcp://host:8786'"
+        )
+    if key == "chunk" and (
+        isinstance(value, bool)
+        or not isinstance(value, str | int)
+        or (isinstance(value, int) and value < 1)
+        or (isinstance(value, str) and (byte_size(value) or 0) < 1)
+    ):
+        raise ConfigError(
+            f"bad dask chunk {_short(value)} from {source}; "
+            "expected a positive number of bytes or a string such as '64 MiB'"
+        )
+    if key == "timeout" and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6
+    ):
+        raise ConfigError(
+            f"bad dask timeout {_short(value)} from {source}; expected a positive number of seconds"
+        )
 
 
 def resolve_dask() -> dict[str, Choice]:
@@ -544,7 +620,8 @@ def resolve_dask() -> dict[str, Choice]:
     if unknown:
         valid = ", ".join(DASK_DEFAULTS)
         raise ConfigError(
-            f"config file {path}, table [dask]: unknown key {unknown[0]!r}; valid keys are {valid}"
+            f"config file {path}, table [dask]: unknown key {_short(unknown[0])}; "
+            f"valid keys are {valid}"
         )
     out: dict[str, Choice] = {}
     envs = {"address": ENV_DASK_ADDRESS, "chunk": ENV_DASK_CHUNK}
@@ -556,26 +633,6 @@ def resolve_dask() -> dict[str, Choice]:
             out[key] = Choice(table[key], f"config file {path}, key 'dask.{key}'")
         else:
             out[key] = Choice(default, "default")
-    address = out["address"].value
-    if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ConfigError(
-            f"bad dask address {address!r} from {out['address'].source}; "
-            "expected a string such as 'tcp://host:8786'"
-        )
-    chunk = out["chunk"].value
-    if (
-        isinstance(chunk, bool)
-        or not isinstance(chunk, str | int)
-        or (isinstance(chunk, int) and chunk < 1)
-    ):
-        raise ConfigError(
-            f"bad dask chunk {chunk!r} from {out['chunk'].source}; "
-            "expected a positive number of bytes or a string such as '64 MiB'"
-        )
-    timeout = out["timeout"].value
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
-        raise ConfigError(
-            f"bad dask timeout {timeout!r} from {out['timeout'].source}; "
-            "expected a positive number of seconds"
-        )
+    for key, choice in out.items():
+        _check_dask(key, choice.value, choice.source)
     return out

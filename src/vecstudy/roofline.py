@@ -366,8 +366,23 @@ def measure_targets(
 
 
 def to_markdown(table: str, *, command: str, machine: str) -> str:
-    """The printed table of :func:`format_targets` as a Markdown file body."""
-    return f"Measured on {machine} with `{command}`.\n\n```text\n{table.rstrip()}\n```\n"
+    """The printed table of :func:`format_targets` as a Markdown file body.
+
+    ``machine`` is escaped, ``command`` shown as code (escaped when it is not plain
+    words), and the table fenced by more backticks than any run inside it.
+
+    >>> print(to_markdown("a  1.5", command="vecstudy roofline", machine="<b>CPU</b>"))
+    Measured on &lt;b>CPU&lt;/b> with `vecstudy roofline`.
+    <BLANKLINE>
+    ```text
+    a  1.5
+    ```
+    <BLANKLINE>
+    """
+    from vecstudy.escape import md_code, md_fence, md_text
+
+    head = f"Measured on {md_text(machine, 300)} with {md_code(command, 300)}."
+    return "\n".join([head, "", *md_fence(table.rstrip().splitlines(), "text")]) + "\n"
 
 
 def format_targets(df: pd.DataFrame) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vecstudy.escape import one_line, plain
 from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
 from vecstudy.report.markdown import (
     build_markdown,
@@ -140,6 +141,9 @@ def write_report(
     """
     from vecstudy.report import figures as fg
 
+    if note is not None:
+        note = one_line(note)  # one line in report.md and in the command that repeats it
+
     asv = None if asv_dir is None else load_asv(asv_dir)
     results = load_results(results_file)
     run_ids = latest_run_ids(results)
@@ -157,7 +161,8 @@ def write_report(
 
     def add(stem: str, make: Callable[[], Any]) -> None:
         if formats:
-            paths.extend(fg.save(make(), out / stem, formats))
+            with fg.plain_text():
+                paths.extend(fg.save(make(), out / stem, formats))
             figures.append(stem)
 
     if not kern.empty:
@@ -178,7 +183,8 @@ def write_report(
 
             add("asv", lambda: figure_asv(latest))
         run = next((r for r in results.runs if r.get("run_id") in run_ids), {})
-        asv_lines = asv_markdown(str(asv_dir), asv, run.get("machine", {}).get("git_commit"))
+        commit = run.get("machine", {}).get("git_commit")
+        asv_lines = asv_markdown(str(asv_dir), asv, commit if isinstance(commit, str) else None)
     args = ["vecstudy", "report", str(results.path), "--output-dir", str(out)]
     if asv_dir is not None:
         args += ["--asv", str(asv_dir)]
@@ -201,7 +207,8 @@ def write_report(
     md = out / "report.md"
     atomic_write_text(md, text)
     incomplete = tuple(
-        f"run {r.get('run_id')} is {r.get('status')} ({r.get('rows')} rows kept)"
+        f"run {plain(r.get('run_id'), 40)} is {plain(r.get('status'), 20)} "
+        f"({plain(r.get('rows'), 20)} rows kept)"
         for r in results.runs
         if r.get("status") != "complete"
     )

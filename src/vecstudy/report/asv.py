@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from vecstudy.escape import md_code, md_text, short
 from vecstudy.report.figures import COLORS, LABELS, color
 from vecstudy.report.markdown import format_bytes, format_seconds, markdown_table
 
@@ -78,7 +79,7 @@ def load_asv(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
             )
         for name, raw in doc["results"].items():
             if not isinstance(raw, list):
-                raise ValueError(f"asv result file {path}: result of {name!r} is not a list")
+                raise ValueError(f"asv result file {path}: result of {short(name)} is not a list")
             entry = dict(zip(columns, raw, strict=False))
             params = entry.get("params") or []
             values = entry.get("result")
@@ -201,12 +202,12 @@ def commit_check(asv: pd.DataFrame, sweep_commit: str | None) -> str | None:
 def asv_markdown(asv_dir: str, asv: pd.DataFrame, sweep_commit: str | None) -> list[str]:
     """The ``## Airspeed velocity`` section: commit check, latest values, history."""
     latest = latest_asv(asv)
-    lines = ["## Airspeed velocity", "", f"From `{asv_dir}`.", ""]
+    lines = ["## Airspeed velocity", "", f"From {md_code(asv_dir, 300)}.", ""]
     if asv.empty:
         return [*lines, "No asv results found there.", ""]
     warning = commit_check(asv, sweep_commit)
     if warning:
-        lines += [f"**Warning:** {warning}.", ""]
+        lines += [f"**Warning:** {md_text(warning, 300)}.", ""]
     lines += [
         "Latest result of each machine:",
         "",

@@ -10,6 +10,7 @@ black; every line drawn has a legend entry and no legend entry lacks a line.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import math
@@ -35,6 +36,17 @@ LABELS: Final = {"python": "Python loop", "numba": "Numba", "numpy": "NumPy"}
 COURSE_DOT: Final = {"python": 0.530, "numpy": 0.00146}
 FORMATS: Final = ("png", "svg")
 MARKERS: Final = ("o", "s", "^")
+
+
+def plain_text() -> contextlib.AbstractContextManager[Any]:
+    """Figures drawn inside show text as it is: no ``$...$`` math (names come from files).
+
+    A backend or benchmark name such as ``"$\\frac{$"`` in a results file would otherwise
+    be parsed as mathtext, and fail the whole figure.
+    """
+    import matplotlib
+
+    return matplotlib.rc_context({"text.parse_math": False})
 
 
 def save(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:

@@ -9,16 +9,24 @@ that was skipped as too slow are estimated (and marked as estimates).
 from __future__ import annotations
 
 import math
+import re
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import pandas as pd
 
+from vecstudy.escape import Markup, bounded, md_code, md_fence, md_text, md_unescape, one_line
 from vecstudy.study.results import Results
 from vecstudy.study.stats import FLAG_TEXT
 
 #: The course's training set: 209 images of 64x64x3 (12,288 features).
 COURSE_SHAPE: Final = (12288, 209)
+#: Longest ``--note`` shown, longest command shown under *Reproduce*, most lines of
+#: ``roofline.md`` embedded.
+NOTE_LIMIT: Final = 500
+COMMAND_LIMIT: Final = 2000
+ROOFLINE_LINES: Final = 200
 
 
 # --------------------------------------------------------------------------- formatting
@@ -99,10 +107,28 @@ def versus_loop(parts: Sequence[tuple[str, float, float, float, bool]]) -> str:
     return "; ".join(w + " the Python loop" for w in words)
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+def _cell(value: object) -> str:
+    """A table cell: :class:`~vecstudy.escape.Markup` as it is (on one line), else escaped."""
+    if isinstance(value, Markup):
+        return one_line(value)
+    return md_text(value, block_start=False)
+
+
+def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table; every cell is escaped unless it is ``Markup``.
+
+    Text from a file cannot add a row or a column, a tag or a link: each cell is one
+    line of :func:`vecstudy.escape.md_text` (``|``, backticks, ``<``, ``&``, brackets,
+    emphasis escaped), cut to :data:`vecstudy.escape.TEXT_LIMIT` characters.
+
+    >>> print(markdown_table(["a"], [["x|y<z>"], [Markup("**1 ms**")]]))
+    | a |
+    |---|
+    | x\\|y&lt;z> |
+    | **1 ms** |
+    """
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -205,7 +231,7 @@ def headline(
             if parts:
                 nbytes = here.iloc[0]["bytes_x"]
                 lines.append(
-                    f"- **One gradient-descent iteration, X of {n_x}x{m} {dtype}** "
+                    f"- **One gradient-descent iteration, X of {n_x}x{m} {md_text(dtype, 20)}** "
                     f"({format_bytes(nbytes)}, {threads} thread{'s' if threads > 1 else ''}): "
                     + versus_loop(parts)
                     + f"{note}."
@@ -250,30 +276,63 @@ def _spread(r: pd.Series) -> str:
     return f"{format_seconds(r['min'])} / {q1}-{q3} / {format_seconds(r['max'])}"
 
 
+def _joined(parts: Iterable[object], sep: str = ", ", limit: int = 12) -> Markup:
+    """Escaped ``parts`` joined by ``sep``, at most ``limit`` of them."""
+    items = list(parts)
+    more = f"{sep}... ({len(items) - limit} more)" if len(items) > limit else ""
+    return Markup(
+        sep.join(
+            _cell(p) if isinstance(p, Markup) else md_text(p, 80, block_start=False)
+            for p in items[:limit]
+        )
+        + more
+    )
+
+
+def _blas_text(b: dict[str, Any]) -> Markup:
+    """``"openblas 0.3.27 (blas, 2 threads, Haswell)"``, every part escaped."""
+    name = _joined([b.get("library"), b.get("version")], " ")
+    what = _joined([b.get("user_api"), f"{b.get('threads')} threads", b.get("architecture")])
+    return Markup(f"{name} ({what})")
+
+
 def machine_section(results: Results) -> list[str]:
-    """The ``## Machine`` section: one table per run, busy-machine and mixed-machine notes."""
+    """The ``## Machine`` section: one table per run, busy-machine and mixed-machine notes.
+
+    Every value comes from the results file, which may have been written anywhere:
+    each is escaped (:func:`vecstudy.escape.md_text`) and cut to a bounded length.
+    """
     lines = ["## Machine", ""]
     for run in results.runs:
         mach = run.get("machine", {})
         threads = mach.get("threads", {}) if isinstance(mach.get("threads"), dict) else {}
-        blas = (
-            "; ".join(
-                f"{b.get('library')} {b.get('version')} ({b.get('user_api')}, "
-                f"{b.get('threads')} threads, {b.get('architecture')})"
-                for b in threads.get("blas", [])
+        blas_libs = threads.get("blas", [])
+        blas = _joined(
+            (
+                _blas_text(b)
+                for b in (blas_libs if isinstance(blas_libs, list) else [])
                 if isinstance(b, dict)
-            )
-            or "not found"
+            ),
+            "; ",
         )
         numba_t = (
-            f"{threads.get('numba_threads')} threads, layer {threads.get('numba_threading_layer')}"
+            Markup(
+                f"{md_text(threads.get('numba_threads'), 20)} threads, layer "
+                f"{md_text(threads.get('numba_threading_layer'), 40)}"
+            )
             if "numba_threads" in threads
             else "not used"
         )
         env = mach.get("env")
-        rows = [
-            ("run", f"`{run.get('run_id')}` ({run.get('status')}, {run.get('rows')} rows)"),
-            ("started / finished (UTC)", f"{run.get('started')} / {run.get('finished')}"),
+        rows: list[tuple[str, object]] = [
+            (
+                "run",
+                Markup(
+                    f"{md_code(run.get('run_id'), 40)} ({md_text(run.get('status'), 20)}, "
+                    f"{md_text(run.get('rows'), 20)} rows)"
+                ),
+            ),
+            ("started / finished (UTC)", _joined([run.get("started"), run.get("finished")], " / ")),
             ("CPU", mach.get("cpu")),
             ("cores (available)", f"{mach.get('cores')} ({mach.get('cores_available')})"),
             ("affinity", mach.get("affinity", "not recorded")),
@@ -283,17 +342,20 @@ def machine_section(results: Results) -> list[str]:
             ("Python", mach.get("python")),
             (
                 "NumPy / Numba / pandas",
-                f"{mach.get('numpy')} / {mach.get('numba')} / {mach.get('pandas')}",
+                _joined([mach.get("numpy"), mach.get("numba"), mach.get("pandas")], " / "),
             ),
-            ("BLAS (default threads)", blas),
+            ("BLAS (default threads)", blas or "not found"),
             ("Numba (default)", numba_t),
             (
                 "environment",
-                ", ".join(f"{k}={v}" for k, v in env.items())
+                _joined(f"{k}={v}" for k, v in env.items())
                 if isinstance(env, dict) and env
                 else "no thread/BLAS variable set",
             ),
-            ("vecstudy", f"{mach.get('vecstudy')} (git {mach.get('git_commit') or 'unknown'})"),
+            (
+                "vecstudy",
+                f"{mach.get('vecstudy')} (git {mach.get('git_commit') or 'unknown'})",
+            ),
         ]
         load = mach.get("load_average")
         if load is not None:
@@ -303,14 +365,16 @@ def machine_section(results: Results) -> list[str]:
             rows.append(("thread info", f"unavailable: {threads['error']}"))
         lines += [markdown_table(["", ""], rows), ""]
         cores = mach.get("cores_available") or mach.get("cores") or 1
-        if isinstance(load, int | float) and load > 0.5:
+        if isinstance(load, int | float) and not isinstance(load, bool) and load > 0.5:
             lines += [
-                f"**Busy machine:** the load average was {load} on {cores} cores when this run "
-                "started: other processes competed for the cores. Timings with more than one "
-                "thread suffer most (a parallel region waits for every thread to get a core).",
+                f"**Busy machine:** the load average was {load} on {md_text(cores, 20)} "
+                "cores when this run started: other processes competed for the cores. "
+                "Timings with more than one thread suffer most (a parallel region waits for "
+                "every thread to get a core).",
                 "",
             ]
-    if len({r.get("machine", {}).get("hostname") for r in results.runs}) > 1:
+    hosts = {bounded(repr(r.get("machine", {}).get("hostname")), 200) for r in results.runs}
+    if len(hosts) > 1:
         lines += ["**Warning:** this file holds runs from more than one machine.", ""]
     return lines
 
@@ -330,13 +394,18 @@ def _kernel_rows(kern: pd.DataFrame) -> list[list[object]]:
                 r["dtype"],
                 r["backend"],
                 r["threads"],
-                f"**{format_seconds(r['median'])}**",
+                Markup(f"**{format_seconds(r['median'])}**"),
                 _spread(r),
                 int(r["n"]),
-                format_ratio_ci(
-                    r["vs_python"], r["vs_python_lo"], r["vs_python_hi"], bool(r["vs_python_est"])
+                Markup(
+                    format_ratio_ci(
+                        r["vs_python"],
+                        r["vs_python_lo"],
+                        r["vs_python_hi"],
+                        bool(r["vs_python_est"]),
+                    )
                 ),
-                format_ratio_ci(r["vs_numpy"], r["vs_numpy_lo"], r["vs_numpy_hi"]),
+                Markup(format_ratio_ci(r["vs_numpy"], r["vs_numpy_lo"], r["vs_numpy_hi"])),
                 f"{r['gbps']:.3g}",
                 format_seconds(r["limit_s"]) + (" ⚠" if r["limit_flagged"] else ""),
                 format_flags(r["flags"]),
@@ -379,20 +448,22 @@ def build_markdown(
     rows = results.rows
     lines = ["# vecstudy speed study", ""]
     if note:
-        lines += [f"> {note}", ""]
+        lines += [f"> {md_text(note, NOTE_LIMIT)}", ""]
     lines += ["## In plain words", "", *head, *stability_lines(summary), ""]
     incomplete = [r for r in results.runs if r.get("status") != "complete"]
     for run in incomplete:
         lines += [
-            f"**Incomplete run:** `{run.get('run_id')}` is {run.get('status')!s} "
-            f"({run.get('rows')} rows kept): cases after the interrupt are missing.",
+            f"**Incomplete run:** {md_code(run.get('run_id'), 40)} is "
+            f"{md_text(run.get('status'), 20)} ({md_text(run.get('rows'), 20)} rows kept): "
+            "cases after the interrupt are missing.",
             "",
         ]
     others = [r.get("run_id") for r in results.runs if r.get("run_id") not in run_ids]
     if others:
         lines += [
             f"This file holds {len(results.runs)} runs; this report shows the latest "
-            f"(`{', '.join(run_ids)}`). Compare runs with `vecstudy compare BASE NEW`.",
+            f"({', '.join(md_code(r, 40) for r in run_ids)}). "
+            "Compare runs with `vecstudy compare BASE NEW`.",
             "",
         ]
     interleaved = bool(rows["order"].notna().any())
@@ -409,7 +480,8 @@ def build_markdown(
         "of the raw timings, compilation excluded (see *First call*); spread is "
         "min / q1-q3 / max; speedups carry 95% bootstrap intervals.",
         "",
-        f"Results file: `{results.path}` ({len(rows)} rows, {len(results.runs)} run(s)).",
+        f"Results file: {md_code(results.path, 300)} ({len(rows)} rows, "
+        f"{len(results.runs)} run(s)).",
         "",
     ]
     for stem in figures:
@@ -502,7 +574,7 @@ def build_markdown(
                         r["threads"],
                         format_seconds(r["median"]),
                         _spread(r),
-                        format_ratio_ci(*vs),
+                        Markup(format_ratio_ci(*vs)),
                         format_flags(r["flags"]),
                     ]
                 )
@@ -578,11 +650,87 @@ def build_markdown(
             "From [roofline.md](roofline.md), written by `vecstudy roofline --output` "
             "(its own run, machine and command are in that file):",
             "",
-            roofline.strip(),
+            *roofline_lines(roofline),
             "",
         ]
     lines += machine_section(results)
-    lines += ["## Reproduce", "", "```sh"]
-    lines += [str(run.get("command")) for run in results.runs]
-    lines += [report_command, "```", ""]
+    lines += ["## Reproduce", ""]
+    commands = [
+        reproduce_line(run.get("command"), i, len(results.runs))
+        for i, run in enumerate(results.runs)
+    ]
+    lines += [*md_fence([*commands, report_command], "sh"), ""]
     return "\n".join(lines)
+
+
+def reproduce_line(command: object, index: int = 0, total: int = 1) -> str:
+    """A run's recorded ``command`` as one safe shell line, or a comment saying why not.
+
+    The command comes from the results file: it is split as the shell would and
+    joined again with every word quoted (:func:`shlex.join`), so the line is one
+    ``vecstudy`` command whatever the file holds; a command with a line break or
+    another control character, one that does not parse or does not start with
+    ``vecstudy`` is not shown.
+
+    >>> print(reproduce_line("vecstudy bench --shapes 10x100; rm -rf ~"))
+    vecstudy bench --shapes '10x100;' rm -rf '~'
+    >>> print(reproduce_line("vecstudy bench\\n```\\nrm -rf ~", 1, 2))
+    # run 2 of 2: command not shown (it holds a line break or control character)
+    """
+    why = None
+    words: list[str] = []
+    if not isinstance(command, str) or not command.strip():
+        why = "none recorded"
+    elif one_line(command) != command:
+        why = "it holds a line break or control character"
+    elif len(command) > COMMAND_LIMIT:
+        why = f"longer than {COMMAND_LIMIT} characters"
+    else:
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            why = "it is not a shell command line"
+        else:
+            if not words or words[0] != "vecstudy":
+                why = "it does not start with 'vecstudy'"
+    if why is not None:
+        return f"# run {index + 1} of {total}: command not shown ({why})"
+    return shlex.join(words)
+
+
+_ROOFLINE: Final = re.compile(
+    r"\AMeasured on (?P<machine>[^\n]*?)(?: with (?P<command>[^\n]*))?\.\n\n"
+    r"(?P<fence>`{3,})text\n(?P<table>.*?)\n(?P=fence)\s*\Z",
+    re.DOTALL,
+)
+
+
+def roofline_lines(text: str) -> list[str]:
+    """The text of ``roofline.md`` (written by :func:`vecstudy.roofline.to_markdown`) as
+    lines to embed: its first line escaped again, its table in a fence it cannot close.
+
+    The file lies beside the report and may have been written by anyone: anything
+    that is not in the shape ``to_markdown`` writes is shown as plain text in a fence.
+    """
+    m = _ROOFLINE.match(text.strip() + "\n")
+    if m is None:
+        return [
+            "(roofline.md is not in the form `vecstudy roofline --output` writes; shown as text)",
+            "",
+            *md_fence(text.strip().splitlines()[:ROOFLINE_LINES], "text"),
+        ]
+    machine = md_text(md_unescape(m["machine"]), 300)
+    command = m["command"]
+    if command is None:
+        head = f"Measured on {machine}."
+    else:
+        if len(command) > 1 and command.startswith("`") and command.endswith("`"):
+            command = command.strip("`").strip()  # a code span: its text is literal
+        else:
+            command = md_unescape(command)
+        head = f"Measured on {machine} with {md_code(command, 300)}."
+    return [
+        head,
+        "",
+        *md_fence(m["table"].splitlines()[:ROOFLINE_LINES], "text"),
+    ]

@@ -146,14 +146,15 @@ def _label(r: pd.Series) -> str:
 
 def comparison_markdown(cmp: Comparison, figure: str | None = "compare") -> str:
     """``compare.md``: verdict counts, warnings, and one table per verdict."""
+    from vecstudy.escape import Markup, md_code, md_text
     from vecstudy.report.markdown import format_flags, format_seconds, markdown_table
 
     counts = {v: int((cmp.cases["verdict"] == v).sum()) for v in VERDICTS}
     lines = [
         "# vecstudy compare",
         "",
-        f"Base: `{cmp.base.path}` (run `{cmp.runs[0]}`); new: `{cmp.new.path}` "
-        f"(run `{cmp.runs[1]}`).",
+        f"Base: {md_code(cmp.base.path, 300)} (run {md_code(cmp.runs[0], 40)}); "
+        f"new: {md_code(cmp.new.path, 300)} (run {md_code(cmp.runs[1], 40)}).",
         "",
         f"**{counts['worse']} worse, {counts['better']} better, {counts['unchanged']} "
         f"unchanged** of {len(cmp.cases) - counts['machine']} cases. A case is worse when "
@@ -164,7 +165,7 @@ def comparison_markdown(cmp: Comparison, figure: str | None = "compare") -> str:
         "are not judged.",
         "",
     ]
-    lines += [f"**Warning:** {w}." for w in cmp.warnings]
+    lines += [f"**Warning:** {md_text(w, 400)}." for w in cmp.warnings]
     if cmp.warnings:
         lines.append("")
     if figure:
@@ -183,7 +184,7 @@ def comparison_markdown(cmp: Comparison, figure: str | None = "compare") -> str:
                         _label(r),
                         format_seconds(r["base_s"]),
                         format_seconds(r["new_s"]),
-                        f"{r['ratio']:.3g} [{r['low']:.3g}-{r['high']:.3g}]",
+                        Markup(f"{r['ratio']:.3g} [{r['low']:.3g}-{r['high']:.3g}]"),
                         f"{r['min_ratio']:.3g}",
                         f"{r['p']:.3g}",
                         format_flags(r["flags"]),
@@ -246,12 +247,13 @@ def figure_comparison(cmp: Comparison) -> Any:
 
 def write_comparison(cmp: Comparison, output_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``compare.md`` and ``compare.png/.svg`` into ``output_dir``; return the paths."""
-    from vecstudy.report.figures import save
+    from vecstudy.report.figures import plain_text, save
     from vecstudy.study.results import atomic_write_text
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = save(figure_comparison(cmp), out / "compare")
+    with plain_text():
+        paths = save(figure_comparison(cmp), out / "compare")
     md = out / "compare.md"
     atomic_write_text(md, comparison_markdown(cmp))
     return [md, *paths]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from vecstudy.config import available_cores
+from vecstudy.escape import short
 
 #: Environment variables that change what a timing measures (threads, BLAS kernels, JIT).
 ENV_VARS: Final = (
@@ -229,5 +230,5 @@ def machine_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]
     for key in COMPARABLE_KEYS:
         va, vb = a.get(key), b.get(key)
         if va != vb:
-            out.append(f"{key}: {va!r} != {vb!r}")
+            out.append(f"{key}: {short(va)} != {short(vb)}")
     return out

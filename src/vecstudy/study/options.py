@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from vecstudy import backends
 from vecstudy.config import available_cores
+from vecstudy.escape import short
 
 #: Keys of the ``[bench]`` config table (and the matching ``vecstudy bench`` options).
 VALID_KEYS: Final = (
@@ -183,10 +184,12 @@ def _items(value: object, source: str, what: str) -> list[object]:
         items = list(value)
     else:
         raise BenchOptionError(
-            f"{source}: expected {what} as a comma-separated string or a list, got {value!r}"
+            f"{source}: expected {what} as a comma-separated string or a list, got {short(value)}"
         )
     if not items:
-        raise BenchOptionError(f"{source}: expected at least one value ({what}), got {value!r}")
+        raise BenchOptionError(
+            f"{source}: expected at least one value ({what}), got {short(value)}"
+        )
     return items
 
 
@@ -219,7 +222,7 @@ def parse_shapes(value: object, source: str) -> tuple[tuple[int, int], ...]:
         dims = [_positive_int(p) for p in parts]
         if len(dims) != 2 or dims[0] is None or dims[1] is None:
             raise BenchOptionError(
-                f"{source}: bad shape {item!r}; expected N_XxM with positive integers, "
+                f"{source}: bad shape {short(item)}; expected N_XxM with positive integers, "
                 "e.g. '100x10000'"
             )
         shapes.append((dims[0], dims[1]))
@@ -238,7 +241,7 @@ def parse_backends(value: object, source: str) -> tuple[str, ...]:
         else:
             choices = ", ".join(repr(v) for v in (*valid, "all"))
             raise BenchOptionError(
-                f"{source}: unknown backend {item!r}; valid backends are {choices}"
+                f"{source}: unknown backend {short(item)}; valid backends are {choices}"
             )
     return _dedupe(names)
 
@@ -250,7 +253,7 @@ def parse_dtypes(value: object, source: str) -> tuple[str, ...]:
     for item in _items(value, source, "dtypes"):
         if item not in valid:
             raise BenchOptionError(
-                f"{source}: unknown dtype {item!r}; valid dtypes are 'float64', 'float32'"
+                f"{source}: unknown dtype {short(item)}; valid dtypes are 'float64', 'float32'"
             )
         names.append(str(item))
     return _dedupe(names)
@@ -268,7 +271,7 @@ def parse_threads(value: object, source: str) -> tuple[int, ...]:
         n = all_cores() if item == "all" else _positive_int(item)
         if n is None:
             raise BenchOptionError(
-                f"{source}: bad thread count {item!r}; expected a positive integer or 'all'"
+                f"{source}: bad thread count {short(item)}; expected a positive integer or 'all'"
             )
         counts.append(n)
     return _dedupe(counts)
@@ -277,7 +280,7 @@ def parse_threads(value: object, source: str) -> tuple[int, ...]:
 def _parse_int(value: object, source: str) -> int:
     n = _positive_int(value)
     if n is None:
-        raise BenchOptionError(f"{source}: expected a positive integer, got {value!r}")
+        raise BenchOptionError(f"{source}: expected a positive integer, got {short(value)}")
     return n
 
 
@@ -290,7 +293,9 @@ def _parse_float(value: object, source: str) -> float:
         except (TypeError, ValueError):
             x = math.nan
     if not (math.isfinite(x) and x > 0):
-        raise BenchOptionError(f"{source}: expected a positive number of seconds, got {value!r}")
+        raise BenchOptionError(
+            f"{source}: expected a positive number of seconds, got {short(value)}"
+        )
     return x
 
 
@@ -301,12 +306,12 @@ def _parse_bool(value: object, source: str) -> bool:
         return True
     if isinstance(value, str) and value.strip().lower() in {"false", "no", "0", "off"}:
         return False
-    raise BenchOptionError(f"{source}: expected true or false, got {value!r}")
+    raise BenchOptionError(f"{source}: expected true or false, got {short(value)}")
 
 
 def _parse_output(value: object, source: str) -> Path:
     if not isinstance(value, str | os.PathLike) or not str(value).strip():
-        raise BenchOptionError(f"{source}: expected a file path, got {value!r}")
+        raise BenchOptionError(f"{source}: expected a file path, got {short(value)}")
     return Path(value)
 
 
@@ -336,7 +341,7 @@ def _file_table(use_file: bool) -> tuple[dict[str, Any], str | None, str]:
     unknown = sorted(set(table) - set(VALID_KEYS))
     if unknown:
         raise BenchOptionError(
-            f"config file {path}: unknown key {unknown[0]!r} in table {name}; "
+            f"config file {path}: unknown key {short(unknown[0])} in table {name}; "
             f"valid keys are {', '.join(VALID_KEYS)}"
         )
     return table, path, name
@@ -370,7 +375,7 @@ def resolve_options(
     unknown = sorted(set(overrides) - set(VALID_KEYS))
     if unknown:
         raise BenchOptionError(
-            f"unknown option {unknown[0]!r}; valid options are {', '.join(VALID_KEYS)}"
+            f"unknown option {short(unknown[0])}; valid options are {', '.join(VALID_KEYS)}"
         )
     table, path, table_name = _file_table(use_file)
     values: dict[str, Any] = {}

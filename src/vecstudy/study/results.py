@@ -40,6 +40,8 @@ from typing import Any, Final
 
 import pandas as pd
 
+from vecstudy.escape import short
+
 #: Identifies the results file layout; bumped when columns change incompatibly.
 FORMAT: Final = "vecstudy-bench-results/2"
 #: Older layouts that :func:`load_results` still reads (``repeat`` became ``round``).
@@ -317,7 +319,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     if doc.get("format") not in (FORMAT, *OLD_FORMATS):
         raise ResultsFileError(
-            f"results file {path} has format {doc.get('format')!r}; expected {FORMAT!r}"
+            f"results file {path} has format {short(doc.get('format'))}; expected {FORMAT!r}"
         )
     runs, rows = doc.get("runs"), doc.get("rows")
     if not isinstance(runs, list) or not isinstance(rows, list):
@@ -342,9 +344,15 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"results file {path}: rows[{i}] is a {type(row).__name__}; expected an object"
             )
         if expected is not None and set(row) != expected:
+            extra, missing = sorted(set(row) - expected), sorted(expected - set(row))
+            what = "; ".join(
+                f"{word} column(s) {', '.join(short(c, 40) for c in cols[:3])}"
+                + (f" and {len(cols) - 3} more" if len(cols) > 3 else "")
+                for word, cols in (("has unexpected", extra), ("lacks", missing))
+                if cols
+            )
             raise ResultsFileError(
-                f"results file {path}: rows[{i}] has columns {sorted(row)}; "
-                f"expected {list(COLUMNS)}"
+                f"results file {path}: rows[{i}] {what}; expected the columns {list(COLUMNS)}"
             )
     return doc
 
@@ -357,22 +365,22 @@ def _is_seconds(v: object) -> bool:
 def _row_problem(row: Mapping[str, Any], run_ids: set[str]) -> str | None:
     """What is wrong with one row (as ``"has X ...; expected ..."``), or None."""
     if row.get("status") not in STATUSES:
-        return f"has status {row.get('status')!r}; expected one of {', '.join(STATUSES)}"
+        return f"has status {short(row.get('status'))}; expected one of {', '.join(STATUSES)}"
     if row.get("run_id") not in run_ids:
-        return f"has run_id {row.get('run_id')!r}, which no entry of 'runs' has"
+        return f"has run_id {short(row.get('run_id'))}, which no entry of 'runs' has"
     for col in ("kind", "operation", "backend", "dtype"):
         if not isinstance(row.get(col), str):
-            return f"has {col} {row.get(col)!r}; expected a string"
+            return f"has {col} {short(row.get(col))}; expected a string"
     for col in ("threads", "n_x", "m", "bytes_x"):
         v = row.get(col)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            return f"has {col} {v!r}; expected a positive integer"
+            return f"has {col} {short(v)}; expected a positive integer"
     for col in ("seconds", "warmup_s", "load"):
         v = row.get(col)
         if v is not None and not _is_seconds(v):
-            return f"has {col} {v!r}; expected a non-negative number or null"
+            return f"has {col} {short(v)}; expected a non-negative number or null"
     if row["status"] == "ok" and not row.get("seconds"):
-        return f"is 'ok' with seconds {row.get('seconds')!r}; expected a positive time"
+        return f"is 'ok' with seconds {short(row.get('seconds'))}; expected a positive time"
     return None
 
 
