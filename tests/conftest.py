@@ -27,6 +27,8 @@ def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     """No settings leak in from the environment, a config file, or another test."""
     for name in ("VECSTUDY_BACKEND", "VECSTUDY_DTYPE", "VECSTUDY_THREADS", "VECSTUDY_CONFIG"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("VECSTUDY_TUNE", raising=False)
+    monkeypatch.setenv("VECSTUDY_TUNE_DIR", str(tmp_path / "tune"))  # never the user's wisdom
     home = tmp_path / "cwd"
     home.mkdir()
     monkeypatch.chdir(home)
