@@ -29,7 +29,6 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """No warning, file reading or first-use tuning carried over from another test."""
     monkeypatch.setattr(tuning, "_warned", set())
     monkeypatch.setattr(tuning, "_first_use_done", {})
-    monkeypatch.setattr(tuning, "_mode_cache", {})
     monkeypatch.setattr(tuning, "RECHECK_SECONDS", 0.0)
     tuning._forget()
 

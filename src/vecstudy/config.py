@@ -22,6 +22,9 @@ A config file looks like::
     [bench]               # options of `vecstudy bench` (validated there)
     shapes = ["10x1000", "100x10000"]
 
+    [numba]
+    tune = "cached"       # or "off", "first-use" (see resolve_tune)
+
 An unknown backend, key or value raises :class:`ConfigError` naming its source (the
 argument, the variable, or the file and key) and the valid options.
 """

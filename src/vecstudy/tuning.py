@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from vecstudy import config
+
 if TYPE_CHECKING:
     from vecstudy.backends.numba import Plan
 
@@ -100,9 +102,7 @@ def _warn_once(key: str, message: str) -> None:
     if key in _warned:
         return
     _warned.add(key)
-    from vecstudy.config import external_stacklevel
-
-    warnings.warn(TuningWarning(message), stacklevel=external_stacklevel())
+    warnings.warn(TuningWarning(message), stacklevel=config.external_stacklevel())
 
 
 def _short(text: object, limit: int = 200) -> str:
@@ -121,9 +121,16 @@ def wisdom_dir() -> Path:
     return Path(platformdirs.user_cache_dir("vecstudy"))
 
 
+_paths: dict[str, Path] = {}
+
+
 def wisdom_path() -> Path:
     """The wisdom file (it may not exist yet)."""
-    return wisdom_dir() / WISDOM_NAME
+    env = os.environ.get(ENV_TUNE_DIR, "")
+    path = _paths.get(env)
+    if path is None:  # this runs on every step: remember the answer for this variable
+        path = _paths[env] = wisdom_dir() / WISDOM_NAME
+    return path
 
 
 _machine: dict[str, str] | None = None
@@ -766,9 +773,11 @@ _loaded_lock = threading.Lock()
 
 
 def _forget() -> None:
-    """Drop what was read from wisdom files (after this process wrote one)."""
+    """Drop what was read from wisdom files and settings (after this process wrote one)."""
+    global _snapshot
     with _loaded_lock:
         _loaded.clear()
+        _snapshot = None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -779,10 +788,10 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def _current() -> _Loaded:
+def _current(path: Path | None = None) -> _Loaded:
     """This machine's entries of the wisdom file, read again when the file changed
     (looked at no more than every :data:`RECHECK_SECONDS`)."""
-    path = wisdom_path()
+    path = wisdom_path() if path is None else path
     key = str(path)
     now = time.monotonic()
     with _loaded_lock:
@@ -806,10 +815,13 @@ def lookup(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | 
     within a factor :data:`BUCKET_FACTOR` in each dimension (ties: the first by name),
     carried over to this shape (:meth:`_Entry.fit`).
     """
+    return _lookup(_current(), n_x, m, itemsize, order, threads)
+
+
+def _lookup(rec: _Loaded, n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | None:
     dtype = DTYPES.get(itemsize)
     if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
         return None
-    rec = _current()
     key = (n_x, m, dtype, order, threads)
     if key in rec.memo:
         return rec.memo[key]
@@ -830,29 +842,27 @@ def lookup(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | 
 
 
 # --------------------------------------------------------------------------- the hook
-_mode_cache: dict[tuple[str, str], tuple[float, str]] = {}
 _first_use_lock = threading.Lock()
 _first_use_done: dict[tuple[str, int, int, str, str], Plan | None] = {}
+#: ``(when, tune setting from the environment or config file, wisdom path)``.
+_snapshot: tuple[float, str | None, Path] | None = None
 
 
-def _mode_in_force() -> str:
-    """The ``[numba] tune`` setting; the config file's part re-read every second at most."""
-    from vecstudy import config
+def _settings() -> tuple[str, Path]:
+    """The ``[numba] tune`` setting in force and the wisdom file.
 
-    if config._context_tune.get() is not None or os.environ.get(config.ENV_TUNE, "").strip():
-        return str(config.resolve_tune().value)
-    try:
-        cwd = os.getcwd()
-    except OSError:
-        cwd = ""
-    key = (cwd, os.environ.get(config.ENV_CONFIG, ""))
+    :func:`~vecstudy.config.use_tune` counts at once; the environment and the config
+    file are looked at again every :data:`RECHECK_SECONDS` at most (a step may take
+    microseconds; reading them takes a few).
+    """
+    global _snapshot
+    ctx = config._context_tune.get()
     now = time.monotonic()
-    hit = _mode_cache.get(key)
-    if hit is not None and now - hit[0] < RECHECK_SECONDS:
-        return hit[1]
-    mode = str(config.resolve_tune().value)
-    _mode_cache[key] = (now, mode)
-    return mode
+    snap = _snapshot
+    if snap is None or now - snap[0] >= RECHECK_SECONDS or (ctx is None and snap[1] is None):
+        base = None if ctx is not None else str(config.resolve_tune().value)
+        snap = _snapshot = (now, base, wisdom_path())
+    return (ctx if ctx is not None else str(snap[1])), snap[2]
 
 
 def planned(n_x: int, m: int, itemsize: int, order: str) -> Plan | None:
@@ -864,13 +874,16 @@ def planned(n_x: int, m: int, itemsize: int, order: str) -> Plan | None:
     thread count in force, on seeded data of the same shape, for ``X`` up to
     :data:`FIRST_USE_MAX_BYTES`) once per process, and stored.
     """
-    mode = _mode_in_force()
+    mode, path = _settings()
     if mode == "off":
         return None
-    from vecstudy.backends import numba as nb
+    rec = _current(path)
+    if not rec.entries and mode != "first-use":  # the usual case: nothing tuned here
+        return None
+    import numba
 
-    threads = nb.get_threads()
-    found = lookup(n_x, m, itemsize, order, threads)
+    threads = int(numba.get_num_threads())
+    found = _lookup(rec, n_x, m, itemsize, order, threads)
     if found is not None or mode != "first-use":
         return found
     return _first_use(n_x, m, itemsize, order, threads)
