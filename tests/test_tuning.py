@@ -433,3 +433,13 @@ def test_cli_tune_interrupted_keeps_finished_shapes(
     assert main(argv) == 130
     assert "interrupted; kept 1 tuned shapes" in capsys.readouterr().err
     assert [e.name for e in tuning.entries()] == ["float64/C/8x300"]
+
+
+def test_busy_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "available_cores", lambda: 2)
+    assert tuning.busy_note([{"load": 0.5}, {"load": None}, {}]) is None
+    note = tuning.busy_note([{"load": 0.5}, {"load": 7.25}])
+    assert note is not None
+    assert note.startswith("note: load average up to 7.2 on 2 cores")
+    entry = fake(10, 100, tuning._tiles(nb.FUSED, 64, 1, 100)).to_entry()
+    assert "load" in entry

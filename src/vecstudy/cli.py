@@ -501,6 +501,9 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(tuning.format_table(done))
     print(f"wisdom file: {tuning.wisdom_path()} (gain: model time / tuned time, median)")
+    note = tuning.busy_note(done)
+    if note:
+        print(note)
     return 0
 
 

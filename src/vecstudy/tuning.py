@@ -286,6 +286,9 @@ class Tuned:
     n_candidates: int
     rounds: int
     seconds: float
+    #: The 1-minute load average when measuring began (None where the OS hides it):
+    #: parallel plans lose when other processes hold the cores.
+    load: float | None = None
     when: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat("T", "seconds"))
 
     def margin(self, threads: int) -> float:
@@ -320,8 +323,29 @@ class Tuned:
             "candidates": self.n_candidates,
             "rounds": self.rounds,
             "seconds": round(self.seconds, 3),
+            "load": self.load,
             "when": self.when,
         }
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):  # not on Unix
+        return None
+
+
+def busy_note(results: Sequence[dict[str, Any]]) -> str | None:
+    """A warning line when the machine was busy while ``results`` were measured."""
+    loads = [r["load"] for r in results if isinstance(r.get("load"), int | float)]
+    cores = config.available_cores()
+    if not loads or max(loads) < cores:
+        return None
+    return (
+        f"note: load average up to {max(loads):.1f} on {cores} cores while measuring: other "
+        "processes held the cores, which makes parallel plans lose and every figure noisy; "
+        "tune again on a quiet machine"
+    )
 
 
 def _check_args(
@@ -414,6 +438,7 @@ def measure(
     if nb.JIT_DISABLED:
         raise RuntimeError("tuning needs compiled kernels; NUMBA_DISABLE_JIT is set")
     t_start = time.perf_counter()
+    load = _load_average()
     model = nb.plan(n_x, m, dt.itemsize, order, cache_sizes())
     cands = candidates(n_x, m, dt.itemsize, order, neighbourhood=neighbourhood)
     rng = np.random.default_rng(seed)
@@ -507,6 +532,7 @@ def measure(
         n_candidates=len(cands),
         rounds=rounds,
         seconds=time.perf_counter() - t_start,
+        load=load,
     )
 
 
