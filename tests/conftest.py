@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import vecstudy
-from vecstudy import backends
+from vecstudy import backends, tuning
 
 # Numba compiles on first use; hypothesis must not count that against a deadline.
 settings.register_profile(
@@ -27,6 +27,9 @@ def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     """No settings leak in from the environment, a config file, or another test."""
     for name in ("VECSTUDY_BACKEND", "VECSTUDY_DTYPE", "VECSTUDY_THREADS", "VECSTUDY_CONFIG"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("VECSTUDY_TUNE", raising=False)
+    monkeypatch.setenv("VECSTUDY_TUNE_DIR", str(tmp_path / "tune"))  # never the user's wisdom
+    tuning._forget()  # no tuned plan or tune setting remembered from another test
     home = tmp_path / "cwd"
     home.mkdir()
     monkeypatch.chdir(home)

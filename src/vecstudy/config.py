@@ -22,6 +22,9 @@ A config file looks like::
     [bench]               # options of `vecstudy bench` (validated there)
     shapes = ["10x1000", "100x10000"]
 
+    [numba]
+    tune = "cached"       # or "off", "first-use" (see resolve_tune)
+
 An unknown backend, key or value raises :class:`ConfigError` naming its source (the
 argument, the variable, or the file and key) and the valid options.
 """
@@ -49,8 +52,8 @@ AUTO: Final = "auto"
 DEFAULT_BACKEND: Final = "numpy"
 VALID_DTYPES: Final = ("float64", "float32")
 #: Top-level keys a config file may hold; ``bench`` is a table validated by ``vecstudy.bench``.
-FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb", "dask")
-SECTIONS: Final = ("bench", "dask")
+FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb", "dask", "numba")
+SECTIONS: Final = ("bench", "dask", "numba")
 
 ENV_BACKEND: Final = "VECSTUDY_BACKEND"
 ENV_DTYPE: Final = "VECSTUDY_DTYPE"
@@ -636,3 +639,59 @@ def resolve_dask() -> dict[str, Choice]:
     for key, choice in out.items():
         _check_dask(key, choice.value, choice.source)
     return out
+
+
+# --------------------------------------------------------------------------- [numba] tune
+ENV_TUNE: Final = "VECSTUDY_TUNE"
+#: ``off``: the numba backend's cache model only; ``cached``: measured plans stored by
+#: ``vecstudy tune`` where there are some, never measuring on its own; ``first-use``: as
+#: ``cached``, and a shape with no stored plan nearby is tuned briefly on first use.
+TUNE_MODES: Final = ("off", "cached", "first-use")
+DEFAULT_TUNE: Final = "cached"
+_context_tune: ContextVar[str | None] = ContextVar("vecstudy_tune", default=None)
+
+
+def check_tune(value: object, source: str) -> str:
+    """Return ``value`` if it is one of :data:`TUNE_MODES`, else raise."""
+    if isinstance(value, str) and value.strip() in TUNE_MODES:
+        return value.strip()
+    valid = ", ".join(repr(v) for v in TUNE_MODES)
+    raise ConfigError(f"bad numba tune {_short(value)} from {source}; valid values are {valid}")
+
+
+@contextlib.contextmanager
+def use_tune(mode: str) -> Iterator[str]:
+    """Use the numba tuning ``mode`` (see :data:`TUNE_MODES`) inside a ``with`` block."""
+    token = _context_tune.set(check_tune(mode, "use_tune()"))
+    try:
+        yield mode
+    finally:
+        _context_tune.reset(token)
+
+
+def resolve_tune(tune: str | None = None) -> Choice:
+    """Whether the numba backend uses measured plans (see :mod:`vecstudy.tuning`).
+
+    The argument, then :func:`use_tune`, then ``VECSTUDY_TUNE``, then ``tune`` in the
+    ``[numba]`` table of the config file, then :data:`DEFAULT_TUNE`.
+    """
+    if tune is not None:
+        return Choice(check_tune(tune, "argument tune="), "argument tune=")
+    ctx = _context_tune.get()
+    if ctx is not None:
+        return Choice(ctx, "use_tune()")
+    env = os.environ.get(ENV_TUNE)
+    if env is not None and env.strip():
+        source = f"environment variable {ENV_TUNE}"
+        return Choice(check_tune(env, source), source)
+    table, path = file_section("numba")
+    unknown = sorted(set(table) - {"tune"})
+    if unknown:
+        raise ConfigError(
+            f"config file {path}, table [numba]: unknown key {_short(unknown[0])}; "
+            "valid keys are tune"
+        )
+    if "tune" in table:
+        source = f"config file {path}, key 'numba.tune'"
+        return Choice(check_tune(table["tune"], source), source)
+    return Choice(DEFAULT_TUNE, "default")

@@ -422,6 +422,11 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     and this machine's caches only, never of the thread count (results are bitwise
     identical for any thread count).
 
+    With ``caches=None`` (this machine), a plan measured here by ``vecstudy tune``
+    for a shape near ``(n_x, m)`` comes first (:func:`vecstudy.tuning.planned`; not
+    with the ``[numba] tune`` setting ``"off"``): its tiles and chunks do not depend on
+    the thread count either, only its ``parallel`` flag.  Otherwise, the model below.
+
     ``c = vecstudy.caches.cache_sizes()`` gives ``L1d``, ``L2`` and the L3 share of one
     core.  With ``r = n_x * itemsize`` (bytes of one sample) and ``s = m * itemsize``
     (bytes of one row):
@@ -482,9 +487,13 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     >>> plan(12288, 1000, 8, "C", c).mode == SPLIT
     True
     """
-    if caches is None:
+    if caches is None:  # this machine: a measured plan first (vecstudy.tuning), else the model
+        from vecstudy import tuning
         from vecstudy.caches import cache_sizes
 
+        tuned = tuning.planned(n_x, m, itemsize, order)
+        if tuned is not None:
+            return tuned
         caches = cache_sizes()
     r = max(1, n_x * itemsize)
     par = n_x * m >= PARALLEL_MIN_ELEMENTS
@@ -921,11 +930,15 @@ def _layout(X: Array) -> tuple[Array, str]:
     return X.T, "F"
 
 
-def _prepare(X: Array) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
-    """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``."""
+def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
+    """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``.
+
+    ``pl``: the plan to follow (``vecstudy.tuning`` times candidates); default :func:`plan`.
+    """
     n_x, m = X.shape
     Xs, order = _layout(X)
-    pl = plan(n_x, m, X.dtype.itemsize, order)
+    if pl is None:
+        pl = plan(n_x, m, X.dtype.itemsize, order)
     dt = X.dtype
     if pl.mode == SPLIT:
         zbuf = np.empty((pl.n_chunks + 1, m), dt)

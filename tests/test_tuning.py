@@ -1,0 +1,445 @@
+"""The numba backend's measured plans: the wisdom store, lookup, the plan() hook, the CLI.
+
+Every test has its own ``VECSTUDY_TUNE_DIR`` (see conftest.py): the user's wisdom is
+never read or written here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vecstudy import config, tuning
+from vecstudy.backends import numba as nb
+from vecstudy.caches import cache_sizes
+from vecstudy.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No warning, file reading or first-use tuning carried over from another test."""
+    monkeypatch.setattr(tuning, "_warned", set())
+    monkeypatch.setattr(tuning, "_first_use_done", {})
+    monkeypatch.setattr(tuning, "RECHECK_SECONDS", 0.0)
+    tuning._forget()
+
+
+def model(n_x: int, m: int, itemsize: int = 8, order: str = "C") -> nb.Plan:
+    return nb.plan(n_x, m, itemsize, order, cache_sizes())
+
+
+def fake(
+    n_x: int,
+    m: int,
+    pl: nb.Plan,
+    *,
+    dtype: str = "float64",
+    order: str = "C",
+    parallel: dict[int, bool] | None = None,
+) -> tuning.Tuned:
+    """A :class:`tuning.Tuned` as measure() would return it, without measuring."""
+    parallel = {1: False, 2: True} if parallel is None else parallel
+    itemsize = np.dtype(dtype).itemsize
+    return tuning.Tuned(
+        n_x, m, dtype, order, model(n_x, m, itemsize, order), pl._replace(parallel=False),
+        parallel, dict.fromkeys(parallel, 1e-3), dict.fromkeys(parallel, 2e-3), 3, 5, 0.5,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- store
+def test_store_round_trip() -> None:
+    pl = tuning._tiles(nb.FUSED, 64, 1, 10_000)
+    path = tuning.save([fake(100, 10_000, pl)])
+    assert path == tuning.wisdom_path()
+    assert path.parent == Path(os.environ["VECSTUDY_TUNE_DIR"])
+    doc = json.loads(path.read_text())
+    section = doc["machines"][tuning.machine()["key"]]
+    assert section["numba"] == tuning.machine()["numba"]
+    assert list(section["entries"]) == ["float64/C/100x10000"]
+    (entry,) = tuning.entries()
+    assert (entry.n_x, entry.m, entry.B, entry.T, entry.parallel) == (
+        100, 10_000, 64, 1, {1: False, 2: True},
+    )  # fmt: skip
+    assert tuning.lookup(100, 10_000, 8, "C", 2) == pl._replace(parallel=True)
+    assert tuning.lookup(100, 10_000, 8, "C", 1) == pl._replace(parallel=False)
+    # a second shape is added beside the first, a re-tuned one replaces its entry
+    tuning.save([fake(12288, 300, tuning._panels(12288, 8))])
+    tuning.save([fake(100, 10_000, tuning._tiles(nb.FUSED, 128, 1, 10_000))])
+    assert [(e.n_x, e.B) for e in tuning.entries()] == [(100, 128), (12288, 0)]
+    assert tuning.stored_entries()[0]["plan"]["B"] == 128
+
+
+def test_entries_of_another_machine_are_not_used() -> None:
+    pl = tuning._tiles(nb.FUSED, 64, 1, 10_000)
+    path = tuning.save([fake(100, 10_000, pl)])
+    doc = json.loads(path.read_text())
+    doc["machines"] = {"someothercpu": doc["machines"].popitem()[1]}
+    path.write_text(json.dumps(doc))
+    assert tuning.lookup(100, 10_000, 8, "C", 1) is None
+    tuning.save([fake(30, 2000, tuning._tiles(nb.FUSED, 256, 1, 2000))])  # kept beside
+    assert "someothercpu" in json.loads(path.read_text())["machines"]
+    assert tuning.clear() == (path, 1)
+    assert list(json.loads(path.read_text())["machines"]) == ["someothercpu"]
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"\xff\xfe", b'{"format": 99, "machines": {}}', b"[1, 2]"]
+)
+def test_corrupt_file_warns_once_and_falls_back(content: bytes) -> None:
+    path = tuning.wisdom_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.warns(tuning.TuningWarning, match="ignoring the numba wisdom file") as rec:
+        assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
+    assert len(rec) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning in this process
+        assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
+        assert tuning.lookup(100, 10_000, 8, "C", 1) is None
+        # saving replaces the unreadable file
+        tuning.save([fake(100, 10_000, tuning._tiles(nb.FUSED, 64, 1, 10_000))])
+    assert tuning.lookup(100, 10_000, 8, "C", 1) is not None
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"mode": 1, "B": 64, "T": 1, "n_chunks": 157, "P": 0},  # sample-major for C
+        {"mode": 0, "B": 0, "T": 1, "n_chunks": 157, "P": 0},  # no tile
+        {"mode": 0, "B": 64, "T": True, "n_chunks": 157, "P": 0},  # a bool
+        {"mode": 2, "B": 0, "T": 0, "n_chunks": 100_000, "P": 8},  # too many panels
+        {"mode": 7, "B": 64, "T": 1, "n_chunks": 157, "P": 0},
+    ],
+)
+def test_invalid_entry_is_ignored_with_a_warning(plan: dict[str, object]) -> None:
+    path = tuning.save([fake(100, 10_000, tuning._tiles(nb.FUSED, 64, 1, 10_000))])
+    doc = json.loads(path.read_text())
+    (entry,) = doc["machines"][tuning.machine()["key"]]["entries"].values()
+    entry["plan"] = plan
+    path.write_text(json.dumps(doc))
+    with pytest.warns(tuning.TuningWarning, match="ignoring entry float64/C/100x10000"):
+        assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pathlib import Path
+
+    from vecstudy import tuning
+    from vecstudy.backends import numba as nb
+    from vecstudy.caches import cache_sizes
+
+    who, n, here = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    (here / f"ready-{who}").touch()
+    while not (here / "go").exists():  # start together
+        time.sleep(0.001)
+    for i in range(n):
+        n_x, m = 10 + who, 1000 + i
+        pl = tuning._tiles(nb.FUSED, 64, 1, m)
+        model = nb.plan(n_x, m, 8, "C", cache_sizes())
+        tuning.save([tuning.Tuned(n_x, m, "float64", "C", model, pl, {1: False},
+                                  {1: 1e-3}, {1: 1e-3}, 1, 3, 0.1)])
+    """
+)
+
+
+@pytest.mark.slow
+def test_concurrent_writers_keep_every_entry(tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    n = 12
+    procs = [
+        subprocess.Popen([sys.executable, str(script), str(who), str(n), str(tmp_path)], env=env)
+        for who in (0, 1)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready-{who}").exists() for who in (0, 1)):
+        assert time.monotonic() < deadline
+        assert all(p.poll() is None for p in procs)
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    names = {e.name for e in tuning.entries()}
+    assert len(names) == 2 * n
+    assert "float64/C/11x1011" in names
+    assert not list(tuning.wisdom_path().parent.glob("*.tmp"))
+
+
+# --------------------------------------------------------------------------- lookup
+def test_lookup_buckets_by_nearest_shape_within_a_factor_of_two() -> None:
+    tuning.save(
+        [
+            fake(1000, 1000, tuning._tiles(nb.FUSED, 32, 1, 1000)),
+            fake(4000, 1000, tuning._panels(4000, 8)),
+            fake(1000, 1000, tuning._tiles(nb.SAMPLE, 8, 4, 1000), order="F"),
+        ]
+    )
+    # nearest by log-distance: 1900 is nearer 1000 than 4000 (0.64 against 0.74)
+    assert tuning.lookup(1900, 1000, 8, "C", 1).mode == nb.FUSED  # type: ignore[union-attr]
+    assert tuning.lookup(2100, 1000, 8, "C", 1).mode == nb.SPLIT  # type: ignore[union-attr]
+    # exactly a factor 2 in both dimensions is inside, more is not
+    assert tuning.lookup(500, 2000, 8, "C", 1) is not None
+    assert tuning.lookup(1000, 2100, 8, "C", 1) is None
+    assert tuning.lookup(480, 1000, 8, "C", 1) is None
+    # dtype and order must match
+    assert tuning.lookup(1000, 1000, 4, "C", 1) is None
+    assert tuning.lookup(1000, 1000, 8, "F", 1).mode == nb.SAMPLE  # type: ignore[union-attr]
+    # carried over: tiles keep B and T, chunks follow m; panels keep their number
+    got = tuning.lookup(1000, 1900, 8, "C", 1)
+    assert got == nb.Plan(nb.FUSED, 32, 1, 60, 0, False)
+    assert tuning.lookup(3000, 1000, 8, "C", 2) == nb.Plan(nb.SPLIT, 0, 0, 8, 376, True)
+    # a thread count not tuned: the model's rule for the flag, the same decomposition
+    assert tuning.lookup(1000, 1900, 8, "C", 3) == got._replace(parallel=True)
+    assert tuning.lookup(1000, 1000, 8, "C", 1) == nb.Plan(nb.FUSED, 32, 1, 32, 0, False)
+
+
+# --------------------------------------------------------------------------- plan() hook
+def test_plan_uses_wisdom_when_present_and_the_model_when_not() -> None:
+    shape = (300, 5000)
+    stored = tuning._tiles(nb.FUSED, 48, 1, shape[1])
+    assert stored[:5] != model(*shape)[:5]
+    assert nb.plan(*shape, 8, "C") == model(*shape)  # nothing stored yet
+    tuning.save([fake(*shape, stored, parallel={1: False, 2: True})])
+    before = nb.get_threads()
+    try:
+        nb.set_threads(1)
+        assert nb.plan(*shape, 8, "C") == stored._replace(parallel=False)
+        assert nb.describe(np.zeros(shape)) == "fused C: 105 chunks of 1 x 48 samples, serial"
+        if nb.max_threads() >= 2:
+            nb.set_threads(2)
+            assert nb.plan(*shape, 8, "C") == stored._replace(parallel=True)
+    finally:
+        nb.set_threads(before)
+    assert nb.plan(*shape, 8, "C", cache_sizes()) == model(*shape)  # explicit caches: model
+    assert nb.plan(5000, 300, 8, "C") == model(5000, 300)  # far from any stored shape
+    assert nb.plan(*shape, 4, "C") == model(*shape, 4)  # another dtype
+
+
+@pytest.mark.parametrize("how", ["env", "context", "file"])
+def test_tune_off_ignores_wisdom(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    shape = (300, 5000)
+    stored = tuning._tiles(nb.FUSED, 48, 1, shape[1])
+    tuning.save([fake(*shape, stored)])
+    assert nb.plan(*shape, 8, "C").B == 48
+    if how == "env":
+        monkeypatch.setenv("VECSTUDY_TUNE", "off")
+        assert config.resolve_tune().source == "environment variable VECSTUDY_TUNE"
+        assert nb.plan(*shape, 8, "C") == model(*shape)
+    elif how == "context":
+        with config.use_tune("off"):
+            assert nb.plan(*shape, 8, "C") == model(*shape)
+        assert nb.plan(*shape, 8, "C").B == 48
+    else:
+        Path("vecstudy.toml").write_text('[numba]\ntune = "off"\n')
+        assert str(config.resolve_tune()) == (
+            f"off (from config file {Path('vecstudy.toml').resolve()}, key 'numba.tune')"
+        )
+        assert nb.plan(*shape, 8, "C") == model(*shape)
+
+
+def test_tune_setting_precedence_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert str(config.resolve_tune()) == "cached (from default)"
+    Path("vecstudy.toml").write_text('[numba]\ntune = "off"\n')
+    monkeypatch.setenv("VECSTUDY_TUNE", "first-use")
+    assert config.resolve_tune().value == "first-use"
+    with config.use_tune("cached"):
+        assert config.resolve_tune().value == "cached"
+        assert config.resolve_tune("off").source == "argument tune="
+    monkeypatch.setenv("VECSTUDY_TUNE", "always")
+    with pytest.raises(config.ConfigError, match="bad numba tune 'always' from environment"):
+        nb.plan(10, 100, 8, "C")
+    monkeypatch.delenv("VECSTUDY_TUNE")
+    Path("vecstudy.toml").write_text("[numba]\ntuning = 1\n")
+    with pytest.raises(config.ConfigError, match=r"table \[numba\]: unknown key 'tuning'"):
+        config.resolve_tune()
+    with pytest.raises(config.ConfigError, match="valid values are 'off', 'cached'"):
+        config.use_tune("on").__enter__()
+
+
+CASES = [  # shape, order, a stored plan other than the model's
+    ((300, 5000), "C", tuning._tiles(nb.FUSED, 48, 2, 5000)),
+    ((2000, 700), "C", tuning._panels(2000, 5)),
+    ((1000, 700), "C", tuning._tiles(nb.FUSED, 32, 1, 700)),
+    ((200, 3000), "F", tuning._tiles(nb.SAMPLE, 8, 8, 3000)),
+]
+
+
+@pytest.mark.parametrize(("shape", "order", "stored"), CASES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tuned_plan_agrees_with_the_model_and_is_bitwise_across_threads(
+    shape: tuple[int, int],
+    order: str,
+    stored: nb.Plan,
+    dtype: str,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)  # type: ignore[call-overload]
+    Y = (rng.random(shape[1]) < 0.5).astype(dtype)
+    w = (rng.standard_normal(shape[0]) / np.sqrt(shape[0])).astype(dtype)
+    tuning.save([fake(*shape, stored, dtype=dtype, order=order, parallel={1: False, 2: True})])
+    itemsize = X.dtype.itemsize
+    assert nb.plan(*shape, itemsize, order)[:5] == stored[:5]
+    assert stored[:5] != model(*shape, itemsize, order)[:5]
+    before = nb.get_threads()
+    try:
+        results = []
+        for t in (1, 2, 1, 2):
+            nb.set_threads(t)
+            results.append(nb.gradient_sums(w, 0.1, X, Y, True))
+    finally:
+        nb.set_threads(before)
+    for dw, db, cost in results[1:]:
+        assert dw.tobytes() == results[0][0].tobytes()
+        assert (db, cost) == results[0][1:]
+    monkeypatch.setenv("VECSTUDY_TUNE", "off")
+    dw_m, db_m, cost_m = nb.gradient_sums(w, 0.1, X, Y, True)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(results[0][0], dw_m, rtol=tol, atol=tol * np.abs(dw_m).max())
+    assert results[0][1] == pytest.approx(db_m, rel=tol, abs=tol * shape[1])
+    assert results[0][2] == pytest.approx(cost_m, rel=tol)
+
+
+# --------------------------------------------------------------------------- measuring
+def test_choose_keeps_the_model_unless_clearly_faster_and_serial_when_parallel_loses() -> None:
+    # parallel slower than serial at 2 threads: serial is stored
+    med = {(1, 0, False): 1.0, (2, 0, False): 0.9, (2, 0, True): 1.3}
+    assert tuning._choose(med, [1, 2], 1) == (0, {1: (1.0, False), 2: (0.9, False)})
+    # a candidate 2% faster does not replace the model's tiles (noise)
+    med.update({(1, 1, False): 0.98, (2, 1, False): 0.88, (2, 1, True): 2.0})
+    assert tuning._choose(med, [1, 2], 2)[0] == 0
+    # 20% faster at one thread but 10% slower at two: the model's stays
+    med.update({(1, 2, False): 0.8, (2, 2, False): 0.99, (2, 2, True): 1.5})
+    assert tuning._choose(med, [1, 2], 3)[0] == 0
+    # faster everywhere, in parallel at two threads: it wins, parallel there
+    med.update({(1, 3, False): 0.7, (2, 3, False): 0.8, (2, 3, True): 0.5})
+    assert tuning._choose(med, [1, 2], 4) == (3, {1: (0.7, False), 2: (0.5, True)})
+    with pytest.raises(ValueError, match="not timed at 4 threads"):
+        tuning._choose(med, [4], 4)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_measure_returns_a_valid_plan_within_budget(order: str) -> None:
+    threads = sorted({1, nb.max_threads()})
+    res = tuning.measure((40, 3000), "float64", order, threads, 0.1)
+    assert res.plan in tuning.candidates(40, 3000, 8, order)
+    assert res.model == model(40, 3000, 8, order)
+    assert sorted(res.parallel) == threads
+    assert res.parallel[1] is False
+    assert res.rounds >= tuning.MIN_ROUNDS
+    for t in threads:  # never slower than the model's plan beyond the noise allowance
+        assert 0 < res.tuned_s[t] <= res.model_s[t] * (1 + tuning.MIN_GAIN)
+        assert res.margin(t) == res.model_s[t] / res.tuned_s[t]
+    with pytest.raises(ValueError, match="budget_s must be a positive"):
+        tuning.measure((4, 10), "float64", order, 1, 0)
+    with pytest.raises(ValueError, match="order must be 'C' or 'F'"):
+        tuning.measure((4, 10), "float64", "K", 1, 1)
+    with pytest.raises(ValueError, match="dtype must be float64 or float32"):
+        tuning.measure((4, 10), "int8", "C", 1, 1)
+    with pytest.raises(ValueError, match="shape must be two positive integers"):
+        tuning.measure((4, 0), "float64", "C", 1, 1)
+
+
+def test_candidates_are_valid_plans() -> None:
+    for shape, order in [((12288, 300), "C"), ((100, 10_000), "C"), ((100, 10_000), "F"),
+                         ((2, 100), "C"), ((8192, 1500), "F")]:  # fmt: skip
+        cands = tuning.candidates(*shape, 8, order)
+        assert cands[0] == model(*shape, 8, order)._replace(parallel=False)
+        assert len(set(cands)) == len(cands)
+        for pl in cands:
+            assert pl.mode == (nb.SAMPLE if order == "F" else pl.mode)
+            assert pl.mode != nb.SAMPLE or order == "F"
+            if pl.mode == nb.SPLIT:
+                assert pl.P % 8 == 0
+                assert pl.n_chunks == tuning._cdiv(shape[0], pl.P)
+            else:
+                assert pl.B >= 1
+                assert pl.T >= 1
+                n_tiles = tuning._cdiv(shape[1], pl.B)
+                assert pl.n_chunks == tuning._cdiv(n_tiles, pl.T) <= nb.MAX_CHUNKS
+
+
+def test_first_use_tunes_once_and_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    measure = tuning.measure
+
+    def counted(*args: object, **kwargs: object) -> tuning.Tuned:
+        calls.append(args)
+        return measure(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tuning, "measure", counted)
+    nb.plan(40, 3000, 8, "C")  # "cached" (the default) never measures
+    assert not calls
+    assert not tuning.wisdom_path().exists()
+    monkeypatch.setenv("VECSTUDY_TUNE", "first-use")
+    first = nb.plan(40, 3000, 8, "C")
+    assert len(calls) == 1
+    assert calls[0][4] == tuning.FIRST_USE_BUDGET_S
+    assert [e.name for e in tuning.entries()] == ["float64/C/40x3000"]
+    assert nb.plan(40, 3000, 8, "C") == first
+    assert nb.plan(41, 3100, 8, "C") == tuning.lookup(41, 3100, 8, "C", nb.get_threads())
+    assert len(calls) == 1
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_tune_show_clear(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["tune", "--shapes", "8x300,40x2000", "--order", "C", "--budget", "0.05",
+            "--threads", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "\n8x300 " in out
+    assert "\n40x2000 " in out
+    assert str(tuning.wisdom_path()) in out
+    assert [e.name for e in tuning.entries()] == ["float64/C/40x2000", "float64/C/8x300"]
+    assert main(["tune", "--show"]) == 0
+    out = capsys.readouterr().out
+    assert "(2 shapes for this machine)" in out
+    assert "40x2000  float64  C" in out
+    assert main(["tune", "--clear"]) == 0
+    assert "removed 2 stored plans" in capsys.readouterr().out
+    assert tuning.entries() == []
+    assert main(["tune", "--order", "K"]) == 2
+    assert "option --order" in capsys.readouterr().err
+    assert main(["tune", "--budget", "-1"]) == 2
+
+
+def test_cli_tune_interrupted_keeps_finished_shapes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    measure = tuning.measure
+    calls = []
+
+    def interrupted(*args: object, **kwargs: object) -> tuning.Tuned:
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return measure(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tuning, "measure", interrupted)
+    argv = ["tune", "--shapes", "8x300,9x300", "--order", "C", "--budget", "0.05",
+            "--threads", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 130
+    assert "interrupted; kept 1 tuned shapes" in capsys.readouterr().err
+    assert [e.name for e in tuning.entries()] == ["float64/C/8x300"]
+
+
+def test_busy_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "available_cores", lambda: 2)
+    assert tuning.busy_note([{"load": 0.5}, {"load": None}, {}]) is None
+    note = tuning.busy_note([{"load": 0.5}, {"load": 7.25}])
+    assert note is not None
+    assert note.startswith("note: load average up to 7.2 on 2 cores")
+    entry = fake(10, 100, tuning._tiles(nb.FUSED, 64, 1, 100)).to_entry()
+    assert "load" in entry
