@@ -212,3 +212,18 @@ def test_chunk_sizes_are_read_as_dask_reads_them(text: str) -> None:
     except ValueError:
         expected = None
     assert config.byte_size(text) == expected
+
+
+def test_info_checks_the_numba_table_and_tune_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("vecstudy.toml").write_text('[numba]\ntune = "sometimes"\n')
+    monkeypatch.setenv("VECSTUDY_TUNE", "off")  # overrides the file, which is checked anyway
+    assert cli.main(["info"]) == cli.EXIT_ERROR
+    assert "numba.tune" in capsys.readouterr().err
+    Path("vecstudy.toml").write_text('[numba]\ntune = "off"\n')
+    monkeypatch.setenv("VECSTUDY_TUNE", "always")
+    assert cli.main(["info"]) == cli.EXIT_ERROR
+    assert "VECSTUDY_TUNE" in capsys.readouterr().err
+    monkeypatch.setenv("VECSTUDY_TUNE", "first-use")
+    assert "numba plan tuning: first-use" in _info(capsys)

@@ -403,6 +403,7 @@ def _settings_in_force() -> list[str]:
         f"backend in force: {backend}",
         f"dtype in force: {dtype_text}",
         f"threads in force: {threads_text}",
+        f"numba plan tuning: {config.resolve_tune(None)}",
         f"config file: {cfg.path if cfg is not None else 'none'}",
     ]
 

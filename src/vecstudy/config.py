@@ -475,13 +475,14 @@ def check_file() -> None:
     for key, value in cfg.table.get("dask", {}).items():
         if key in DASK_DEFAULTS:  # unknown keys: resolve_dask names them
             _check_dask(key, value, cfg.source(f"dask.{key}"))
+    _file_tune()  # [numba]: checked even where VECSTUDY_TUNE overrides it
 
 
 def check_settings() -> None:
     """Validate every setting of the config module, as the commands that read it would.
 
     The environment variables (``VECSTUDY_BACKEND``, ``_DTYPE``, ``_THREADS``,
-    ``_CONFIG``, ``_RELAYOUT_MAX_MB``, ``_DASK_ADDRESS``, ``_DASK_CHUNK``) and every
+    ``_CONFIG``, ``_RELAYOUT_MAX_MB``, ``_DASK_ADDRESS``, ``_DASK_CHUNK``, ``_TUNE``) and every
     key of the config file, also those an environment variable overrides.  Raises
     :class:`ConfigError` naming the first bad one.  (The ``[bench]`` table is
     checked by :func:`vecstudy.study.options.resolve_options`.)
@@ -493,6 +494,7 @@ def check_settings() -> None:
         resolve_threads(None)
         resolve_relayout_max_mb()
         resolve_dask()
+        resolve_tune(None)
 
 
 # --------------------------------------------------------------------------- relayout bound
@@ -684,6 +686,12 @@ def resolve_tune(tune: str | None = None) -> Choice:
     if env is not None and env.strip():
         source = f"environment variable {ENV_TUNE}"
         return Choice(check_tune(env, source), source)
+    from_file = _file_tune()
+    return from_file if from_file is not None else Choice(DEFAULT_TUNE, "default")
+
+
+def _file_tune() -> Choice | None:
+    """The ``[numba]`` table's ``tune``, checked (unknown keys too), or None."""
     table, path = file_section("numba")
     unknown = sorted(set(table) - {"tune"})
     if unknown:
@@ -694,4 +702,4 @@ def resolve_tune(tune: str | None = None) -> Choice:
     if "tune" in table:
         source = f"config file {path}, key 'numba.tune'"
         return Choice(check_tune(table["tune"], source), source)
-    return Choice(DEFAULT_TUNE, "default")
+    return None
