@@ -101,6 +101,19 @@ def test_overflow_of_finite_dask_x_stays_overflow(client: Client) -> None:
     assert str(got.value) == str(ref.value)  # same count, first sample and advice
 
 
+def test_dask_x_too_large_for_float32_is_named_as_numpy_does(client: Client) -> None:
+    X = np.ones((2, 10))
+    X[0, 4] = 1e39
+    with pytest.raises(ValueError, match=r"^X has values too large for dtype float32$") as ref:
+        vecstudy.propagate(np.ones(2), 0.0, X, np.ones(10), backend="numpy", dtype="float32")
+    with pytest.raises(ValueError, match=r"too large") as got:
+        vecstudy.propagate(
+            np.ones(2), 0.0, da.from_array(X, chunks=(2, 5)), np.ones(10), backend="dask",
+            dtype="float32",
+        )  # fmt: skip
+    assert str(got.value) == str(ref.value)
+
+
 # --------------------------------------------------------------------------- 2. damaged Zarr
 @pytest.fixture
 def store(tmp_path: Path) -> Path:

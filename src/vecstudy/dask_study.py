@@ -55,10 +55,11 @@ from vecstudy import backends, config, distributed
 #: Learning rate of every timed descent (the values do not matter for time).
 LEARNING_RATE = 0.5
 N_X = 100
-#: Chunks of X one worker may hold at a time in the out-of-core run: the scheduler
-#: reads a few chunks ahead of the tasks that use them (about three), and one more
-#: for the chunk being decoded.
-OOC_CHUNKS_HELD = 4
+#: Chunks of X one worker's memory must have room for in the out-of-core run: the
+#: scheduler reads a few chunks ahead of the tasks that use them, a chunk is decoded
+#: into a new buffer, and freed memory is not all returned at once.  The reference run
+#: (32 MiB chunks, idle worker ~121 MiB) peaked at 304 MiB per worker: ~6 chunks.
+OOC_CHUNKS_HELD = 6
 #: An idle worker's own memory (interpreter, numpy, dask, numba loaded), for the check
 #: made before any worker exists; measured at about 121 MiB on Linux, CPython 3.11.
 IDLE_WORKER_BYTES = 128 * 2**20
@@ -123,12 +124,12 @@ def check_worker_memory(
     pause = _pause_fraction()
     need = math.ceil((idle + OOC_CHUNKS_HELD * chunk_size) / pause / 2**20)
     if limit < need * 2**20:
-        own = "measured" if measured else "about"
+        own = f"{idle / 2**20:.0f} MiB" + (" measured" if measured else ", about")
         raise ValueError(
             f"--worker-memory {worker_memory} is too small for the out-of-core run's chunks "
-            f"of {chunk_size / 2**20:.0f} MiB: a worker holds up to {OOC_CHUNKS_HELD} chunks "
-            f"besides its own {idle / 2**20:.0f} MiB ({own}), and Dask pauses it at "
-            f"{pause:.0%} of its limit; give at least --worker-memory {need}MiB"
+            f"of {chunk_size / 2**20:.0f} MiB: a worker needs room for {OOC_CHUNKS_HELD} "
+            f"chunks besides its own memory ({own}), and Dask pauses it at {pause:.0%} of "
+            f"its limit; give at least --worker-memory {need}MiB"
         )
     return limit
 

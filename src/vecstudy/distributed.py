@@ -151,7 +151,7 @@ def _bounded_client_class() -> type:
         return _bounded_client
     from distributed import Client
 
-    class BoundedClient(Client):  # type: ignore[misc]
+    class BoundedClient(Client):
         def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
             self._vecstudy_deadline = deadline
             super().__init__(*args, **kwargs)
@@ -259,7 +259,7 @@ def unguarded_main_call(frame: FrameType | None = None) -> tuple[str, int] | Non
     path = getattr(main, "__file__", None)
     if method not in ("spawn", "forkserver") or main is None or not path:
         return None
-    f = sys._getframe(1) if frame is None else frame
+    f: FrameType | None = sys._getframe(1) if frame is None else frame
     while f is not None and not (f.f_globals is vars(main) and f.f_code.co_name == "<module>"):
         f = f.f_back
     if f is None:  # not called from the script's top level (an interactive session, ...)
@@ -418,8 +418,8 @@ def check_lazy_X(X: Any, name: str = "X") -> Any:
     """Shape and dtype checks of a dask ``X`` (n_x, m); nothing is computed.
 
     Its values are not scanned for NaN or infinity here (that would read all of
-    ``X``); a non-finite value makes ``z`` non-finite, which the kernels report and
-    the API turns into an error.
+    ``X``); a non-finite value makes the results non-finite, and only then does the
+    dask backend scan ``X`` to name it (``NonFiniteInputError``, a ``ValueError``).
     """
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers; found dtype {X.dtype}")
@@ -450,15 +450,32 @@ def check_lazy_Y(Y: Any, m: int, name: str = "Y") -> Any:
     return Y
 
 
+def _narrow(block: Any, dtype: np.dtype[Any], name: str) -> Any:
+    """``block`` cast to the narrower float ``dtype``; ValueError if a finite value overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = block.astype(dtype)
+        if np.isfinite(out.sum()):
+            return out
+    if (np.isinf(out) & np.isfinite(block)).any():
+        raise ValueError(f"{name} has values too large for dtype {dtype}")
+    return out
+
+
 def lazy_inputs(X: Any, Y: Any, dtype: str) -> tuple[Any, Any]:
     """``X`` and ``Y`` as dask arrays of ``dtype``, chunked alike along the samples.
 
     ``X`` keeps its chunks along the samples and becomes one chunk along the features;
     ``Y`` (NumPy or dask, ``(m,)``) takes the same sample chunks.  Nothing is computed.
+    A cast to a narrower float (float64 ``X`` as float32) checks each chunk as it is
+    read: a finite value too large for ``dtype`` raises ``ValueError``, as the numpy
+    path does, instead of turning into infinity.
     """
     import dask.array as da
 
     Xd = X if is_dask_array(X) else da.from_array(np.asarray(X))
+    target = np.dtype(dtype)
+    if Xd.dtype.kind == "f" and target.kind == "f" and Xd.dtype.itemsize > target.itemsize:
+        Xd = Xd.map_blocks(_narrow, target, "X", dtype=target)
     Xd = Xd.astype(dtype).rechunk({0: -1})
     if Y is None:
         return Xd, None
@@ -567,7 +584,7 @@ def write_zarr(
     old: Path | None = None
     try:
         group = zarr.open_group(str(tmp), mode="w")
-        every_chunk = {"write_empty_chunks": True}
+        every_chunk: Any = {"write_empty_chunks": True}
         zx = group.create_array(
             "X", shape=(n_x, m), chunks=(n_x, cols), dtype=dt, compressors=None, config=every_chunk
         )
