@@ -426,6 +426,8 @@ def out_of_core(
         rows.append(first)
         log(f"out-of-core dask: {seconds / iterations:.2f} s per iteration, peaks {peaks}")
         with contextlib.suppress(ImportError):
+            import dask_glm  # noqa: F401  (before restarting the workers for it)
+
             client.restart()  # fresh worker processes: a peak of their own
             client.run(_warm_worker)
             seconds = _time(_glm, Xz.T, Yz, iterations)

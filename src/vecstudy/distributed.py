@@ -184,8 +184,10 @@ def _connect(address: str, source: str, timeout: float) -> _Embedded:
         )
     except Exception as exc:
         why = _short(exc)
-        if not isinstance(exc, OSError | TimeoutError):  # OSError: refused, unreachable, ...
-            why = f"what answered does not speak Dask's protocol ({why})"
+        if isinstance(exc, TimeoutError):
+            why = f"no answer in time ({why}); is a Dask scheduler listening there?"
+        elif not isinstance(exc, OSError):  # OSError: refused, unreachable, ...
+            why = f"the answer was not a Dask scheduler's ({why})"
         raise ClusterUnreachableError(
             f"cannot reach the Dask scheduler at {address!r} (from {source}) within "
             f"{timeout:g} s ([dask] timeout): {why}"
