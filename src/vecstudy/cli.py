@@ -784,7 +784,11 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     z.add_argument("--chunk", default="128 MiB", help="bytes per chunk (default: 128 MiB)")
     z.add_argument("--dtype", default="float64", help="float64 (default) or float32")
     z.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    z.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    z.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing store written by vecstudy (nothing else is replaced)",
+    )
 
     d = sub.add_parser(
         "dask-study",
@@ -858,14 +862,24 @@ def _cmd_dask_study(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--sizes must be MB as integers, e.g. 80,800; got {args.sizes!r}"
         ) from None
-    paths = dask_study.run(
-        args.output_dir,
-        sizes_mb=sizes,
-        iterations=args.iterations,
-        rounds=args.rounds,
-        worker_memory=args.worker_memory,
-        ooc_iterations=args.ooc_iterations,
-    )
+    try:
+        paths = dask_study.run(
+            args.output_dir,
+            sizes_mb=sizes,
+            iterations=args.iterations,
+            rounds=args.rounds,
+            worker_memory=args.worker_memory,
+            ooc_iterations=args.ooc_iterations,
+        )
+    except dask_study.StudyInterrupted as exc:  # Ctrl-C or SIGTERM; temporary data removed
+        kept = (
+            f"kept {exc.rows_kept} finished measurements, marked interrupted, in "
+            f"{exc.paths['json']}"
+            if exc.paths
+            else "no measurement had finished; nothing written"
+        )
+        print(f"vecstudy dask-study: interrupted ({exc.signal_name}); {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"report: {paths['markdown']}; figure: {paths['figure']}; results: {paths['json']}")
     return 0
 

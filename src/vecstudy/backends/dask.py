@@ -44,6 +44,13 @@ the expressions every time.  Here the forward and backward passes are fused in o
 kernel that reads each chunk once per step, and one round trip returns everything
 the update needs.
 
+Non-finite values: a dask ``X`` is never scanned up front (that would read it all),
+but a NaN or infinity in it makes the sums, or ``z`` in ``predict``, non-finite.  Only
+then is ``X`` scanned, one task per chunk, to tell a non-finite ``X`` (raised as
+:class:`NonFiniteInputError`, naming the first such value and its index, as the
+numpy path's input check does) from an overflow of finite values (left to the API,
+which reports it as :class:`vecstudy.NumericalError`).
+
 Faults: if workers die and take scattered chunks with them, the chunks are
 scattered again from the client's copy and the step is repeated (persisted dask
 chunks are recomputed by the scheduler from their source); after
@@ -70,6 +77,7 @@ import distributed  # noqa: F401  (a missing extra must fail at load(), not at f
 import numpy as np
 from numpy.typing import NDArray
 
+from vecstudy.api import NumericalError
 from vecstudy.distributed import (
     ClusterError,
     chunk_bytes,
@@ -91,6 +99,15 @@ MAX_RETRIES = 3
 SPLIT_MIN_BYTES = 16 * 2**20
 #: With a single chunk, one task runs about this many multiply-adds of descent (~0.1 s).
 SLICE_WORK = 100_000_000
+
+
+class NonFiniteInputError(NumericalError, ValueError):
+    """``X`` holds NaN or infinity (found because a result came out non-finite).
+
+    Both a :class:`vecstudy.NumericalError` and a ``ValueError``: the numpy path
+    reports a non-finite ``X`` as a ``ValueError`` before computing anything; on the
+    dask path it is found after the fact, from a non-finite result.
+    """
 
 
 # --------------------------------------------------------------------------- on the workers
@@ -140,8 +157,46 @@ def _optimize_task(
     return chunk_kernel().optimize(w, b, X, Y, n, lr, record_every)  # type: ignore[no-any-return]
 
 
-def _predict_task(part: tuple[Any, None], w: Array, b: float) -> Array:
-    return chunk_kernel().predict(w, b, _part(*part)[0])  # type: ignore[no-any-return]
+def _first_non_finite(X: Array) -> tuple[int, int, float] | None:
+    """``(i, j, value)`` of the first NaN or infinity of a chunk, or None.
+
+    A finite sum proves every element finite (one read, no mask); only a non-finite
+    sum, which finite values can also give by overflowing, needs the elementwise test.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum()):
+            return None
+    bad = np.argwhere(~np.isfinite(X))
+    if not bad.size:
+        return None
+    i, j = (int(k) for k in bad[0])
+    return i, j, float(X[i, j])
+
+
+def _non_finite_task(part: tuple[Any, Any]) -> tuple[int, int, float] | None:
+    return _first_non_finite(_part(*part)[0])
+
+
+def _predict_task(
+    part: tuple[Any, None], w: Array, b: float
+) -> tuple[Array, tuple[str, int, int, float] | None]:
+    """Labels of a chunk, and what made ``z`` non-finite there, if it did.
+
+    ``("X", i, j, value)``: ``X`` holds a NaN or infinity at ``(i, j)`` of the chunk;
+    ``("z", count, j, 0.0)``: ``z`` overflowed for ``count`` samples, the first ``j``.
+    """
+    X = _part(*part)[0]
+    labels = chunk_kernel().predict(w, b, X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = w.astype(X.dtype, copy=False) @ X
+        z += X.dtype.type(b)
+    bad = np.flatnonzero(~np.isfinite(z))
+    if not bad.size:
+        return labels, None
+    found = _first_non_finite(X)
+    if found is not None:
+        return labels, ("X", *found)
+    return labels, ("z", int(bad.size), int(bad[0]), 0.0)
 
 
 # --------------------------------------------------------------------------- on the client
@@ -215,6 +270,7 @@ class Chunks:
                 persist = Xd.nbytes <= PERSIST_FRACTION * worker_memory(self.client)
             self.streamed = not persist
             self.n_chunks = len(self._sources)
+            self.starts = [0, *np.cumsum(Xd.chunks[1][:-1]).tolist()]
         else:
             self._numpy = (X, Y)
             workers = len(_workers(self.client)) if X.nbytes >= SPLIT_MIN_BYTES else 1
@@ -223,6 +279,7 @@ class Chunks:
             )
             self.streamed = False
             self.n_chunks = -(-self.m // self.cols)
+            self.starts = list(range(0, self.m, self.cols))
         self._place()
 
     def _place(self) -> None:
@@ -303,7 +360,11 @@ class Chunks:
         return list(self.client.get(dsk, keys, sync=False))
 
     def sums(self, w: Array, b: float, with_cost: bool) -> tuple[Array, float, float]:
-        """Gradient sums over all chunks (added in chunk order)."""
+        """Gradient sums over all chunks (added in chunk order).
+
+        Raises :class:`NonFiniteInputError` when they come out non-finite because ``X``
+        holds a NaN or infinity; an overflow of finite values is the caller's to see.
+        """
         results = self.run(_sums_task, w, b, with_cost)
         dw = np.array(results[0][0], dtype=self.dtype)
         db, cost = float(results[0][1]), float(results[0][2])
@@ -312,7 +373,30 @@ class Chunks:
                 dw += r[0]
                 db += float(r[1])
                 cost += float(r[2])
+        if not (math.isfinite(db) and np.isfinite(dw).all() and math.isfinite(cost)):
+            self.check_finite()
         return dw, db, cost
+
+    def first_non_finite(self) -> tuple[tuple[int, int], float] | None:
+        """Index in ``X`` and value of its first NaN or infinity (one task per chunk)."""
+        for start, found in zip(self.starts, self.run(_non_finite_task), strict=True):
+            if found is not None:
+                i, j, value = found
+                return (i, start + j), value
+        return None
+
+    def check_finite(self) -> None:
+        """Raise :class:`NonFiniteInputError` if ``X`` holds a NaN or infinity."""
+        found = self.first_non_finite()
+        if found is not None:
+            self.raise_non_finite(*found)
+
+    def raise_non_finite(self, index: tuple[int, int], value: float) -> None:
+        """Raise :class:`NonFiniteInputError` for ``value`` at ``index`` of ``X``."""
+        note = ""
+        if self.dtype == np.float32 and not math.isnan(value):
+            note = " (in float32: values beyond 3.4e38 become infinite)"
+        raise NonFiniteInputError(f"X must be finite; found {value} at index {index}{note}")
 
 
 @contextlib.contextmanager
@@ -490,13 +574,38 @@ def _descend_in_one_task(
         w, b, dw, db, c, did = result
         costs.append(np.asarray(c, dtype=data.dtype))
         done += int(did)
-        if did < n:
+        if did < n:  # non-finite gradient or update: is X to blame?
+            data.check_finite()
             break
     all_costs = np.concatenate(costs) if costs else np.zeros(0, dtype=data.dtype)
     return np.asarray(w), float(b), np.asarray(dw), float(db), all_costs, done
 
 
 def predict(w: Array, b: float, X: Any) -> Array:
-    """1.0 where ``sigmoid(w @ X + b) > 0.5``, else 0.0; one task per chunk."""
+    """1.0 where ``sigmoid(w @ X + b) > 0.5``, else 0.0; one task per chunk.
+
+    Raises :class:`NonFiniteInputError` when ``X`` holds a NaN or infinity, and
+    :class:`vecstudy.NumericalError` when ``z = w^T X + b`` overflows for some sample
+    (its label would be meaningless), as the numpy path does.
+    """
     with placed(X, None, persist=False) as data:
-        return np.concatenate(data.run(_predict_task, w, b))
+        results = data.run(_predict_task, w, b)
+        overflowed = 0
+        first = -1
+        for start, (_, problem) in zip(data.starts, results, strict=True):
+            if problem is None:
+                continue
+            kind, a, j, value = problem
+            if kind == "X":
+                data.raise_non_finite((a, start + j), value)
+            if first < 0:
+                first = start + j
+            overflowed += a
+        if overflowed:
+            raise NumericalError(
+                f"z = w^T X + b overflowed (came out non-finite in {data.dtype}) for "
+                f"{overflowed} of {data.m} samples (the first is sample {first}); a "
+                "prediction from it would be meaningless; scale X (standardize its "
+                "features) or start from smaller w and b"
+            )
+        return np.concatenate([labels for labels, _ in results])
