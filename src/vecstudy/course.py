@@ -27,7 +27,8 @@ def basic_sigmoid(x: float) -> float:
 
     Parameters
     ----------
-    x : int or float (a real scalar; NumPy scalars such as ``np.float32(1)`` too)
+    x : int or float
+        A real scalar; NumPy scalars such as ``np.float32(1)`` too.
 
     Returns
     -------

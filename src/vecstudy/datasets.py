@@ -165,7 +165,8 @@ def load_h5(path: str | os.PathLike[str], *, prefix: str | None = None) -> H5Set
 
     Parameters
     ----------
-    path : path of the file, e.g. ``datasets/train_catvnoncat.h5``
+    path : str or os.PathLike
+        The file, e.g. ``datasets/train_catvnoncat.h5``.
     prefix : str, optional
         Which pair to read (``"train_set"`` reads ``train_set_x`` and
         ``train_set_y``); by default the only pair the file has.
