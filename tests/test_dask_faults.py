@@ -652,3 +652,27 @@ def test_dask_study_sigterm_end_to_end(tmp_path: Path) -> None:
     assert saved["interrupted"]["signal"] == "SIGTERM"
     assert {r["contender"] for r in saved["rows"] if r["mb"] == 1} >= {"numba", "numpy", "dask"}
     assert _temporaries(out) == []
+
+
+@pytest.mark.parametrize("bad", ["X", "Y"])
+def test_to_zarr_refuses_complex_input_leaving_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    tmp_path = tmp_path / "here"
+    tmp_path.mkdir()
+    X = np.ones((2, 10))
+    Y = np.zeros(10)
+    arrays = {
+        "X": X.astype(complex) if bad == "X" else X,
+        "Y": Y.astype(complex) if bad == "Y" else Y,
+    }
+    for name, arr in arrays.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+    out = tmp_path / "out.zarr"
+    argv = ["to-zarr", str(out), "--X", str(tmp_path / "X.npy"), "--Y", str(tmp_path / "Y.npy")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{bad} must hold real numbers" in err
+    assert "imaginary part" in err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.npy", "Y.npy"]

@@ -845,9 +845,12 @@ def _cmd_to_zarr(args: argparse.Namespace) -> int:
             raise ValueError("--X needs --Y (the labels)")
         X = np.load(args.x_file, mmap_mode="r")
         Y = np.load(args.y_file, mmap_mode="r")
-        path = distributed.write_zarr(
-            args.output, X, Y, dtype=args.dtype, chunk=args.chunk, overwrite=args.overwrite
-        )
+        try:
+            path = distributed.write_zarr(
+                args.output, X, Y, dtype=args.dtype, chunk=args.chunk, overwrite=args.overwrite
+            )
+        except TypeError as exc:  # a complex or text array in the file: bad input, not a bug
+            raise ValueError(f"to-zarr: {exc}") from None
     Xz, _ = distributed.open_zarr(path)
     print(f"wrote {path}: X {Xz.shape} {Xz.dtype} in chunks of {Xz.chunks[1][0]} samples")
     return 0

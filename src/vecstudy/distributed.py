@@ -574,6 +574,13 @@ def write_zarr(
         if len(X.shape) != 2:
             raise ValueError(f"X must be 2-D with shape (n_x, m); got shape {X.shape}")
         n_x, m = int(X.shape[0]), int(X.shape[1])
+        for name, arr in (("X", X), ("Y", Y)):
+            kind = np.dtype(getattr(arr, "dtype", np.float64)).kind
+            if kind not in "biuf":  # complex would lose its imaginary part; text, objects
+                raise TypeError(
+                    f"{name} must hold real numbers; got dtype {arr.dtype} "
+                    + ("(complex: the imaginary part would be dropped)" if kind == "c" else "")
+                )
         ysize = int(np.prod(Y.shape))
         if ysize != m:
             raise ValueError(
