@@ -252,18 +252,21 @@ def _raise_if_nonfinite(arr: NDArray[Any], name: str) -> None:
 def _check_finite(arr: NDArray[Any], name: str) -> None:
     """Raise a ValueError naming the first NaN or infinity of ``arr``.
 
-    A finite sum proves every element finite, and a sum reads the array once without
-    allocating a mask; only a non-finite sum (which finite values can also give, by
-    overflowing) needs the elementwise test, done block by block.
+    A 1-D array (``w``, ``Y``) or a small one is tested with a mask of its size, the
+    fastest test.  For a larger 2-D array a finite sum proves every element finite,
+    and a sum reads the array once without allocating a mask; only a non-finite sum
+    (which finite values can also give, by overflowing) needs the elementwise test,
+    done block by block.
     """
     if arr.dtype.kind != "f":
         return
-    if arr.size > 4096:
+    if arr.ndim < 2 or arr.size <= 4096:
+        if np.isfinite(arr).all():
+            return
+    else:
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(arr.sum()):
                 return
-    elif np.isfinite(arr).all():  # a small mask is cheaper than np.errstate
-        return
     _raise_if_nonfinite(arr, name)
 
 
