@@ -1,8 +1,8 @@
 """Shared, seeded, cached data and settings for the asv benchmarks.
 
 The benchmarks time the *kernel layer* (``vecstudy.backends.load(name)``) on
-prepared C-contiguous arrays: the public API validates ``X`` (a full pass over
-it, looking for NaN) on every call, which is not what these benchmarks measure.
+prepared C-contiguous arrays; ``benchmarks/overhead.py`` prints what the public
+API adds to a kernel call (validation, conversion, dispatch).
 
 Thread counts are pinned by the suite, never left to the machine: every kernel
 benchmark has a ``threads`` parameter (:data:`THREADS`) and runs under exactly

@@ -25,7 +25,7 @@ import numbers
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from types import ModuleType
 from typing import Any, ParamSpec, TypeAlias, TypeVar
@@ -179,26 +179,104 @@ def _reject_masked(value: object, name: str) -> None:
         )
 
 
+#: Elements per block of the blocked scans below: a block of float64 (256 KiB) stays in
+#: the L2 cache, and the mask of one block is the largest temporary they allocate.
+_SCAN_BLOCK = 1 << 15
+
+
+def _is_f_order(arr: NDArray[Any]) -> bool:
+    return arr.ndim == 2 and bool(arr.flags.f_contiguous) and not arr.flags.c_contiguous
+
+
+def _blocks(shape: tuple[int, int], f_order: bool) -> Iterator[tuple[slice, slice]]:
+    """``(rows, cols)`` slices tiling a 2-D array in its memory order, ~_SCAN_BLOCK each.
+
+    C order: bands of whole rows, or pieces of one row where a row is longer than a
+    block, in row-major order.  F order: the same with columns, in column-major order.
+    """
+    n, m = shape
+    outer, inner = (m, n) if f_order else (n, m)
+    if inner >= _SCAN_BLOCK:
+        pieces = (
+            (slice(k, k + 1), slice(i0, i0 + _SCAN_BLOCK))
+            for k in range(outer)
+            for i0 in range(0, inner, _SCAN_BLOCK)
+        )
+    else:
+        step = _SCAN_BLOCK // max(inner, 1)
+        pieces = ((slice(k0, k0 + step), slice(None)) for k0 in range(0, outer, step))
+    for a, b in pieces:
+        yield (b, a) if f_order else (a, b)
+
+
+def _first_nonfinite(arr: NDArray[Any]) -> tuple[int, ...] | None:
+    """Index of the first NaN or infinity of a 1-D or 2-D ``arr`` in C order, or None.
+
+    The index is the one ``np.argwhere(~np.isfinite(arr))[0]`` gives, found block by
+    block (:func:`_blocks`) without a mask of the whole array.  In C order the first
+    block holding one answers; an F-ordered array is read in its own order and the
+    smallest (row, column) kept, stopping early only at a row-0 hit.
+    """
+    if arr.dtype.kind != "f":
+        return None
+    if arr.ndim == 1:
+        where = _first_nonfinite(arr.reshape(1, -1))
+        return None if where is None else (where[1],)
+    f_order = _is_f_order(arr)
+    best: tuple[int, int] | None = None
+    for rows, cols in _blocks(arr.shape, f_order):
+        bad = ~np.isfinite(arr[rows, cols])
+        if not bad.any():
+            continue
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        found = (i + (rows.start or 0), j + (cols.start or 0))
+        if not f_order:
+            return found
+        best = found if best is None else min(best, found)
+        if best[0] == 0:  # nothing later in column-major order comes before (0, j)
+            break
+    return best
+
+
+def _nonfinite_error(arr: NDArray[Any], where: tuple[int, ...], name: str) -> ValueError:
+    return ValueError(f"{name} must be finite; found {float(arr[where])} at index {where}")
+
+
+def _raise_if_nonfinite(arr: NDArray[Any], name: str) -> None:
+    """The error naming the first NaN or infinity of ``arr``, if it holds one (blocked)."""
+    where = _first_nonfinite(arr)
+    if where is not None:
+        raise _nonfinite_error(arr, where, name)
+
+
 def _check_finite(arr: NDArray[Any], name: str) -> None:
     """Raise a ValueError naming the first NaN or infinity of ``arr``.
 
-    A finite sum proves every element finite, and a sum reads the array once without
-    allocating a mask; only a non-finite sum (which finite values can also give, by
-    overflowing) needs the elementwise test.
+    A 1-D array (``w``, ``Y``) or a small one is tested with a mask of its size, the
+    fastest test.  For a larger 2-D array a finite sum proves every element finite,
+    and a sum reads the array once without allocating a mask; only a non-finite sum
+    (which finite values can also give, by overflowing) needs the elementwise test,
+    done block by block.
     """
     if arr.dtype.kind != "f":
         return
-    if arr.size > 4096:  # below, the mask is cheaper than np.errstate
+    if arr.ndim < 2 or arr.size <= 4096:
+        if np.isfinite(arr).all():
+            return
+    else:
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(arr.sum()):
                 return
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        where = tuple(int(i) for i in bad)
-        raise ValueError(f"{name} must be finite; found {float(arr[where])} at index {where}")
+    _raise_if_nonfinite(arr, name)
 
 
-def _check_X(X: ArrayLike, name: str = "X") -> NDArray[Any]:
+def _check_X(X: ArrayLike, name: str = "X", *, finite: bool = True) -> NDArray[Any]:
+    """``X`` as a 2-D array of real numbers with ``n_x, m >= 1``.
+
+    ``finite=False`` leaves out the scan for NaN and infinity: the caller then checks
+    what the kernel returns (a non-finite ``X`` makes it non-finite) and scans ``X``
+    only to name the culprit (:func:`_raise_if_nonfinite`).
+    """
     if _lazy(X):  # a dask array: checked without reading it
         from vecstudy.distributed import check_lazy_X
 
@@ -213,7 +291,8 @@ def _check_X(X: ArrayLike, name: str = "X") -> NDArray[Any]:
         raise ValueError(f"{name} has zero features (shape {arr.shape}); need n_x >= 1")
     if m == 0:
         raise ValueError(f"{name} has zero samples (shape {arr.shape}); need m >= 1")
-    _check_finite(arr, name)
+    if finite:
+        _check_finite(arr, name)
     return arr
 
 
@@ -388,24 +467,61 @@ def announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
     )
 
 
-def _as_kernel_array(arr: NDArray[Any], dt: str) -> Array:
-    """``arr`` in dtype ``dt``, C- or F-contiguous; copied only when needed.
+def _as_kernel_array(arr: NDArray[Any], dt: str, name: str = "X") -> Array:
+    """``arr`` in dtype ``dt``, C- or F-contiguous; copied only when needed, at most once.
 
     An array that already is C- or F-contiguous keeps its layout (no copy when the
     dtype matches, too); anything else (a strided view, a non-native byte order that
-    needs converting anyway) becomes C-contiguous.
+    needs converting anyway) becomes C-contiguous.  A narrowing conversion (float64 to
+    float32, long double to float64) can overflow finite values to infinity: it is
+    done block by block, each block checked while it is in the cache (see
+    :func:`_narrowed`).
     """
+    if arr.ndim == 2 and arr.dtype.kind == "f" and np.dtype(dt).itemsize < arr.dtype.itemsize:
+        return _narrowed(arr, dt, name)
     out = np.asarray(arr, dtype=dt)
     if not (out.flags.c_contiguous or out.flags.f_contiguous):
         out = np.ascontiguousarray(out)
     return out
 
 
+def _narrowed(arr: NDArray[Any], dt: str, name: str) -> Array:
+    """``arr`` cast to the narrower ``dt`` block by block, in the cast's own layout.
+
+    A block whose sum is not finite is looked at element by element: a NaN or an
+    infinity already in ``arr`` gives the "must be finite" error (the first of the
+    whole array, as the unconverted scan would name it), a value that only the cast
+    made infinite gives "has values too large for dtype".  No pass over ``arr`` is
+    added to the conversion itself, and no mask larger than a block is allocated.
+    """
+    out = np.empty_like(arr, dtype=dt)  # order "K": the layout np.asarray(arr, dt) has
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rows, cols in _blocks(arr.shape, _is_f_order(out)):
+            block = out[rows, cols]
+            np.copyto(block, arr[rows, cols], casting="unsafe")
+            if np.isfinite(block.sum()) or np.isfinite(block).all():
+                continue
+            _raise_if_nonfinite(arr, name)
+            raise ValueError(f"{name} has values too large for dtype {dt}")
+    return out
+
+
 def _prepare(
-    w: ArrayLike, b: object, X: ArrayLike, Y: ArrayLike | None, dtype: str | None
+    w: ArrayLike,
+    b: object,
+    X: ArrayLike,
+    Y: ArrayLike | None,
+    dtype: str | None,
+    *,
+    scan_X: bool = True,
 ) -> tuple[Array, float, Array, Array | None, str]:
-    """Validate once and convert to arrays of one dtype (see :func:`_as_kernel_array`)."""
-    Xa = _check_X(X)
+    """Validate once and convert to arrays of one dtype (see :func:`_as_kernel_array`).
+
+    ``scan_X=False``: the values of ``X`` are not scanned for NaN or infinity (the
+    caller checks the kernel's outputs and calls :func:`_raise_if_nonfinite` when they
+    are not finite); every other check is made.
+    """
+    Xa = _check_X(X, finite=scan_X)
     n_x, m = Xa.shape
     wa = _check_w(w, n_x, Xa.shape)
     bf = _check_b(b)
@@ -417,14 +533,11 @@ def _prepare(
         Xl, Yl = lazy_inputs(Xa, Ya, dt)
         return np.ascontiguousarray(wa, dtype=dt), bf, Xl, Yl, dt
     with np.errstate(over="ignore"):  # overflow in a cast to float32 is reported below
-        Xc = _as_kernel_array(Xa, dt)
+        Xc = _as_kernel_array(Xa, dt)  # checks a narrowing cast of X itself
         wc = np.ascontiguousarray(wa, dtype=dt)
     Yc = None if Ya is None else np.ascontiguousarray(Ya, dtype=dt)
-    if np.dtype(dt).itemsize < Xa.dtype.itemsize or np.dtype(dt).itemsize < wa.dtype.itemsize:
-        # values finite in float64 may overflow float32
-        for arr, name in ((Xc, "X"), (wc, "w")):
-            if not np.isfinite(arr).all():
-                raise ValueError(f"{name} has values too large for dtype {dt}")
+    if np.dtype(dt).itemsize < wa.dtype.itemsize and not np.isfinite(wc).all():
+        raise ValueError(f"w has values too large for dtype {dt}")  # finite in float64
     if abs(bf) > float(np.finfo(dt).max):
         raise ValueError(f"b = {bf!r} is too large for dtype {dt}")
     return wc, bf, Xc, Yc, dt
@@ -457,16 +570,34 @@ def _check_gradients(dw: NDArray[Any], db: float, cost: float | None, dt: str) -
         )
 
 
+def _extremes(Xc: Array) -> tuple[float, float]:
+    """``(min(X), max(X))`` in one blocked pass (NaN when ``X`` holds a NaN).
+
+    Each block is read from memory once, its minimum then taken from the cache.
+    """
+    lows, highs = [], []
+    for rows, cols in _blocks(Xc.shape, _is_f_order(Xc)):
+        block = Xc[rows, cols]
+        lows.append(block.min())
+        highs.append(block.max())
+    return float(np.min(lows)), float(np.max(highs))  # np.min and np.max propagate NaN
+
+
 def _check_z(wc: Array, bf: float, Xc: Array) -> None:
-    """Raise :class:`NumericalError` if ``z = w^T X + b`` is non-finite for some sample.
+    """Raise if ``X`` holds a NaN or infinity, or ``z = w^T X + b`` overflows for a sample.
 
     Cheap in the usual case: ``|z_j| <= |b| + sum_i |w_i| max|X|`` proves that no
-    ``z_j`` can overflow; only when that bound fails is ``z`` computed to check.
+    ``z_j`` can overflow (in any order of summation); it takes one blocked pass over
+    ``X`` (:func:`_extremes`) that also sees a NaN or an infinity, named then by
+    :func:`_raise_if_nonfinite` (a ValueError).  Only when the bound fails is ``z``
+    computed to check (a :class:`NumericalError`).
     """
     big = float(np.finfo(Xc.dtype).max)
+    x_min, x_max = _extremes(Xc)
+    if not (math.isfinite(x_min) and math.isfinite(x_max)):
+        _raise_if_nonfinite(Xc, "X")
     with np.errstate(over="ignore", invalid="ignore"):
-        x_max = max(abs(float(Xc.max())), abs(float(Xc.min())))
-        bound = abs(bf) + float(np.abs(wc).sum(dtype=np.float64)) * x_max
+        bound = abs(bf) + float(np.abs(wc).sum(dtype=np.float64)) * max(abs(x_min), abs(x_max))
         if bound < 0.5 * big:
             return
         z = wc @ Xc
@@ -624,13 +755,17 @@ def propagate(
     >>> grads["dw"].ravel(), round(grads["db"], 14), round(cost, 14)
     (array([0.99845601, 2.39507239]), 0.00145557813678, 5.80154531939415)
     """
-    wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
+    wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype, scan_X=False)
     assert Yc is not None
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, _lazy(Xc))
     announce_compile(name, "propagate", Xc)
     with _threads(threads, name):
         dw, db, cost = module.propagate(wc, bf, Xc, Yc)
-    _check_gradients(dw, float(db), float(cost), dt)
+    # a NaN or infinity in X makes z, and so db, non-finite: X is scanned only then
+    if not (math.isfinite(db) and math.isfinite(cost) and np.isfinite(dw).all()):
+        if not _lazy(Xc):
+            _raise_if_nonfinite(Xc, "X")
+        _check_gradients(dw, float(db), float(cost), dt)
     return {"dw": np.asarray(dw).reshape(-1, 1), "db": float(db)}, float(cost)
 
 
@@ -684,7 +819,9 @@ def optimize(
     n_iter = _check_int(num_iterations, "num_iterations", 0, MAX_ITERATIONS)
     lr = _check_learning_rate(learning_rate)
     verbose = _check_flag(print_cost, "print_cost")
-    wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype)
+    # X is scanned up front only when the kernel will not read it, or prints costs
+    # that a NaN in X would make NaN; otherwise the descent's outputs show it
+    wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype, scan_X=n_iter == 0 or verbose)
     assert Yc is not None
     _check_lr_for_dtype(lr, dt)
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, _lazy(Xc))
@@ -696,9 +833,18 @@ def optimize(
         else:
             result = module.optimize(wc, bf, Xc, Yc, n_iter, lr, RECORD_EVERY)
     w_out, b_out, dw, db, costs, done = result
-    params = {"w": np.asarray(w_out).reshape(-1, 1), "b": float(b_out)}
+    w_arr, b_val = np.asarray(w_out).reshape(-1, 1), float(b_out)
+    params = {"w": w_arr, "b": b_val}
     grads = {"dw": np.asarray(dw).reshape(-1, 1), "db": float(db)}
     cost_list = [float(c) for c in costs]
+    finite = (
+        int(done) == n_iter
+        and math.isfinite(b_val)
+        and bool(np.isfinite(w_arr).all())
+        and all(math.isfinite(c) for c in cost_list)
+    )
+    if not finite and not _lazy(Xc):  # a non-finite X is named as such, not as divergence
+        _raise_if_nonfinite(Xc, "X")
     _check_descent(int(done), n_iter, lr, params, grads, cost_list, dt)
     _warn_if_rising(cost_list, lr)
     return params, grads, cost_list
@@ -835,10 +981,10 @@ def predict(
     >>> vecstudy.predict(w, b, np.array([[1.0, -1.1, -3.2], [1.2, 2.0, 0.1]]))
     array([[1., 1., 0.]])
     """
-    wc, bf, Xc, _, dt = _prepare(w, b, X, None, dtype)
+    wc, bf, Xc, _, dt = _prepare(w, b, X, None, dtype, scan_X=False)
     lazy = _lazy(Xc)
     if not lazy:  # a dask X is never read here; its kernel reports a non-finite z
-        _check_z(wc, bf, Xc)
+        _check_z(wc, bf, Xc)  # one pass over X, which also finds a NaN or infinity
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, lazy)
     announce_compile(name, "predict", Xc)
     with _threads(threads, name):

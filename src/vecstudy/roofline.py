@@ -21,8 +21,16 @@ Targets (``ratio`` is always "bigger is better")::
     iteration/mem   (bytes(X) / bandwidth) / numba time per iteration  >= 1/1.5
                     (all threads, X >= 50 MB, n_x >= 10; C order only up to n_x = 1000)
     float32         numba_time(float64) / numba_time(float32)          >= 1.7  X >= 80 MB
+    descent vs jax  jax_time / numba_time per iteration of a whole      info
+                    descent (JAX: jax.jit of lax.fori_loop, float64)
     whole fit       numpy / numba, 1000 iterations of 20x10000         >= 5 (all), 3 (one)
     vs python       python_time / numba_time                           >= 100
+
+Peers (optional, ``pip install 'vecstudy[peers]'``; each is skipped with a note where it
+is not installed): PyTorch and scikit-learn time one step; JAX times a whole descent,
+jitted (:class:`JaxDescent`), its compile time excluded from the figure and reported
+beside it.  JAX runs on XLA's own CPU thread pool, which no threadpoolctl limit
+reaches: its row is measured once, with all threads.
 
 This is a benchmark, not a test: nothing here asserts on a time.  Run it with
 ``vecstudy roofline [--quick] [--threads N]`` (unset ``OPENBLAS_CORETYPE`` and
@@ -36,7 +44,7 @@ import gc
 import sys
 import timeit
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -179,6 +187,179 @@ def _optional_sklearn_step(threads: int) -> Callable[[Any, float, Any, Any], obj
     return step
 
 
+class JaxDescent:
+    """The course's batch gradient descent as one XLA program: ``jax.jit`` of ``lax.fori_loop``.
+
+    At iteration ``k`` the gradients are computed (and the cost when
+    ``k % record_every == 0``), then ``w -= lr * dw; b -= lr * db`` -- the kernels'
+    ``optimize`` (see :mod:`vecstudy.backends`) without their early stop on a
+    non-finite gradient.  ``X`` is taken in its own memory order: ``(n_x, m)``
+    C-ordered, or sample-major (an F-ordered ``X`` is passed to JAX as ``X.T``, the
+    same memory), so that no copy is timed.
+
+    64-bit floats are enabled only inside this object's calls, by JAX's scoped switch
+    (``jax.enable_x64``, or ``jax.experimental.enable_x64`` in older versions): the
+    caller's JAX default (float32) is left as it was.  Only where neither exists is the
+    global flag set, and then it stays set for the process (:attr:`x64_scoped` is
+    False).
+
+    >>> import numpy as np
+    >>> peer = JaxDescent.load()
+    >>> if peer is not None:  # jax installed
+    ...     X = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
+    ...     w0, Y = np.array([1.0, 2.0]), np.array([1.0, 0.0, 1.0])
+    ...     run, compile_s = peer.prepare(w0, 2.0, X, Y, 100, 0.009)
+    ...     w, b, dw, db, costs = run()
+    ...     assert abs(w[0] - 0.19033591) < 1e-8 and costs.shape == (1,)
+    """
+
+    def __init__(self, jax: Any) -> None:
+        self.jax = jax
+        self.version = str(jax.__version__)
+        self.x64_scoped = hasattr(jax, "enable_x64") or self._experimental_x64() is not None
+        self._jitted: dict[tuple[bool, int], Any] = {}
+
+    @classmethod
+    def load(cls) -> JaxDescent | None:
+        """The peer, or None when JAX is not installed."""
+        try:
+            import jax
+        except ImportError:
+            return None
+        return cls(jax)
+
+    @staticmethod
+    def _experimental_x64() -> Any:
+        try:
+            from jax.experimental import enable_x64  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:
+            return None
+        return enable_x64
+
+    def x64(self) -> AbstractContextManager[Any]:
+        """A block in which JAX makes float64 arrays (see the class docstring)."""
+        scoped = getattr(self.jax, "enable_x64", None)
+        if scoped is not None:
+            return scoped(True)  # type: ignore[no-any-return]
+        experimental = self._experimental_x64()
+        if experimental is not None:
+            return experimental()  # type: ignore[no-any-return]
+        self.jax.config.update("jax_enable_x64", True)  # no scoped switch: it stays set
+        return nullcontext()
+
+    def _descent(self, sample_major: bool, record_every: int) -> Any:
+        """The jitted descent for one layout and recording interval (built once)."""
+        key = (sample_major, record_every)
+        if key in self._jitted:
+            return self._jitted[key]
+        jax = self.jax
+        jnp = jax.numpy
+        lax = jax.lax
+
+        def grads(w: Any, b: Any, X: Any, Y: Any, with_cost: bool) -> Any:
+            z = (X @ w if sample_major else w @ X) + b
+            d = jax.nn.sigmoid(z) - Y
+            m = Y.shape[0]
+            dw = (d @ X if sample_major else X @ d) / m
+            if not with_cost:
+                return dw, jnp.mean(d), jnp.zeros((), X.dtype)
+            cost = jnp.mean(jnp.log1p(jnp.exp(-jnp.abs(z))) + jnp.maximum(z, 0.0) - Y * z)
+            return dw, jnp.mean(d), cost
+
+        def descent(w: Any, b: Any, X: Any, Y: Any, lr: Any, n_iter: int) -> Any:
+            n_costs = (n_iter + record_every - 1) // record_every
+
+            def step(k: Any, state: Any) -> Any:
+                w, b, _, _, costs = state
+                dw, db, cost = lax.cond(
+                    k % record_every == 0,
+                    lambda: grads(w, b, X, Y, True),
+                    lambda: grads(w, b, X, Y, False),
+                )
+                costs = lax.cond(
+                    k % record_every == 0,
+                    lambda: costs.at[k // record_every].set(cost),
+                    lambda: costs,
+                )
+                return w - lr * dw, b - lr * db, dw, db, costs
+
+            start = (w, b, jnp.zeros_like(w), jnp.zeros((), X.dtype), jnp.zeros(n_costs, X.dtype))
+            return lax.fori_loop(0, n_iter, step, start)
+
+        self._jitted[key] = jax.jit(descent, static_argnames=("n_iter",))
+        return self._jitted[key]
+
+    def prepare(
+        self,
+        w: Arr,
+        b: float,
+        X: Arr,
+        Y: Arr,
+        num_iterations: int,
+        learning_rate: float,
+        record_every: int = 100,
+    ) -> tuple[Callable[[], tuple[Arr, float, Arr, float, Arr]], float]:
+        """``(run, compile_s)``: the compiled descent on these arrays, and its compile time.
+
+        The arrays are copied to JAX once, here; ``run()`` runs the whole descent and
+        returns NumPy ``(w, b, dw, db, costs)`` as the kernels' ``optimize`` does
+        (``dw, db`` the last gradients computed).  ``compile_s`` is the time of
+        ``jax.jit(...).lower(...).compile()``, never part of a ``run()``.
+        """
+        import time
+
+        jax = self.jax
+        sample_major = bool(X.flags.f_contiguous and not X.flags.c_contiguous)
+        fn = self._descent(sample_major, int(record_every))
+        with self.x64():
+            dt = np.dtype(X.dtype)
+            args = (
+                jax.device_put(np.asarray(w, dt)),
+                jax.device_put(np.asarray(b, dt)),
+                jax.device_put(X.T if sample_major else X),
+                jax.device_put(np.asarray(Y, dt)),
+                jax.device_put(np.asarray(learning_rate, dt)),
+            )
+            t0 = time.perf_counter()
+            compiled = fn.lower(*args, n_iter=int(num_iterations)).compile()
+            compile_s = time.perf_counter() - t0
+
+        def run() -> tuple[Arr, float, Arr, float, Arr]:
+            with self.x64():
+                out = jax.block_until_ready(compiled(*args))
+            w_out, b_out, dw, db, costs = (np.asarray(a) for a in out)
+            return w_out, float(b_out), dw, float(db), costs
+
+        return run, compile_s
+
+
+def _peer_notes(jax_peer: JaxDescent | None) -> str:
+    """One line on which optional peers ran, and how to install the missing ones."""
+    import importlib.util
+
+    def have(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    notes = [
+        "torch " + ("yes" if have("torch") else "not installed"),
+        "scikit-learn " + ("yes" if have("sklearn") else "not installed"),
+    ]
+    if jax_peer is None:
+        notes.append("jax not installed (its rows skipped)")
+    else:
+        scope = "float64 in a scoped switch" if jax_peer.x64_scoped else "float64 set process-wide"
+        notes.append(f"jax {jax_peer.version} (XLA CPU, its own threads; {scope})")
+    missing = (
+        ""
+        if all("not installed" not in n for n in notes)
+        else ("; install the missing with pip install 'vecstudy[peers]'")
+    )
+    return ", ".join(notes) + missing
+
+
 def measure_targets(
     *, threads: int | None = None, quick: bool = False, progress: bool = True
 ) -> pd.DataFrame:
@@ -243,6 +424,7 @@ def measure_targets(
         return _optional_torch_step()
 
     extras = [("torch", torch_maker), ("sklearn", _optional_sklearn_step)]
+    jax_peer = JaxDescent.load()
     gbs = 1e9
 
     # --- one step (propagate kernels), float64 grid in C and F order; bandwidth beside it
@@ -316,6 +498,9 @@ def measure_targets(
                 )
                 add(_row("iteration/mem", shape, "float64", t, (t_nb, "bytes/bw", t_rd),
                          t_rd / t_nb, 1 / 1.5 if applies else None, note, order))  # fmt: skip
+                if jax_peer is not None and t == all_threads:
+                    with _threads(t):  # numba's; XLA keeps its own pool
+                        add(_jax_row(jax_peer, (w, b, XX, Y), shape, order, t, pair))
             del XX
             gc.collect()
         del w, X, Y
@@ -361,8 +546,33 @@ def measure_targets(
         caches=f"L1d {c.l1d >> 10} KiB, L2 {c.l2 >> 10} KiB, L3/core {c.l3_per_core >> 10} "
         f"KiB ({c.source})",
         quick=quick,
+        peers=_peer_notes(jax_peer),
     )
     return df
+
+
+def _jax_row(
+    peer: JaxDescent,
+    data: tuple[Arr, float, Arr, Arr],
+    shape: tuple[int, int],
+    order: str,
+    threads: int,
+    pair: Callable[[Callable[[], object], Callable[[], object]], tuple[float, float]],
+) -> dict[str, Any]:
+    """Numba's ``optimize`` kernel against the jitted JAX descent, per iteration."""
+    from vecstudy.backends import numba as nb
+
+    w, b, X, Y = data
+    lr = 1e-3
+    run, compile_s = peer.prepare(w, b, X, Y, ITERATIONS, lr)
+    t_nb, t_jax = pair(partial(nb.optimize, w, b, X, Y, ITERATIONS, lr, 100), run)
+    note = (
+        f"{ITERATIONS} iterations per call, compile {compile_s * 1e3:.0f} ms excluded; "
+        f"XLA's own threads"
+    )
+    return _row("descent vs jax", shape, "float64", threads,
+                (t_nb / ITERATIONS, "jax", t_jax / ITERATIONS), t_jax / t_nb, None, note,
+                order)  # fmt: skip
 
 
 def to_markdown(table: str, *, command: str, machine: str) -> str:
@@ -396,6 +606,7 @@ def format_targets(df: pd.DataFrame) -> str:
         f"{a.get('numba_threads', '?')}, SVML: {a.get('svml', '?')}, "
         f"fastmath: {a.get('fastmath', '?')}",
         f"caches: {a.get('caches', '?')}",
+        f"peers: {a.get('peers', '?')}",
         "step: one propagate on prepared arrays; iteration: public optimize time / "
         "iterations (validation, relayout included); ord: C = (n_x, m) C-ordered, "
         "F = sample-major; mem: bytes(X) / read bandwidth (same run, same threads)",
