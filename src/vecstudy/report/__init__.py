@@ -185,7 +185,8 @@ def write_report(
         add("timings", lambda: fg.figure_timings(summary))
     micro = summary[summary["kind"] == "micro"]
     if not micro.empty:
-        add("micro", lambda: fg.figure_micro(micro, all_threads))
+        skipped_micro = rows[(rows["status"] == "skipped") & (rows["kind"] == "micro")]
+        add("micro", lambda: fg.figure_micro(micro, all_threads, skipped=skipped_micro))
     asv_lines: list[str] = []
     if asv is not None:
         latest = latest_asv(asv)

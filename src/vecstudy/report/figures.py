@@ -21,7 +21,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,12 @@ from vecstudy.study.results import atomic_write_bytes
 
 #: Colour of each backend in every figure (others cycle through the default palette).
 COLORS: Final = {"python": "#d62728", "numba": "#2ca02c", "numpy": "#1f77b4"}
-LABELS: Final = {"python": "Python loop", "numba": "Numba", "numpy": "NumPy"}
+LABELS: Final = {
+    "python": "Python loop",
+    "numba": "Numba",
+    "numpy": "NumPy",
+    "dask": "Dask (NumPy in chunks)",
+}
 #: What the course measured for the 1,000,000-element dot product (seconds).
 COURSE_DOT: Final = {"python": 0.530, "numpy": 0.00146}
 FORMATS: Final = ("png", "svg")
@@ -98,6 +103,8 @@ def _tick_text(v: float, _pos: object = None) -> str:
         return ""
     if 1e-3 <= v < 1e4:
         return f"{v:g}"
+    if 1e4 <= v < 1e7:
+        return f"{v:,.0f}"
     exp = math.floor(math.log10(v))
     mant = v / 10**exp
     return f"{mant:g}e{exp}" if round(mant) != 1 else f"1e{exp}"
@@ -154,7 +161,7 @@ class ReadableLogLocator(Locator):
         return values[values > 0]
 
 
-def log_axis(ax: Axes, which: str = "y", kind: str = "plain", unit: str = "") -> None:
+def log_axis(ax: Axes, which: Literal["x", "y"] = "y", kind: str = "plain", unit: str = "") -> None:
     """Log ``which`` axis with at least three labelled ticks.
 
     ``kind``: ``"time"`` (seconds labelled ``200 µs``, ``5 ms``), ``"ms"`` (every
@@ -316,13 +323,15 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
             shown = ratio if ratio >= 1 else 1 / ratio
             text += f", {'~' if est else ''}{format_ratio(shown)} {word} than the loop"
         bars.append((be, float(r0["median"]), text, False))
-    if len(bars) < 2:
+    if not bars:
         return None
+    no_loop = not math.isfinite(loop_s)
     fig = Figure(figsize=(8.2, 0.75 * len(bars) + 1.9), layout="constrained")
     ax = fig.subplots()
     times = [b[1] for b in bars]
     left = 10.0 ** math.floor(math.log10(min(times)) - 0.3)
-    right = 10.0 ** math.ceil(math.log10(max(times)) + 1.6)  # room for the labels
+    right = 10.0 ** math.ceil(math.log10(max(times)) + 0.3)
+    span = math.log10(right / left)
     y = np.arange(len(bars))[::-1]
     for yi, (be, secs, text, hatched) in zip(y, bars, strict=True):
         ax.barh(
@@ -335,21 +344,34 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
             hatch="///" if hatched else None,
             linewidth=1.5,
         )
+        inside = math.log10(secs / left) > 0.55 * span  # a long bar holds its label
         ax.annotate(
             text,
             (secs, yi),
-            xytext=(6, 0),
+            xytext=(-6 if inside else 6, 0),
             textcoords="offset points",
             va="center",
+            ha="right" if inside else "left",
             fontsize=9,
             fontweight="bold" if be != "python" else "normal",
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "none"}
+            if inside
+            else None,
         )
+    names = [LABELS.get(b[0], b[0]) for b in bars]
     ax.set_yticks(y)
-    ax.set_yticklabels([LABELS.get(b[0], b[0]) for b in bars], fontsize=10)
+    ax.set_yticklabels(names, fontsize=10)
     log_axis(ax, "x", "ms")
     ax.set_xlim(left, right)
     ax.grid(visible=False, axis="y")
-    ax.set_xlabel("milliseconds per gradient step (log scale: each grid line is 10 times longer)")
+    ax.set_xlabel(
+        "milliseconds per gradient step (log scale: each grid line is 10 times longer)"
+        + (
+            "\nPython loop: not timed at any size (too slow for the time budget, --budget)"
+            if no_loop
+            else ""
+        )
+    )
     where = "the course's" if (n_x, m) == COURSE_SHAPE else "the size nearest the course's"
     ax.set_title(
         f"One gradient step at {where} {n_x}x{m} ({dtype}): Python loop, NumPy, Numba, "
@@ -440,7 +462,7 @@ def figure_time(
                 label="memory speed limit (time to read the data once)",
             )
         )
-    fig.legend(handles=handles, loc="outside upper center", ncol=4, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle("Time per gradient step vs problem size (lower is faster)")
     return fig
 
@@ -689,13 +711,19 @@ def figure_timings(summary: pd.DataFrame, threads: int | None = None) -> Figure:
     return fig
 
 
-def figure_micro(micro: pd.DataFrame, all_threads: int, threads: int | None = None) -> Figure:
+def figure_micro(
+    micro: pd.DataFrame,
+    all_threads: int,
+    threads: int | None = None,
+    skipped: pd.DataFrame | None = None,
+) -> Figure:
     """The micro-studies as points (log scale, fastest-slowest bars): loop vs NumPy vs Numba.
 
     One thread setting (default: the headline's).  Points rather than bars: on a
     log axis a bar's length depends on where the axis starts.  For the course's
     1,000,000-element dot product the course's own timings are drawn as dotted
-    lines, each with a legend entry.
+    lines, each with a legend entry.  An implementation in ``skipped`` (rows of a
+    results file) is named under its panel's axis with the reason, without a point.
     """
     t = base_threads(micro) if threads is None else threads
     micro = micro[(micro["threads"] == t) | (micro["backend"] == "python")]
@@ -719,7 +747,17 @@ def figure_micro(micro: pd.DataFrame, all_threads: int, threads: int | None = No
         sub["o"] = sub["backend"].map(lambda v: order.get(v, 3))
         sub = sub.sort_values(["o", "threads"])
         base = sub.loc[sub["backend"] == "python", "median"].min()
-        x = np.arange(len(sub))
+        missing: list[str] = []
+        if skipped is not None and not skipped.empty:
+            sk = skipped[(skipped["kind"] == "micro") & (skipped["operation"] == op)]
+            sk = sk[~sk["backend"].isin(set(sub["backend"]))]
+            for be, reason in zip(sk["backend"], sk["reason"], strict=True):
+                label = f"{LABELS.get(str(be), str(be))[:30]}\nnot timed:\n{_why_not(reason)}"
+                if label not in missing:
+                    missing.append(
+                        label.replace(" (--budget)", "").replace("for the ", "for\nthe ")
+                    )
+        x = np.arange(len(sub)) + len(missing)
         for xi, (_, r) in zip(x, sub.iterrows(), strict=True):
             ax.errorbar(
                 [xi],
@@ -736,9 +774,9 @@ def figure_micro(micro: pd.DataFrame, all_threads: int, threads: int | None = No
             ax.annotate(
                 text, (xi, r["median"]), textcoords="offset points", xytext=(12, -4), fontsize=8
             )
-        ax.set_xticks(x)
-        ax.set_xticklabels([LABELS.get(b, b) for b in sub["backend"]], fontsize=8)
-        ax.set_xlim(-0.5, len(sub) - 0.2)
+        ax.set_xticks(np.arange(len(missing) + len(sub)))
+        ax.set_xticklabels([*missing, *(LABELS.get(b, b) for b in sub["backend"])], fontsize=8)
+        ax.set_xlim(-0.5, len(missing) + len(sub) - 0.2)
         n = int(sub["m"].iloc[0]) if not sub.empty else 0
         rows = int(sub["n_x"].iloc[0]) if not sub.empty else 1
         size = f"{rows} x {n:,}" if rows > 1 else f"{n:,}"

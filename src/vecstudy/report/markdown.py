@@ -211,11 +211,13 @@ def _shape_line(
     loop_s, est, loop_from = math.nan, False, ""
     for be, name in HEAD_BACKENDS:
         r = rows[rows["backend"] == be]
-        if r.empty or not math.isfinite(float(r.iloc[0]["vs_python"])):
+        if r.empty:
             continue
         r0 = r.iloc[0]
-        loop_s, est, loop_from = float(r0["loop_s"]), bool(r0["vs_python_est"]), r0["loop_from"]
         times.append(f"{name} {format_seconds(float(r0['median']))}")
+        if not math.isfinite(float(r0["vs_python"])):
+            continue
+        loop_s, est, loop_from = float(r0["loop_s"]), bool(r0["vs_python_est"]), r0["loop_from"]
         parts.append(
             (
                 name,
@@ -225,8 +227,21 @@ def _shape_line(
                 est,
             )
         )
+    what = "One gradient-descent step" if op == "propagate" else "One gradient-descent iteration"
+    if first:
+        head = f"- **{what}, X of {n_x}x{m} {md_text(dtype, 20)}**"
+    else:
+        head = f"- **With {_threads_words(threads, all_threads)}**, the same step at {n_x}x{m}"
+    nbytes = float(here.iloc[0]["bytes_x"]) if not here.empty else math.nan
+    head += f" ({format_bytes(nbytes)}, {_threads_words(threads, all_threads)}): "
     if not parts:
-        return "", False
+        if not times or not first:
+            return "", False
+        return (
+            f"{head}{', '.join(times)}; the Python loop was too slow to time at every size "
+            "(see *Skipped cases*): add a smaller shape or raise --budget to compare with it.",
+            False,
+        )
     missing = [
         name
         for be, name in HEAD_BACKENDS
@@ -242,16 +257,7 @@ def _shape_line(
         if est
         else f"Python loop {format_seconds(loop_s)}"
     )
-    what = "One gradient-descent step" if op == "propagate" else "One gradient-descent iteration"
-    if first:
-        head = f"- **{what}, X of {n_x}x{m} {md_text(dtype, 20)}**"
-    else:
-        head = f"- **With {_threads_words(threads, all_threads)}**, the same step at {n_x}x{m}"
-    nbytes = float(here.iloc[0]["bytes_x"])
-    text = (
-        f"{head} ({format_bytes(nbytes)}, {_threads_words(threads, all_threads)}): "
-        f"{', '.join([loop, *times])}: {versus_loop(parts)}{note}."
-    )
+    text = f"{head}{', '.join([loop, *times])}: {versus_loop(parts)}{note}."
     if est:
         text += (
             f" Estimated: the loop was too slow to time at this size; its time is its time "
@@ -616,18 +622,18 @@ def build_markdown(
             "memory limit",
             "flags",
         ]
-        base = base_threads(kern)
-        settings = [base, *sorted({int(t) for t in kern["threads"]} - {base})]
+        one = base_threads(kern)
+        settings = [one, *sorted({int(t) for t in kern["threads"]} - {one})]
         for t in settings:
-            if t == base:
-                part = kern[(kern["threads"] == base) | (kern["backend"] == "python")]
+            if t == one:
+                part = kern[(kern["threads"] == one) | (kern["backend"] == "python")]
             else:
                 part = kern[(kern["threads"] == t) & (kern["backend"] != "python")]
             if part.empty:
                 continue
             if len(settings) > 1:
                 lines += [f"### {_threads_words(t).capitalize()}", ""]
-                if t != base:
+                if t != one:
                     lines += [
                         "Shown apart: on a shared or busy machine timings with more threads "
                         "are noisy, and NumPy's BLAS threads are not Numba's. `vs python` is "

@@ -37,7 +37,7 @@ def _python_samples(
     """:func:`python_samples`, each with the shape the loop was timed at (``"NxM"``)."""
     kern = summary[summary["kind"] == "kernel"]
     py = kern[kern["backend"] == "python"]
-    out: dict[tuple[str, str, int, int], tuple[Any, bool]] = {}
+    out: dict[tuple[str, str, int, int], tuple[Any, bool, str]] = {}
     shapes = kern.drop_duplicates(["operation", "dtype", "n_x", "m"])
     for op, dt, n_x, m in zip(
         shapes["operation"], shapes["dtype"], shapes["n_x"], shapes["m"], strict=True
