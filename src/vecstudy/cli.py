@@ -418,7 +418,14 @@ def _cmd_info(_args: argparse.Namespace) -> int:
     print(f"vecstudy {vecstudy.__version__}")
     for line in settings:
         print(line)
-    print(f"available backends: {', '.join(backends.available_backends())}")
+    from vecstudy.study.options import missing_backends
+
+    missing = missing_backends()
+    gone = {name for name, _ in missing}
+    names = [n for n in backends.available_backends() if n not in gone]
+    print(f"available backends: {', '.join(names)}")
+    if missing:
+        print("not installed: " + ", ".join(f"{n} (pip install '.[{e}]')" for n, e in missing))
     for key, value in mach.items():
         print(f"{key}: {value}")
     for lib in threads.get("blas", []):

@@ -99,6 +99,11 @@ def available_backends() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def backend_extra(name: str) -> str | None:
+    """The pip extra that installs backend ``name``'s optional dependencies (None: none needed)."""
+    return _EXTRAS.get(name)
+
+
 def unknown_backend_message(name: object, source: str) -> str:
     """The error text for an unknown backend name coming from ``source``."""
     valid = ", ".join(repr(n) for n in (*available_backends(), "auto"))

@@ -138,6 +138,134 @@ def format_flags(flags: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- headline
+#: The backends the headline sets against the Python loop, with their names in words.
+HEAD_BACKENDS: Final = (("numpy", "NumPy"), ("numba", "Numba"))
+
+
+def base_threads(kern: pd.DataFrame) -> int:
+    """The thread setting the headline quotes: one thread when it was run, else the fewest."""
+    values = {int(t) for t in kern.loc[kern["backend"] != "python", "threads"]}
+    return 1 if 1 in values or not values else min(values)
+
+
+def headline_op(kern: pd.DataFrame) -> str:
+    """``"propagate"`` (one gradient step, where the loop is timed at most sizes) if it was
+    run, else ``"optimize"``."""
+    ops = set(kern["operation"])
+    return "propagate" if "propagate" in ops or not ops else "optimize"
+
+
+def headline_dtype(kern: pd.DataFrame) -> str:
+    """``"float64"`` (what the course uses) if it was run, else the first dtype."""
+    dtypes = list(dict.fromkeys(kern["dtype"]))
+    return "float64" if "float64" in dtypes or not dtypes else str(dtypes[0])
+
+
+def headline_shapes(kern: pd.DataFrame) -> list[tuple[int, int]]:
+    """The shapes the headline quotes: the course's 12288x209 (or the shape nearest it in
+    elements among those where every backend was timed), then the largest shape."""
+    op, dtype, threads = headline_op(kern), headline_dtype(kern), base_threads(kern)
+    here = kern[(kern["operation"] == op) & (kern["dtype"] == dtype)]
+    fast = here[(here["backend"] != "python") & (here["threads"] == threads)]
+    sizes = fast.drop_duplicates(["n_x", "m"])[["n_x", "m"]]
+    if sizes.empty:
+        return []
+    wanted = {be for be, _ in HEAD_BACKENDS} & set(fast["backend"])
+    finite = fast[fast["vs_python"].astype(float).map(math.isfinite)]
+    shapes = [(int(n), int(mm)) for n, mm in zip(sizes["n_x"], sizes["m"], strict=True)]
+    complete = [
+        set(finite[(finite["n_x"] == n) & (finite["m"] == mm)]["backend"]) >= wanted
+        for n, mm in shapes
+    ]
+    target = COURSE_SHAPE[0] * COURSE_SHAPE[1]
+    distance = [
+        abs(math.log(n * mm / target)) + (0 if ok or not any(complete) else math.inf)
+        for (n, mm), ok in zip(shapes, complete, strict=True)
+    ]
+    picks = [shapes[distance.index(min(distance))]]
+    big = max(shapes, key=lambda nm: nm[0] * nm[1])
+    if big not in picks:
+        picks.append(big)
+    return picks
+
+
+def _threads_words(threads: int, all_threads: int | None = None) -> str:
+    text = "one thread" if threads == 1 else f"{threads} threads"
+    return text + (" (all cores)" if threads > 1 and threads == all_threads else "")
+
+
+def _shape_line(
+    kern: pd.DataFrame, n_x: int, m: int, threads: int, *, first: bool, all_threads: int
+) -> tuple[str, bool]:
+    """One headline line for a shape and thread setting, and whether it holds an estimate."""
+    op, dtype = headline_op(kern), headline_dtype(kern)
+    here = kern[
+        (kern["operation"] == op)
+        & (kern["dtype"] == dtype)
+        & (kern["n_x"] == n_x)
+        & (kern["m"] == m)
+    ]
+    rows = here[(here["backend"] != "python") & (here["threads"] == threads)]
+    parts: list[tuple[str, float, float, float, bool]] = []
+    times: list[str] = []
+    loop_s, est, loop_from = math.nan, False, ""
+    for be, name in HEAD_BACKENDS:
+        r = rows[rows["backend"] == be]
+        if r.empty:
+            continue
+        r0 = r.iloc[0]
+        times.append(f"{name} {format_seconds(float(r0['median']))}")
+        if not math.isfinite(float(r0["vs_python"])):
+            continue
+        loop_s, est, loop_from = float(r0["loop_s"]), bool(r0["vs_python_est"]), r0["loop_from"]
+        parts.append(
+            (
+                name,
+                float(r0["vs_python"]),
+                float(r0["vs_python_lo"]),
+                float(r0["vs_python_hi"]),
+                est,
+            )
+        )
+    what = "One gradient-descent step" if op == "propagate" else "One gradient-descent iteration"
+    if first:
+        head = f"- **{what}, X of {n_x}x{m} {md_text(dtype, 20)}**"
+    else:
+        head = f"- **With {_threads_words(threads, all_threads)}**, the same step at {n_x}x{m}"
+    nbytes = float(here.iloc[0]["bytes_x"]) if not here.empty else math.nan
+    head += f" ({format_bytes(nbytes)}, {_threads_words(threads, all_threads)}): "
+    if not parts:
+        if not times or not first:
+            return "", False
+        return (
+            f"{head}{', '.join(times)}; the Python loop was too slow to time at every size "
+            "(see *Skipped cases*): add a smaller shape or raise --budget to compare with it.",
+            False,
+        )
+    missing = [
+        name
+        for be, name in HEAD_BACKENDS
+        if be in set(kern["backend"]) and name not in {p[0] for p in parts}
+    ]
+    note = (
+        f" ({' and '.join(missing)}: not timed at this size, see *Skipped cases*)"
+        if missing
+        else ""
+    )
+    loop = (
+        f"Python loop ~{format_seconds(loop_s)} (estimated)"
+        if est
+        else f"Python loop {format_seconds(loop_s)}"
+    )
+    text = f"{head}{', '.join([loop, *times])}: {versus_loop(parts)}{note}."
+    if est:
+        text += (
+            f" Estimated: the loop was too slow to time at this size; its time is its time "
+            f"per element at {md_text(loop_from, 40)} (where it was timed) times the elements."
+        )
+    return text, est
+
+
 def headline(
     summary: pd.DataFrame,
     kern: pd.DataFrame,
@@ -146,8 +274,16 @@ def headline(
 ) -> list[str]:
     """The plain-words answer, as Markdown bullet lines (empty when nothing was measured).
 
+    It quotes one thread (:func:`base_threads`), one gradient step (``propagate``,
+    timed for the loop at more sizes than ``optimize``) in float64, at the course's
+    12288x209 (or the shape nearest it) and at the largest shape
+    (:func:`headline_shapes`): the times, and the speedups over the Python loop
+    exactly as the *Kernels* table shows them.  The loop's time is measured wherever
+    it was timed at that shape; beyond, it is estimated and the line says so in
+    words.  Other thread settings get a line of their own, after.
+
     ``micro_ratios`` maps ``"numpy"``/``"numba"`` to ``(ratio, low, high, n)`` of
-    the dot product over the Python loop.
+    the dot product over the Python loop (one thread).
     """
     lines: list[str] = []
     if micro_ratios:
@@ -164,84 +300,36 @@ def headline(
             if key in micro_ratios
         ]
         lines.append(
-            f"- **Dot product of two {n:,}-element vectors** (the course's example): "
+            f"- **Dot product of two {n:,}-element vectors** (the course's example, one thread): "
             + versus_loop(dot)
             + " (the course measured 363x for `np.dot`)."
         )
-    opt = kern[(kern["operation"] == "optimize") & (kern["backend"] != "python")]
-    if not opt.empty:
-        dtype = "float64" if "float64" in set(opt["dtype"]) else str(opt["dtype"].iloc[0])
-        threads = int(opt["threads"].max())
-        opt = opt[(opt["dtype"] == dtype) & (opt["threads"] == threads)]
-        sizes = opt.drop_duplicates(["n_x", "m"])[["n_x", "m"]]
-        target = COURSE_SHAPE[0] * COURSE_SHAPE[1]
-        elements = sizes["n_x"] * sizes["m"]
-        picks = []
-        wanted = [be for be in ("numpy", "numba") if be in set(opt["backend"])]
-        finite = opt[opt["vs_python"].astype(float).map(math.isfinite)]
-        complete = [
-            set(finite[(finite["n_x"] == n) & (finite["m"] == mm)]["backend"]) >= set(wanted)
-            for n, mm in zip(sizes["n_x"], sizes["m"], strict=True)
-        ]
-        if not sizes.empty:
-            # the size nearest the course's, among those where every backend was timed
-            distance = [
-                abs(math.log(e / target)) + (0 if ok else math.inf)
-                for e, ok in zip(elements, complete, strict=True)
-            ]
-            if not any(complete):
-                distance = [abs(math.log(e / target)) for e in elements]
-            near = sizes.iloc[distance.index(min(distance))]
-            picks.append((int(near["n_x"]), int(near["m"])))
-            big = sizes.iloc[int(elements.to_numpy().argmax())]
-            if (int(big["n_x"]), int(big["m"])) not in picks:
-                picks.append((int(big["n_x"]), int(big["m"])))
-        any_est = False
+    shown = kern[kern["backend"] != "python"]
+    any_est = False
+    if not shown.empty:
+        threads = base_threads(kern)
+        all_threads = int(kern["threads"].max())
+        picks = headline_shapes(kern)
         for n_x, m in picks:
-            here = opt[(opt["n_x"] == n_x) & (opt["m"] == m)]
-            parts: list[tuple[str, float, float, float, bool]] = []
-            for be, name in (("numpy", "NumPy"), ("numba", "Numba")):
-                r = here[here["backend"] == be]
-                if r.empty or not math.isfinite(r.iloc[0]["vs_python"]):
-                    continue
-                r0 = r.iloc[0]
-                any_est |= bool(r0["vs_python_est"])
-                parts.append(
-                    (
-                        name,
-                        float(r0["vs_python"]),
-                        float(r0["vs_python_lo"]),
-                        float(r0["vs_python_hi"]),
-                        bool(r0["vs_python_est"]),
+            text, est = _shape_line(kern, n_x, m, threads, first=True, all_threads=all_threads)
+            if text:
+                lines.append(text)
+                any_est |= est
+        others = sorted({int(t) for t in shown["threads"]} - {threads})
+        for t in others:
+            for n_x, m in picks[:1]:
+                text, est = _shape_line(kern, n_x, m, t, first=False, all_threads=all_threads)
+                if text:
+                    lines.append(
+                        text + " The loop itself runs on one thread. Timings with more threads "
+                        "are noisy on a shared or busy machine, and NumPy's BLAS threads are "
+                        f"not Numba's: see *{_threads_words(t).capitalize()}* under *Kernels*."
                     )
-                )
-            missing = [
-                name
-                for be, name in (("numpy", "NumPy"), ("numba", "Numba"))
-                if be in wanted
-                and not (
-                    (finite["backend"] == be) & (finite["n_x"] == n_x) & (finite["m"] == m)
-                ).any()
-            ]
-            note = (
-                f" ({' and '.join(missing)}: not timed at this size, see *Skipped cases*)"
-                if missing
-                else ""
-            )
-            if parts:
-                nbytes = here.iloc[0]["bytes_x"]
-                lines.append(
-                    f"- **One gradient-descent iteration, X of {n_x}x{m} {md_text(dtype, 20)}** "
-                    f"({format_bytes(nbytes)}, {threads} thread{'s' if threads > 1 else ''}): "
-                    + versus_loop(parts)
-                    + f"{note}."
-                )
-        if any_est:
-            lines.append(
-                "- `~...*`: an estimate. The Python loop was skipped at that size as too slow; "
-                "its time is its measured cost per element of X at the largest size it was "
-                "timed at, times the elements."
-            )
+                    any_est |= est
+    if any_est:
+        lines.append(
+            "- `~...*`: an estimate (the Python loop was not timed at that size; see above)."
+        )
     if lines:
         how = "interleaved timings" if interleaved else "timings (not interleaved)"
         lines.append(
@@ -252,7 +340,7 @@ def headline(
 
 
 def stability_lines(summary: pd.DataFrame) -> list[str]:
-    """One line summarizing the stability flags of every case."""
+    """One line summarizing the stability flags of every case, and what to do about them."""
     if summary.empty:
         return []
     flagged = summary[summary["flags"].map(bool)]
@@ -262,11 +350,24 @@ def stability_lines(summary: pd.DataFrame) -> list[str]:
     for flags in flagged["flags"]:
         for f in flags:
             counts[f] = counts.get(f, 0) + 1
-    detail = "; ".join(f"{k}: {v} ({FLAG_TEXT[k]})" for k, v in sorted(counts.items()))
+    detail = "; ".join(f"{v} {FLAG_TEXT[k]}" for k, v in sorted(counts.items()))
+    repeats = int(summary["n"].max())
+    todo = []
+    if {"cv", "outlier", "load"} & set(counts):
+        todo.append("close other programs (browser tabs, builds, other studies) and run again")
+        todo.append(
+            f"raise --repeats (this run: {repeats}) so that each median rests on more timings"
+        )
+    if "short" in counts:
+        todo.append("raise --min-time so that each timing lasts longer")
+    if "bandwidth" in counts:
+        todo.append(
+            "ignore the memory speed limit where it is marked (it was measured on a busy moment)"
+        )
     return [
-        f"- **Stability:** {len(flagged)} of {len(summary)} cases flagged unstable ⚠ "
-        f"({detail}). Their numbers are less certain than their intervals say; flagged cases "
-        "are marked ⚠ in the tables and circled in the figures."
+        f"- ⚠ **Stability:** {len(flagged)} of {len(summary)} cases flagged unstable ({detail}). "
+        "Their medians are less certain than their intervals say; they carry ⚠ in the "
+        f"tables' *flags* column. To steady them: {'; '.join(todo)}."
     ]
 
 
@@ -415,14 +516,19 @@ def _kernel_rows(kern: pd.DataFrame) -> list[list[object]]:
 
 
 FIG_TEXT: Final = {
-    "time": "Time per gradient step and per optimize iteration against the size of X "
-    "(bars: min-max of the raw timings). The grey line is the time to read X once at the "
-    "measured read bandwidth: no step can beat it by much (NumPy reads X twice per step).",
-    "speedup": "Speedup per gradient step and per optimize iteration over the Python loop "
-    "(timed on one thread) and over NumPy with the same thread setting; bars: 95% bootstrap "
-    "intervals; hollow markers: over an estimated loop time.",
-    "bandwidth": "Effective bandwidth, bytes of X divided by the time per step, against "
-    "the bandwidth measured by reading an array of the same size (black).",
+    "headline": "One gradient step at the course's size (12288x209, float64), one thread: "
+    "the Python loop, NumPy and Numba (log scale: each step of the axis is 10 times longer). "
+    "A hatched bar is an estimate (the loop was too slow to time at that size).",
+    "time": "Time per gradient step against the size of X, one thread setting per figure "
+    "(bars: fastest and slowest timing). The grey band is the memory speed limit, the time "
+    "to read the data once: no step can beat it by much (NumPy reads X twice per step). "
+    "Cases not timed are listed under the panels.",
+    "speedup": "How many times faster than the Python loop (timed on one thread), and than "
+    "NumPy with the same threads, per gradient step; bars: 95% bootstrap intervals; hollow "
+    "markers: over an estimated loop time.",
+    "bandwidth": "How fast each step goes through the data (bytes of X divided by the time "
+    "per step), against the memory speed measured by reading an array of the same size "
+    "(the limit: black).",
     "timings": "The distribution of the raw timings of every kernel case, relative to its "
     "median: a stable case is a flat box at 1.",
     "micro": "The course's micro-studies. The course measured 530 ms for the loop and "
@@ -490,34 +596,51 @@ def build_markdown(
         lines += [
             "## Kernels",
             "",
-            "Seconds per gradient step (`propagate`) or per iteration (`optimize`). "
-            "`vs python`: the Python loop's median over this one (same shape and dtype), "
-            "`~...*` where the loop was estimated; `vs numpy`: NumPy's median with the same "
-            "threads over this one; brackets: 95% intervals; `GB/s`: bytes of X / median; "
-            "`read X`: time to read X once at the measured read bandwidth (⚠: that "
-            "measurement was slower than a step, so it bounds nothing); `flags`: stability.",
-            "",
-            markdown_table(
-                [
-                    "op",
-                    "shape",
-                    "bytes X",
-                    "dtype",
-                    "backend",
-                    "threads",
-                    "median",
-                    "min / IQR / max",
-                    "n",
-                    "vs python",
-                    "vs numpy",
-                    "GB/s",
-                    "read X",
-                    "flags",
-                ],
-                _kernel_rows(kern),
-            ),
+            "Time per gradient step (`propagate`) or per iteration (`optimize`). "
+            "`vs python`: the Python loop's median (one thread) over this one (same shape "
+            "and dtype), `~...*` where the loop's time is an estimate (it was too slow to "
+            "time at that size); `vs numpy`: NumPy's median with the same threads over this "
+            "one; brackets: 95% intervals; `GB/s`: bytes of X / median; `memory limit`: the "
+            "time to read X once from memory at the speed measured here, which no step can "
+            "beat by much (⚠: that measurement was slower than a step, so it bounds "
+            "nothing); `flags`: stability (⚠, see *In plain words*).",
             "",
         ]
+        header = [
+            "op",
+            "shape",
+            "bytes X",
+            "dtype",
+            "backend",
+            "threads",
+            "median",
+            "min / IQR / max",
+            "n",
+            "vs python",
+            "vs numpy",
+            "GB/s",
+            "memory limit",
+            "flags",
+        ]
+        one = base_threads(kern)
+        settings = [one, *sorted({int(t) for t in kern["threads"]} - {one})]
+        for t in settings:
+            if t == one:
+                part = kern[(kern["threads"] == one) | (kern["backend"] == "python")]
+            else:
+                part = kern[(kern["threads"] == t) & (kern["backend"] != "python")]
+            if part.empty:
+                continue
+            if len(settings) > 1:
+                lines += [f"### {_threads_words(t).capitalize()}", ""]
+                if t != one:
+                    lines += [
+                        "Shown apart: on a shared or busy machine timings with more threads "
+                        "are noisy, and NumPy's BLAS threads are not Numba's. `vs python` is "
+                        "still over the loop on one thread.",
+                        "",
+                    ]
+            lines += [markdown_table(header, _kernel_rows(part)), ""]
     read = summary[summary["kind"] == "bandwidth"]
     if not read.empty:
         lines += [

@@ -28,9 +28,16 @@ def python_samples(summary: pd.DataFrame) -> dict[tuple[str, str, int, int], tup
     timed, else the samples of the largest timed shape scaled by the ratio of
     elements (``estimated`` True).
     """
+    return {k: (v[0], v[1]) for k, v in _python_samples(summary).items()}
+
+
+def _python_samples(
+    summary: pd.DataFrame,
+) -> dict[tuple[str, str, int, int], tuple[Any, bool, str]]:
+    """:func:`python_samples`, each with the shape the loop was timed at (``"NxM"``)."""
     kern = summary[summary["kind"] == "kernel"]
     py = kern[kern["backend"] == "python"]
-    out: dict[tuple[str, str, int, int], tuple[Any, bool]] = {}
+    out: dict[tuple[str, str, int, int], tuple[Any, bool, str]] = {}
     shapes = kern.drop_duplicates(["operation", "dtype", "n_x", "m"])
     for op, dt, n_x, m in zip(
         shapes["operation"], shapes["dtype"], shapes["n_x"], shapes["m"], strict=True
@@ -39,11 +46,11 @@ def python_samples(summary: pd.DataFrame) -> dict[tuple[str, str, int, int], tup
         key = (str(op), str(dt), int(n_x), int(m))
         same = here[(here["n_x"] == n_x) & (here["m"] == m)]
         if not same.empty:
-            out[key] = (same.iloc[0]["samples"], False)
+            out[key] = (same.iloc[0]["samples"], False, f"{n_x}x{m}")
         elif not here.empty:
             ref = here.iloc[int(np.argmax((here["n_x"] * here["m"]).to_numpy()))]
             scale = (n_x * m) / (ref["n_x"] * ref["m"])
-            out[key] = (np.asarray(ref["samples"]) * scale, True)
+            out[key] = (np.asarray(ref["samples"]) * scale, True, f"{ref['n_x']}x{ref['m']}")
     return out
 
 
@@ -56,7 +63,9 @@ def kernel_table(summary: pd.DataFrame) -> pd.DataFrame:
     thread setting over this case), ``gbps`` (``bytes_x / median / 1e9``),
     ``limit_s`` (``bytes_x`` over the measured read bandwidth of the same size
     and threads: the time to read ``X`` once) and ``limit_flagged`` (that
-    bandwidth measurement was slower than a step, so it bounds nothing).
+    bandwidth measurement was slower than a step, so it bounds nothing), ``loop_s``
+    (the median of the Python loop's timings ``vs_python`` is taken over, estimated
+    where ``vs_python_est``) and ``loop_from`` (the shape the loop was timed at).
     """
     kern = summary[summary["kind"] == "kernel"].copy()
     extra = [
@@ -70,10 +79,12 @@ def kernel_table(summary: pd.DataFrame) -> pd.DataFrame:
         "gbps",
         "limit_s",
         "limit_flagged",
+        "loop_s",
+        "loop_from",
     ]
     if kern.empty:
         return kern.assign(**{c: [] for c in extra})
-    pys = python_samples(summary)
+    pys = _python_samples(summary)
     npy = {
         (r["operation"], r["dtype"], r["n_x"], r["m"], r["threads"]): r["samples"]
         for _, r in kern[kern["backend"] == "numpy"].iterrows()
@@ -83,7 +94,7 @@ def kernel_table(summary: pd.DataFrame) -> pd.DataFrame:
     values: dict[str, list[Any]] = {c: [] for c in extra}
     for _, r in kern.iterrows():
         key = (r["operation"], r["dtype"], r["n_x"], r["m"])
-        py, est = pys.get(key, (None, False))
+        py, est, loop_from = pys.get(key, (None, False, ""))
         if r["backend"] == "python":
             vp = (1.0, math.nan, math.nan)
         elif py is not None:
@@ -101,4 +112,6 @@ def kernel_table(summary: pd.DataFrame) -> pd.DataFrame:
         values["gbps"].append(r["bytes_x"] / r["median"] / 1e9)
         values["limit_s"].append(math.nan if rd is None else rd["median"])
         values["limit_flagged"].append(bool(rd is not None and "bandwidth" in rd["flags"]))
+        values["loop_s"].append(math.nan if py is None else float(np.median(py)))
+        values["loop_from"].append(loop_from)
     return kern.assign(**values)

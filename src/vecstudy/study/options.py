@@ -44,12 +44,22 @@ TIMING_DEFAULTS: Final[Mapping[str, object]] = {
     "iterations": 10,
 }
 
-#: The grid of ``vecstudy study``: about two minutes on a 2-core machine, compilation included.
+#: Why the study runs on one thread unless asked for more (shown in ``--help`` and docs).
+ONE_THREAD_WHY: Final = (
+    "one thread by default: the question is what vectorization and compilation buy, not "
+    "cores; two threads on a shared 2-core machine give noisy timings, and NumPy's BLAS "
+    "threads and Numba's threads are not the same thing (run --threads 1,all to see them "
+    "apart, in a section of their own)"
+)
+
+#: The grid of ``vecstudy study``: about two minutes on a 2-core machine, compilation
+#: included.  12288x209 is the course's training set (209 images of 64x64x3); the
+#: backends are those that load here (``installed``), on one thread (:data:`ONE_THREAD_WHY`).
 STUDY_DEFAULTS: Final[Mapping[str, object]] = {
-    "shapes": "10x1000,100x10000,1000x10000,1000x100000",
-    "backends": "all",
+    "shapes": "10x1000,12288x209,100x10000,1000x10000,1000x100000",
+    "backends": "installed",
     "dtypes": "float64,float32",
-    "threads": "1,all",
+    "threads": "1",
     **TIMING_DEFAULTS,
     "micro": True,
     "micro_size": 1_000_000,
@@ -66,9 +76,10 @@ DEFAULTS: Final[Mapping[str, object]] = {
 #: What one timing is made of; bigger is steadier, slower.
 HELP: Final[Mapping[str, str]] = {
     "shapes": "shapes of X, n_x by m, e.g. 10x1000,100x10000",
-    "backends": "backends to time, or 'all'",
+    "backends": "backends to time; 'installed' = every backend whose dependencies are "
+    "installed here ('vecstudy info' lists them), 'all' = every registered one",
     "dtypes": "float64 and/or float32",
-    "threads": "thread counts (Numba and BLAS); 'all' = every available core",
+    "threads": "thread counts (Numba and BLAS); 'all' = every available core; " + ONE_THREAD_WHY,
     "repeats": "interleaved rounds per case (each gives one raw timing; 'vecstudy compare' "
     "needs 4 or more to call a change significant)",
     "min_time": "seconds one timing lasts at least; sets the loop count (timeit uses 0.2)",
@@ -229,17 +240,48 @@ def parse_shapes(value: object, source: str) -> tuple[tuple[int, int], ...]:
     return _dedupe(shapes)
 
 
+def missing_backends() -> list[tuple[str, str]]:
+    """Registered backends whose optional dependencies are not installed: ``(name, extra)``.
+
+    A backend that needs no extra is part of every install; one that does is
+    loaded (:func:`vecstudy.backends.load`) to find out.
+    """
+    missing = []
+    for name in backends.available_backends():
+        extra = backends.backend_extra(name)
+        if extra is None:
+            continue
+        try:
+            backends.load(name)
+        except backends.BackendUnavailable:
+            missing.append((name, extra))
+    return missing
+
+
+def installed_backends() -> tuple[str, ...]:
+    """Registered backends that load here, in registration order (:func:`missing_backends`)."""
+    missing = {name for name, _ in missing_backends()}
+    return tuple(n for n in backends.available_backends() if n not in missing)
+
+
 def parse_backends(value: object, source: str) -> tuple[str, ...]:
-    """Parse backend names (comma-separated or a list); ``"all"`` means every registered one."""
+    """Parse backend names (comma-separated or a list).
+
+    ``"all"`` means every registered backend (one whose dependencies are missing is
+    then recorded as skipped, with the command that installs it); ``"installed"``
+    every registered backend that loads here (:func:`installed_backends`).
+    """
     valid = backends.available_backends()
     names: list[str] = []
     for item in _items(value, source, "backend names"):
         if item == "all":
             names.extend(valid)
+        elif item == "installed":
+            names.extend(installed_backends())
         elif isinstance(item, str) and item in valid:
             names.append(item)
         else:
-            choices = ", ".join(repr(v) for v in (*valid, "all"))
+            choices = ", ".join(repr(v) for v in (*valid, "all", "installed"))
             raise BenchOptionError(
                 f"{source}: unknown backend {short(item)}; valid backends are {choices}"
             )

@@ -74,12 +74,13 @@ SHORT_S: Final = 1e-3
 ALPHA: Final = 0.05
 FACTOR: Final = 1.25
 
+#: Each flag in words, to follow "N cases" (the report says what to do about them).
 FLAG_TEXT: Final = {
-    "cv": "coefficient of variation 10% or more",
-    "outlier": "min or max 50% or more from the mean",
-    "short": "a timing shorter than the clock resolves well (1 ms)",
-    "load": "load average above the cores in use",
-    "bandwidth": "reading X took longer than the step that reads it",
+    "cv": "whose timings varied by 10% or more",
+    "outlier": "with one timing 50% or more away from the mean",
+    "short": "with timings shorter than the clock measures well (1 ms)",
+    "load": "timed while other programs kept the cores busy (load average above the cores used)",
+    "bandwidth": "with a memory-speed probe slower than the step it should bound",
 }
 
 
