@@ -54,7 +54,9 @@ Fast-math flags are ``reassoc, contract, arcp, nsz, afn`` (never ``nnan``/``ninf
 non-finite values stay detectable).  Every function is compiled lazily, on first use
 for each dtype, and cached on disk (``cache=True, error_model="numpy"``); where no cache
 directory is writable they compile without one (:class:`NumbaCacheWarning`), and with
-``NUMBA_DISABLE_JIT=1`` they run as plain Python.
+``NUMBA_DISABLE_JIT=1`` they run as plain Python.  Each ``parallel=True`` kernel is
+called from Python only, never from another cached kernel (see :func:`_jit`): the step
+and the descent are inline helpers compiled into a serial and a parallel kernel each.
 
 Conventions
 -----------
