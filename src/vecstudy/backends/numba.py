@@ -54,7 +54,9 @@ Fast-math flags are ``reassoc, contract, arcp, nsz, afn`` (never ``nnan``/``ninf
 non-finite values stay detectable).  Every function is compiled lazily, on first use
 for each dtype, and cached on disk (``cache=True, error_model="numpy"``); where no cache
 directory is writable they compile without one (:class:`NumbaCacheWarning`), and with
-``NUMBA_DISABLE_JIT=1`` they run as plain Python.
+``NUMBA_DISABLE_JIT=1`` they run as plain Python.  Each ``parallel=True`` kernel is
+called from Python only, never from another cached kernel (see :func:`_jit`): the step
+and the descent are inline helpers compiled into a serial and a parallel kernel each.
 
 Conventions
 -----------
@@ -102,17 +104,49 @@ class NumbaCacheWarning(RuntimeWarning):
 _cache_warned = False
 
 
-def _jit(*, parallel: bool = False, fastmath: frozenset[str] = FASTMATH) -> Any:
+class _FlagSet(set):  # type: ignore[type-arg]
+    """A set of fast-math flags that prints in sorted order.
+
+    Numba names each compiled function with an ABI tag built from ``str()`` of its
+    options, and ``str()`` of a plain set of strings follows the hash seed: each process
+    would name the same kernel differently.  Sorted, the names are the same in every
+    process.
+    """
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(repr(f) for f in sorted(self)) + "}"
+
+    __str__ = __repr__
+
+
+def _jit(
+    *, parallel: bool = False, fastmath: frozenset[str] = FASTMATH, inline: bool = False
+) -> Any:
     """``njit`` with this module's flags and ``cache=True``.
 
     Where numba finds no writable cache directory (a read-only install, a read-only
     ``NUMBA_CACHE_DIR``) it refuses ``cache=True`` with "cannot cache function ... no
     locator available": the function is then compiled without a disk cache, and one
     :class:`NumbaCacheWarning` says so.
+
+    No cached function may call a ``parallel=True`` one (numba #8578, #9938): when the
+    callee comes from the disk cache, the caller is compiled and cached without the
+    hook that starts numba's thread pool on load, and a later process that loads the
+    caller first calls a null pointer (SIGSEGV).  Loops in ``prange`` shared by a
+    serial and a parallel kernel live in ``inline=True`` helpers, inlined into each
+    caller before it is compiled, so that each ``parallel=True`` kernel is called from
+    Python only.
     """
 
     def compile_(fn: Any, cache: bool) -> Any:
-        return njit(fn, cache=cache, fastmath=set(fastmath), error_model="numpy", parallel=parallel)
+        return njit(
+            fn,
+            cache=cache,
+            fastmath=_FlagSet(fastmath),
+            error_model="numpy",
+            parallel=parallel,
+            inline="always" if inline else "never",
+        )
 
     def decorate(fn: Any) -> Any:
         global _cache_warned  # one warning per process
@@ -734,22 +768,6 @@ def _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, z, dwk):  # type: ignore[no-un
     return db, cost
 
 
-@_jit(parallel=True)
-def _chunks_parallel(w, b, Xs, Y, with_cost, mode, B, T, zbuf, dwp, dbp, cp):  # type: ignore[no-untyped-def]
-    for k in prange(dwp.shape[0]):
-        db, c = _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, zbuf[k], dwp[k])
-        dbp[k] = db
-        cp[k] = c
-
-
-@_jit()
-def _chunks_serial(w, b, Xs, Y, with_cost, mode, B, T, zbuf, dwp, dbp, cp):  # type: ignore[no-untyped-def]
-    for k in range(dwp.shape[0]):
-        db, c = _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, zbuf[0], dwp[k])
-        dbp[k] = db
-        cp[k] = c
-
-
 @_jit()
 def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
     """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, eight rows at a time.
@@ -851,64 +869,39 @@ def _panel_backward(X, d, r0, r1, dw):  # type: ignore[no-untyped-def]
         i += 1
 
 
-@_jit(parallel=True)
-def _split_parallel(w, X, P, d, zp, dw, forward):  # type: ignore[no-untyped-def]
-    n_x = X.shape[0]
-    for p in prange(zp.shape[0] - 1):
-        r1 = min((p + 1) * P, n_x)
-        if forward:
-            _panel_forward(w, X, p * P, r1, zp[p])
-        else:
-            _panel_backward(X, d, p * P, r1, dw)
-
-
-@_jit()
-def _split_serial(w, X, P, d, zp, dw, forward):  # type: ignore[no-untyped-def]
-    n_x = X.shape[0]
-    for p in range(zp.shape[0] - 1):
-        r1 = min((p + 1) * P, n_x)
-        if forward:
-            _panel_forward(w, X, p * P, r1, zp[p])
-        else:
-            _panel_backward(X, d, p * P, r1, dw)
-
-
-@_jit()
-def _sums_split(w, b, X, Y, with_cost, P, parallel, zp, dw):  # type: ignore[no-untyped-def]
-    """Two passes by panels of ``P`` rows; ``zp`` is ``(n_panels + 1, m)``, its last row z."""
-    n_p = zp.shape[0] - 1
-    z = zp[n_p]
-    if parallel:
-        _split_parallel(w, X, P, z, zp, dw, True)
-    else:
-        _split_serial(w, X, P, z, zp, dw, True)
-    for j in range(z.shape[0]):
-        z[j] = b
-    for p in range(n_p):  # fixed order: panel 0, 1, 2, ...
-        row = zp[p]
-        for j in range(z.shape[0]):
-            z[j] += row[j]
-    db, cost = _link(z, Y, with_cost)
-    if parallel:
-        _split_parallel(w, X, P, z, zp, dw, False)
-    else:
-        _split_serial(w, X, P, z, zp, dw, False)
-    return db, cost
-
-
-@_jit()
-def _sums(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ignore[no-untyped-def]
+@_jit(inline=True)
+def _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ignore[no-untyped-def]
     """Fill ``dw`` with ``sum_j X_ij d_j``; return ``(db_sum, cost_sum)`` in X's dtype.
 
     ``pl`` is a :class:`Plan` as a tuple of ints; ``Xs`` is ``X`` (C order) or ``X.T``.
+    Inlined into its callers: its ``prange`` loops run on threads in the
+    ``parallel=True`` ones (:func:`_sums_parallel`, :func:`_descend_parallel`) and as
+    plain loops, over the same chunks or panels in the same order, in their serial
+    twins.  Partial sums are added in chunk (panel) order after the loop, so the bits
+    do not depend on the threads.
     """
-    mode, B, T, _, P, parallel = pl
-    if mode == SPLIT:
-        return _sums_split(w, b, Xs, Y, with_cost, P, parallel != 0, zbuf, dw)
-    if parallel != 0:
-        _chunks_parallel(w, b, Xs, Y, with_cost, mode, B, T, zbuf, dwp, dbp, cp)
-    else:
-        _chunks_serial(w, b, Xs, Y, with_cost, mode, B, T, zbuf, dwp, dbp, cp)
+    mode, B, T, _, P, _ = pl
+    if mode == SPLIT:  # two passes by panels of P rows; the last row of zbuf is z
+        n_x = Xs.shape[0]
+        n_p = zbuf.shape[0] - 1
+        z = zbuf[n_p]
+        for p in prange(n_p):
+            _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p])
+        for j in range(z.shape[0]):
+            z[j] = b
+        for p in range(n_p):  # fixed order: panel 0, 1, 2, ...
+            row = zbuf[p]
+            for j in range(z.shape[0]):
+                z[j] += row[j]
+        db_split, cost_split = _link(z, Y, with_cost)
+        for p in prange(n_p):
+            _panel_backward(Xs, z, p * P, min((p + 1) * P, n_x), dw)
+        return db_split, cost_split
+    n_z = zbuf.shape[0]  # one scratch row per chunk in parallel, one row serially
+    for k in prange(dwp.shape[0]):
+        dk, ck = _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, zbuf[k % n_z], dwp[k])
+        dbp[k] = dk
+        cp[k] = ck
     zero = Xs.dtype.type(0.0)
     for i in range(dw.shape[0]):
         dw[i] = zero
@@ -921,6 +914,16 @@ def _sums(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ignore[n
         db += dbp[k]
         cost += cp[k]
     return db, cost
+
+
+@_jit()
+def _sums_serial(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ignore[no-untyped-def]
+    return _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw)
+
+
+@_jit(parallel=True)
+def _sums_parallel(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ignore[no-untyped-def]
+    return _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw)
 
 
 def _layout(X: Array) -> tuple[Array, str]:
@@ -1071,7 +1074,8 @@ def gradient_sums(
     dt = X.dtype.type
     Xs, pl, (zbuf, dwp, dbp, cp) = _prepare(X)
     dw = np.empty(X.shape[0], X.dtype)
-    db, cost = _sums(w, dt(b), Xs, Y, bool(with_cost), pl, zbuf, dwp, dbp, cp, dw)
+    sums = _sums_parallel if pl[5] else _sums_serial
+    db, cost = sums(w, dt(b), Xs, Y, bool(with_cost), pl, zbuf, dwp, dbp, cp, dw)
     return dw, float(db), float(cost) if with_cost else 0.0
 
 
@@ -1087,14 +1091,15 @@ def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, flo
     return dw, db / m, cost / m
 
 
-@_jit()
-def _descend(  # type: ignore[no-untyped-def]
+@_jit(inline=True)
+def _descend_body(  # type: ignore[no-untyped-def]
     w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
 ):
     """Iterations ``k0 <= k < k1`` of the descent, updating ``w`` and ``dw`` in place.
 
     Returns ``(b, db, n_rec, k)``: ``k < k1`` when iteration ``k`` stopped (non-finite
-    gradient or update); ``w, b`` are then the last finite parameters.
+    gradient or update); ``w, b`` are then the last finite parameters.  Inlined, like
+    :func:`_sums_body`, into a serial and a ``parallel=True`` kernel.
     """
     dt = Xs.dtype.type
     n_x = w.shape[0]
@@ -1102,7 +1107,7 @@ def _descend(  # type: ignore[no-untyped-def]
     db = dt(0.0)
     for k in range(k0, k1):
         record = k % record_every == 0
-        db_sum, cost_sum = _sums(w, b, Xs, Y, record, pl, zbuf, dwp, dbp, cp, dw_sum)
+        db_sum, cost_sum = _sums_body(w, b, Xs, Y, record, pl, zbuf, dwp, dbp, cp, dw_sum)
         finite = True
         for i in range(n_x):
             dw[i] = dw_sum[i] * inv_m
@@ -1118,6 +1123,24 @@ def _descend(  # type: ignore[no-untyped-def]
             w[i] = w[i] - lr * dw[i]
         b = new_b
     return b, db, n_rec, k1
+
+
+@_jit()
+def _descend_serial(  # type: ignore[no-untyped-def]
+    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
+):
+    return _descend_body(
+        w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
+    )
+
+
+@_jit(parallel=True)
+def _descend_parallel(  # type: ignore[no-untyped-def]
+    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
+):
+    return _descend_body(
+        w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
+    )
 
 
 #: Target seconds of compiled work between two checks for Ctrl-C (see :func:`optimize`).
@@ -1165,12 +1188,13 @@ def optimize(
     # first slice: ~10 ms at 1e9 elements/s (compilation, if any, then shrinks it)
     per_it = X.shape[0] * X.shape[1] * 1e-9 + 2e-6
     length = max(1, int(0.01 / per_it))
+    descend = _descend_parallel if pl[5] else _descend_serial
     k = 0
     while k < n:
         k1 = min(n, k + length)
         t0 = time.perf_counter()
         try:
-            b_new, db, n_rec, stop = _descend(
+            b_new, db, n_rec, stop = descend(
                 w_cur, bb, Xs, Y, k, k1, lr, every, big, pl, zbuf, dwp, dbp, cp,
                 dw_sum, dw, costs, n_rec,
             )  # fmt: skip
