@@ -420,8 +420,9 @@ def measure(
     neighbourhood : bool
         Only the model's plan with its tiles or panels halved and doubled.
 
-    Each step is :func:`vecstudy.backends.numba._sums` on seeded data, without the cost
-    (as most descent steps); each sample repeats it for about :data:`SAMPLE_SECONDS`.
+    Each step is ``vecstudy.backends.numba._sums_serial`` (or ``_sums_parallel``) on
+    seeded data, without the cost (as most descent steps); each sample repeats it for
+    about :data:`SAMPLE_SECONDS`.
     Rounds time every configuration (candidate x serial/parallel x thread count) once,
     in a rotating order, until the budget is spent (at least :data:`MIN_ROUNDS`, at most
     :data:`MAX_ROUNDS`); the medians decide.  The winner keeps the model's tiles and
@@ -455,9 +456,10 @@ def measure(
     def step(ci: int, par: bool, number: int) -> float:
         Xs, ints, (zbuf, dwp, dbp, cp) = prepared[ci]
         pl = (*ints[:5], int(par))
+        sums = nb._sums_parallel if par else nb._sums_serial
         t0 = time.perf_counter()
         for _ in range(number):
-            nb._sums(w, b, Xs, Y, False, pl, zbuf, dwp, dbp, cp, dw)
+            sums(w, b, Xs, Y, False, pl, zbuf, dwp, dbp, cp, dw)
         return (time.perf_counter() - t0) / number
 
     # configurations: (threads, candidate, parallel); the reference is the model's plan
