@@ -499,7 +499,7 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     rates.add_argument(
         "--learning-rate",
         metavar="LR",
-        help=f"default: {DEFAULT_LEARNING_RATE}, or {IMAGE_LEARNING_RATE} (the course's) for images",
+        help=f"default: {DEFAULT_LEARNING_RATE}; for images {IMAGE_LEARNING_RATE} (the course's)",
     )
     rates.add_argument(
         "--learning-rates",

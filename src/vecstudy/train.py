@@ -817,9 +817,7 @@ def check_table(df: pd.DataFrame, target: str, *, drop: Sequence[str] = ()) -> T
     non_numeric = [
         c
         for c in features
-        if not (
-            pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c])
-        )
+        if not (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))
     ]
     if non_numeric:
         found = ", ".join(
@@ -1118,9 +1116,7 @@ def _named_classes(table: Table, names: Sequence[str], target: str) -> Table:
             f"{_short(target)} holds {_names(table.classes)}"
         )
     labels = np.where(table.y == 1, names[1], names[0]).astype(object)
-    return Table(
-        features=table.features, X=table.X, labels=labels, classes=list(names), y=table.y
-    )
+    return Table(features=table.features, X=table.X, labels=labels, classes=list(names), y=table.y)
 
 
 #: ``vecstudy train`` refuses runs estimated to take longer than this (``--budget``).
