@@ -7,6 +7,14 @@ with each chosen backend (and learning rate), and reports accuracy, final cost a
 time per run, a figure of the cost against the iteration and the fitted model as
 JSON.  scikit-learn is not needed here.
 
+The course's images (``train_catvnoncat.h5``, or arrays of images in NPZ) are
+flattened to one row per image and divided by 255 when ``uint8``, as the course
+does, and are *not* standardized: the course only scales its pixels, and a pixel
+that is the same in every training image (a border) would have a scale of 0.
+:func:`read_data` finds the course's keys, its class names and its test file.
+Before training, each backend's runs are estimated from one timed iteration
+(:func:`fit_runs`: a budget refuses, a slow python run warns).
+
 Conventions
 -----------
 The table has ``n`` rows (samples) and one column per feature plus the target.
