@@ -18,6 +18,7 @@ matter; when left out, :mod:`vecstudy.config` resolves them per call.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import math
@@ -26,9 +27,8 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from types import ModuleType
 from typing import Any, ParamSpec, TypeAlias, TypeVar
 
@@ -811,17 +811,17 @@ def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
     return np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
 
 
-_slow_run_check: ContextVar[bool] = ContextVar("vecstudy_slow_run_check", default=True)
+_slow_run_check = contextvars.ContextVar("vecstudy_slow_run_check", default=True)
 
 
-@contextmanager
-def _no_slow_run_check() -> Iterator[None]:
+class _no_slow_run_check:  # noqa: N801 - used as a function: with _no_slow_run_check():
     """Within: :func:`optimize` does not time python-backend runs (a caller that does)."""
-    token = _slow_run_check.set(False)
-    try:
-        yield
-    finally:
-        _slow_run_check.reset(token)
+
+    def __enter__(self) -> None:
+        self._token = _slow_run_check.set(False)
+
+    def __exit__(self, *exc: object) -> None:
+        _slow_run_check.reset(self._token)
 
 
 def _duration(seconds: float) -> str:
