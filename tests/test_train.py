@@ -443,6 +443,8 @@ def test_ctrl_c_during_training_exits_130_without_files(tmp_path: Path) -> None:
             "python",
             "--iterations",
             "100000",
+            "--budget",
+            "inf",  # a run of minutes, interrupted after half a second
             "--output-dir",
             str(out),
             "--no-progress",

@@ -18,12 +18,14 @@ matter; when left out, :mod:`vecstudy.config` resolves them per call.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import math
 import numbers
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -121,6 +123,26 @@ class DivergenceWarning(RuntimeWarning):
 #: triggers :class:`DivergenceWarning`.
 COST_RISE_FACTOR = 2.0
 COST_RISE_MARGIN = 1.0
+
+
+class SlowRunWarning(UserWarning):
+    """A python-backend descent is estimated to take more than :data:`SLOW_RUN_SECONDS`.
+
+    :func:`optimize` (and so :func:`model`) times the first iteration of a descent of
+    at least :data:`SLOW_RUN_MIN_ITERATIONS` iterations on the python backend, keeps
+    it, and extrapolates to ``num_iterations``; the warning gives that estimate.  The
+    python backend is the course's double loop, there to be read and to check the
+    others against: ``backend="numpy"`` or ``backend="numba"`` runs the same descent
+    (to rounding) in a small fraction of the time.  ``vecstudy train`` makes the same
+    estimate before it trains, and refuses a run over its ``--budget``.
+    """
+
+
+#: A python-backend run estimated above this many seconds warns (:class:`SlowRunWarning`).
+SLOW_RUN_SECONDS = 60.0
+#: Shorter python-backend runs are not timed: the timing costs one more conversion of
+#: ``X`` to lists (about a tenth of an iteration), under 1% of a run from this length.
+SLOW_RUN_MIN_ITERATIONS = 20
 
 
 # --------------------------------------------------------------------------- validation
@@ -828,10 +850,11 @@ def optimize(
     announce_compile(name, "optimize", Xc)
     with _threads(threads, name):
         Xc = _relayout(module, Xc, n_iter)  # the copy, if any, runs on the same threads
+        kernel = _watch_slow_run(module.optimize, name, Xc.shape, n_iter)
         if verbose:
-            result = _optimize_printing(module.optimize, wc, bf, Xc, Yc, n_iter, lr)
+            result = _optimize_printing(kernel, wc, bf, Xc, Yc, n_iter, lr)
         else:
-            result = module.optimize(wc, bf, Xc, Yc, n_iter, lr, RECORD_EVERY)
+            result = kernel(wc, bf, Xc, Yc, n_iter, lr, RECORD_EVERY)
     w_out, b_out, dw, db, costs, done = result
     w_arr, b_val = np.asarray(w_out).reshape(-1, 1), float(b_out)
     params = {"w": w_arr, "b": b_val}
@@ -934,6 +957,77 @@ def _relayout(module: ModuleType, X: Array, n_iter: int) -> Array:
     return np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
 
 
+_slow_run_check = contextvars.ContextVar("vecstudy_slow_run_check", default=True)
+
+
+class _no_slow_run_check:  # noqa: N801 - used as a function: with _no_slow_run_check():
+    """Within: :func:`optimize` does not time python-backend runs (a caller that does)."""
+
+    def __enter__(self) -> None:
+        self._token = _slow_run_check.set(False)
+
+    def __exit__(self, *exc: object) -> None:
+        _slow_run_check.reset(self._token)
+
+
+def _duration(seconds: float) -> str:
+    """``"45 s"``, ``"17 min"``, ``"3.2 h"``: an estimate in words."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _watch_slow_run(
+    kernel: Callable[..., Any], name: str, shape: tuple[int, ...], total: int
+) -> Callable[..., Any]:
+    """``kernel`` (a backend's ``optimize``), timing its first iteration on the python backend.
+
+    On the python backend, for a run of at least :data:`SLOW_RUN_MIN_ITERATIONS`
+    iterations, the first call runs as three: iteration 0 alone (timed; the estimate
+    is its time x ``total``, and over :data:`SLOW_RUN_SECONDS` a
+    :class:`SlowRunWarning` is issued), then the iterations up to the next record
+    (the cost the kernel records at their start is not one the run records, and is
+    left out), then the rest.  Nothing is computed twice; with float64 the result has
+    the bits of one call (float32 parameters are rounded to float32 between the parts,
+    as with ``print_cost``).
+    """
+    if name != "python" or total < SLOW_RUN_MIN_ITERATIONS or not _slow_run_check.get():
+        return kernel
+    pending = [True]
+
+    def watched(w: Array, b: float, X: Array, Y: Array, n: int, lr: float, every: int) -> Any:
+        if not pending or n < 2:
+            return kernel(w, b, X, Y, n, lr, every)
+        pending.clear()
+        start = time.perf_counter()
+        w, b, dw, db, first, done = kernel(w, b, X, Y, 1, lr, every)
+        seconds = time.perf_counter() - start
+        if seconds * total > SLOW_RUN_SECONDS:
+            warnings.warn(
+                SlowRunWarning(
+                    f"backend 'python' would take about {_duration(seconds * total)} for "
+                    f"{total} iterations on X of shape {tuple(shape)} ({seconds:.3g} s for "
+                    "the first, timed); backend='numpy' or backend='numba' runs the same "
+                    "descent in a small fraction of that time"
+                ),
+                stacklevel=config.external_stacklevel(),
+            )
+        costs = [np.asarray(first)]
+        done, mid = int(done), min(every, n)
+        if done == 1 and mid > 1:  # up to the next record; the cost at iteration 1 is dropped
+            w, b, dw, db, _, did = kernel(w, b, X, Y, mid - 1, lr, every)
+            done += int(did)
+        if done == mid and n > mid:
+            w, b, dw, db, recorded, did = kernel(w, b, X, Y, n - mid, lr, every)
+            costs.append(np.asarray(recorded))
+            done += int(did)
+        return w, b, dw, db, np.concatenate(costs), done
+
+    return watched
+
+
 def _optimize_printing(
     kernel: Callable[..., Any], w: Array, b: float, X: Array, Y: Array, n_iter: int, lr: float
 ) -> tuple[Array, float, Array, float, Array, int]:
@@ -992,6 +1086,21 @@ def predict(
     return np.asarray(out).reshape(1, -1)
 
 
+def _check_same_features(train: tuple[int, ...], test: tuple[int, ...]) -> None:
+    """X_train and X_test must have one feature count; say when both look transposed."""
+    if test[0] == train[0]:
+        return
+    hint = ""
+    if test[1] == train[1]:  # the same number of columns: features, in (samples, features)
+        hint = (
+            f"; both have {train[1]} columns: if they are (samples, features), note that "
+            "vecstudy takes (features, samples) = (n_x, m): pass X_train.T and X_test.T"
+        )
+    raise ValueError(
+        f"X_test has {test[0]} features but X_train has {train[0]}; they must match{hint}"
+    )
+
+
 @_one_lookup
 def model(
     X_train: ArrayLike,
@@ -1016,12 +1125,10 @@ def model(
     """
     Xtr = _check_X(X_train, "X_train")
     Xte = _check_X(X_test, "X_test")
-    if Xte.shape[0] != Xtr.shape[0]:
-        raise ValueError(
-            f"X_test has {Xte.shape[0]} features but X_train has {Xtr.shape[0]}; they must match"
-        )
+    # each Y first: one with a label per row of its X says that X is (samples, features)
     Ytr = _check_Y(Y_train, Xtr.shape[1], "Y_train", x_shape=Xtr.shape)
     Yte = _check_Y(Y_test, Xte.shape[1], "Y_test", x_shape=Xte.shape)
+    _check_same_features(Xtr.shape, Xte.shape)
     opts: dict[str, Any] = {"backend": backend, "dtype": dtype, "threads": threads}
     dt = str(config.resolve_dtype(dtype, Xtr.dtype).value)
     w, b = initialize_with_zeros(Xtr.shape[0], dtype=dt)

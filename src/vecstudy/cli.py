@@ -36,7 +36,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -544,6 +544,12 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 #: Where ``vecstudy train`` writes by default: the user's own outputs (git-ignored),
 #: never over the reference figures committed in ``reports/``.
 TRAIN_OUTPUT_DIR = "reports/runs/train"
+#: ``vecstudy train``'s learning rate for standardized tables, and for images (the course's).
+DEFAULT_LEARNING_RATE = "0.5"
+IMAGE_LEARNING_RATE = "0.005"
+#: ``--budget`` by default, in seconds (``vecstudy.train.DEFAULT_BUDGET``; not imported here,
+#: to keep ``vecstudy --help`` fast).
+TRAIN_BUDGET = 600.0
 
 
 def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -566,11 +572,24 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         ),
         epilog=(
             "Example: vecstudy train --example --backends numba,numpy "
-            "--learning-rates 0.5,0.01,0.001 (the bundled breast-cancer data)."
+            "--learning-rates 0.5,0.01,0.001 (the bundled breast-cancer data). The course's "
+            "images: vecstudy train train_catvnoncat.h5 (flattened and divided by 255 as in "
+            "the course, not standardized; test_catvnoncat.h5 beside it is the test part; "
+            "learning rate 0.005 by default, the course's)."
         ),
     )
-    t.add_argument("data", nargs="?", metavar="DATA", help="a .csv, .parquet or .npz file")
-    t.add_argument("--target", metavar="COLUMN", help="the column to predict (two values)")
+    t.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="a .csv, .parquet, .npz or .h5 file (arrays of images are flattened)",
+    )
+    t.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the column to predict (two values); found by name for the course's files "
+        "(train_set_y beside train_set_x) and for y beside X",
+    )
     t.add_argument(
         "--example",
         action="store_true",
@@ -582,7 +601,11 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="backends to train with, or 'all' (default: the one in force, see 'vecstudy info')",
     )
     rates = t.add_mutually_exclusive_group()
-    rates.add_argument("--learning-rate", metavar="LR", default="0.5", help="default: 0.5")
+    rates.add_argument(
+        "--learning-rate",
+        metavar="LR",
+        help=f"default: {DEFAULT_LEARNING_RATE}; for images {IMAGE_LEARNING_RATE} (the course's)",
+    )
     rates.add_argument(
         "--learning-rates",
         metavar="LR,...",
@@ -615,6 +638,13 @@ def _add_train_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         "reference figures committed in reports/ are never written over unless asked)",
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    t.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        default=str(int(TRAIN_BUDGET)),
+        help=f"refuse, before training, runs estimated to take longer (default "
+        f"{TRAIN_BUDGET:g}; the estimate times one iteration of each backend)",
+    )
 
 
 def _loadable(name: str) -> bool:
@@ -647,15 +677,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ValueError("give either DATA or --example, not both")
         path, target = str(train.example_path()), args.target or train.EXAMPLE_TARGET
         source = f"{train.EXAMPLE_FILE} (bundled example)"
-    elif args.data is None or args.target is None:
+    elif args.data is None:
         raise ValueError("DATA and --target COLUMN are required (or --example)")
     else:
         path = source = args.data
         target = args.target
-    if args.learning_rates is not None:
-        rates = train.parse_learning_rates(args.learning_rates)
-    else:
-        rates = train.parse_learning_rates(args.learning_rate, "--learning-rate")
     names: list[str | None] = [None]
     if args.backends is not None:
         names = list(bench.parse_backends(args.backends, "option --backends"))
@@ -666,6 +692,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     record_every = int(_number(args.record_every, "--record-every", int))
     test_size = _number(args.test_size, "--test-size", float)
     seed = int(_number(args.seed, "--seed", int))
+    budget = _number(args.budget, "--budget", float)
     threads: int | str | None = args.threads
     if args.threads is not None and args.threads != "all":
         threads = int(_number(args.threads, "--threads", int))
@@ -674,22 +701,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ("--record-every", record_every, record_every >= 1, "an integer of at least 1"),
         ("--test-size", test_size, 0 < test_size < 1, "a fraction between 0 and 1 (exclusive)"),
         ("--seed", seed, seed >= 0, "an integer of at least 0"),
+        ("--budget", budget, budget > 0, "a number of seconds > 0 (inf: no limit)"),
         ("--threads", threads, not isinstance(threads, int) or threads >= 1, "at least 1 or 'all'"),
     ):
         if not ok:
             raise ValueError(f"{option}: expected {expected}, got {train._short(value)}")
 
-    figure, model = train.output_paths(path, args.output_dir, study=len(rates) > 1)
-    with _sigterm_as_interrupt():
-        data = train.read_table(path)
+    with _sigterm_as_interrupt(), _warnings_as_notes("vecstudy train"):
+        data = train.read_data(path, target)
+        if args.learning_rates is not None:
+            rates = train.parse_learning_rates(args.learning_rates)
+        else:
+            default = IMAGE_LEARNING_RATE if data.info.images else DEFAULT_LEARNING_RATE
+            rates = train.parse_learning_rates(args.learning_rate or default, "--learning-rate")
+        figure, model = train.output_paths(path, args.output_dir, study=len(rates) > 1)
+        for note in data.info.notes:
+            print(note)
+        if data.info.images and args.learning_rate is None and args.learning_rates is None:
+            print(f"learning rate {IMAGE_LEARNING_RATE} (the course's for its images)")
         training = train.prepare(
-            data,
-            target,
+            data.frame,
+            data.target,
             source=source,
             drop=drop,
             drop_constant=args.drop_constant,
             test_size=test_size,
             seed=seed,
+            test=data.test,
+            test_source=data.test_source,
+            class_names=data.info.class_names,
+            standardize=not data.info.images,
         )
         train.check_writable(training, (figure, model))  # before the work, not after
         print(train.describe(training))
@@ -703,6 +744,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 dtype=args.dtype,
                 threads=threads,
                 progress=not args.no_progress,
+                budget=budget,
             )
         except FloatingPointError as exc:  # DivergenceError: too large a learning rate
             raise ValueError(str(exc)) from exc
@@ -737,6 +779,25 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+@contextlib.contextmanager
+def _warnings_as_notes(command: str) -> Iterator[None]:
+    """Within: warnings that are shown are one line on stderr (``vecstudy train: warning: ...``).
+
+    Written with ``tqdm.write``, above a progress bar; which warnings are shown (or
+    raised, with ``-W error``) is left to the warnings filters.
+    """
+    import warnings
+
+    def show(message: Any, category: Any, *_args: Any, **_kw: Any) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"{command}: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager

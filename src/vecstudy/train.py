@@ -7,6 +7,14 @@ with each chosen backend (and learning rate), and reports accuracy, final cost a
 time per run, a figure of the cost against the iteration and the fitted model as
 JSON.  scikit-learn is not needed here.
 
+The course's images (``train_catvnoncat.h5``, or arrays of images in NPZ) are
+flattened to one row per image and divided by 255 when ``uint8``, as the course
+does, and are *not* standardized: the course only scales its pixels, and a pixel
+that is the same in every training image (a border) would have a scale of 0.
+:func:`read_data` finds the course's keys, its class names and its test file.
+Before training, each backend's runs are estimated from one timed iteration
+(:func:`fit_runs`: a budget refuses, a slow python run warns).
+
 Conventions
 -----------
 The table has ``n`` rows (samples) and one column per feature plus the target.
@@ -45,7 +53,9 @@ Array = NDArray[np.floating[Any]]
 #: Layout of the model file written by :func:`write_model`.
 MODEL_FORMAT: Final = "vecstudy-logistic-regression-1"
 #: File suffixes :func:`read_table` understands.
-SUFFIXES: Final = (".csv", ".parquet", ".pq", ".npz")
+SUFFIXES: Final = (".csv", ".parquet", ".pq", ".npz", ".h5", ".hdf5")
+#: HDF5 suffixes (the course's ``train_catvnoncat.h5``), read with h5py.
+H5_SUFFIXES: Final = (".h5", ".hdf5")
 #: The bundled example: a CSV copy of the Wisconsin diagnostic breast-cancer data.
 EXAMPLE_FILE: Final = "breast_cancer.csv"
 EXAMPLE_TARGET: Final = "diagnosis"
@@ -98,6 +108,13 @@ def resolve_backend_name(backend: str | None, n_x: int, m: int, dtype: str) -> s
     return name
 
 
+#: With a progress callback, :func:`descend` sizes its slices to take about this long,
+#: from the speed it measures (a slice is one iteration at the least).
+PROGRESS_SECONDS: Final = 1.0
+#: The clock :func:`descend` sizes its slices by (tests replace it).
+_clock: Callable[[], float] = time.perf_counter
+
+
 def descend(
     XT: Any,
     y: Any,
@@ -115,9 +132,15 @@ def descend(
     Runs ``max_iter`` updates ``w -= learning_rate * dw``, ``b -= learning_rate * db``
     through the public API, and records the cost before updates 0, ``record_every``,
     ``2 * record_every``, ...  Each API call validates ``X`` once and runs one
-    compiled loop (numba backend); when ``record_every`` is a multiple of 100 (the
-    API's recording interval) the whole descent is one call (about 20 calls with
-    ``progress``), otherwise one call per record.
+    compiled loop (numba backend).  Without ``progress``, when ``record_every`` is a
+    multiple of 100 (the API's recording interval) the whole descent is one call,
+    otherwise one call per record.  With ``progress``, the descent runs in slices
+    sized from the speed measured on the ones before to take about
+    :data:`PROGRESS_SECONDS` each (the first slice is one iteration), so that a
+    progress bar moves at least every second or two whatever the backend; a slice
+    never runs past a record it would not record.  ``X`` is converted to the
+    working dtype and, where the backend gains by it, copied into its preferred
+    layout once for the whole run (the log line says the whole run's iterations).
 
     Parameters
     ----------
@@ -131,7 +154,7 @@ def descend(
     backend, dtype, threads
         As in :func:`vecstudy.optimize`; ``None`` lets the config decide.
     progress : callable, optional
-        Called with the number of iterations done after each slice.
+        Called with the number of iterations of each slice, after it ran.
 
     Raises
     ------
@@ -156,26 +179,33 @@ def descend(
     n_x, m = XT.shape if XT.ndim == 2 else (1, 1)
     name = resolve_backend_name(backend, n_x, m, dt)
     w, b = api.initialize_with_zeros(max(n_x, 1), dtype=dt)
-    # The API records the cost every RECORD_EVERY iterations of a call.  When
-    # record_every is a multiple of that, a call may span many records (one call
-    # when nobody watches the progress); otherwise each call is one record long.
-    if every % api.RECORD_EVERY == 0:
-        stride = every // api.RECORD_EVERY
-        span = n_iter if progress is None else every * max(1, math.ceil(n_iter / every / 20))
-    else:
-        stride, span = 0, every
+    XT = _laid_out(XT, name, dt, n_iter, threads)
+    # The API records the cost every RECORD_EVERY iterations of a call, from the
+    # call's first.  When record_every is a multiple of that, a call that starts on a
+    # record may span many records; any other call ends on the next record at the
+    # latest, and keeps the cost of its start only if that is a record.
+    stride = every // api.RECORD_EVERY if every % api.RECORD_EVERY == 0 else 0
     costs: list[float] = []
     done = 0
+    want = 1  # the next slice's length, with progress
     start = time.perf_counter()
-    with config.one_lookup():
+    watch = contextlib.nullcontext() if progress is None else api._no_slow_run_check()
+    with config.one_lookup(), watch:
         while done < n_iter:
-            chunk = min(span, n_iter - done)
+            on_record = done % every == 0
+            to_record = every - done % every  # iterations up to the next record
+            if progress is None:
+                chunk = n_iter - done if stride else every
+            else:
+                chunk = want if stride and on_record else min(want, to_record)
+            chunk = min(chunk, n_iter - done)
+            began = _clock()
             try:
                 params, _, recorded = api.optimize(
                     w, b, XT, y, chunk, lr, backend=name, dtype=dt, threads=threads
                 )
             except api.DivergenceError as exc:
-                kept = exc.costs[::stride] if stride else exc.costs[:1]
+                kept = _kept(exc.costs, on_record, stride)
                 raise api.DivergenceError(
                     f"gradient descent diverged at iteration {done + exc.iteration} "
                     f"(backend {name!r}): the update would make w or b non-finite; "
@@ -186,11 +216,14 @@ def descend(
                     grads=exc.grads,
                     costs=[*costs, *kept],
                 ) from None
-            costs.extend(recorded[::stride] if stride else recorded[:1])
+            took = _clock() - began
+            costs.extend(_kept(recorded, on_record, stride))
             w, b = params["w"], params["b"]
             done += chunk
             if progress is not None:
                 progress(chunk)
+                fits = int(chunk * PROGRESS_SECONDS / took) if took > 0 else 10 * want
+                want = max(1, min(fits, 10 * want))
     seconds = time.perf_counter() - start
     return Descent(
         w=np.asarray(w).reshape(-1),
@@ -201,6 +234,35 @@ def descend(
         dtype=dt,
         backend=name,
     )
+
+
+def _kept(recorded: Sequence[float], on_record: bool, stride: int) -> list[float]:
+    """The costs of a call that are records: see :func:`descend`."""
+    if not on_record:
+        return []
+    return list(recorded[::stride] if stride else recorded[:1])
+
+
+def _laid_out(XT: NDArray[Any], name: str, dt: str, n_iter: int, threads: Any) -> NDArray[Any]:
+    """``XT`` in dtype ``dt`` and the layout backend ``name`` prefers for ``n_iter`` iterations.
+
+    Done once for a run that :func:`descend` makes in several calls (each call would
+    otherwise convert, or copy for only its own iterations).  A narrowing conversion
+    (float64 to float32) is left to each call, whose checks name a value too large.
+    """
+    from vecstudy import backends
+
+    if XT.ndim != 2 or XT.dtype.kind != "f" or XT.size == 0:
+        return XT  # the API's checks say what is wrong
+    if np.dtype(dt).itemsize < XT.dtype.itemsize:
+        return XT
+    try:
+        module = backends.load(name)
+    except ImportError:
+        return XT  # the API's call says so
+    Xc = api._as_kernel_array(XT, dt)
+    with api._threads(threads, name):
+        return api._relayout(module, Xc, n_iter)
 
 
 # --------------------------------------------------------------------------- reading
@@ -217,13 +279,36 @@ def example_path() -> Path:
     return Path(str(resources.files("vecstudy") / "data" / EXAMPLE_FILE))
 
 
+@dataclass
+class ReadInfo:
+    """What reading a file found besides the table (see :func:`read_data`)."""
+
+    #: The target the key names give: ``train_set_y`` beside ``train_set_x`` (HDF5, NPZ).
+    target: str | None = None
+    #: The features are the pixels of images, flattened (and scaled by 1/255 if uint8).
+    images: bool = False
+    #: ``list_classes``, decoded: the name of label 0, then of label 1.
+    class_names: list[str] | None = None
+    #: What was done to the data on the way, in words (printed by ``vecstudy train``).
+    notes: list[str] = field(default_factory=list)
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, Parquet or NPZ file into a DataFrame (one column per feature and target).
+    """Read a CSV, Parquet, NPZ or HDF5 file into a DataFrame (one column per feature and target).
 
     NPZ: each 1-D array is a column named by its key; a 2-D array ``K`` of shape
-    ``(n, k)`` gives the columns ``K[0]`` ... ``K[k-1]``.  Every array needs the same
-    number of rows; two arrays that give one column name (``x`` of shape (n, 2)
-    beside a 1-D ``x[0]``) and complex arrays are errors naming the arrays.
+    ``(n, k)`` gives the columns ``K[0]`` ... ``K[k-1]``; an array of images
+    ``(n, h, w, c)`` (any array of 3 or more dimensions) is flattened to ``(n, h*w*c)``
+    first, one row per image, and divided by 255 if it is ``uint8`` (as the course
+    does).  Every array needs the same number of rows; two arrays that give one
+    column name (``x`` of shape (n, 2) beside a 1-D ``x[0]``) and complex arrays are
+    errors naming the arrays.  An ``X`` saved in the course's ``(n_x, m)`` layout
+    (its columns, not its rows, match the other arrays) is an error saying to save
+    ``X.T``.  ``list_classes`` (the course's class names) is not a column.
+
+    HDF5 (the course's ``train_catvnoncat.h5``, read by
+    :func:`vecstudy.datasets.load_h5`): the images of ``<name>_x`` flattened as
+    above, then the labels ``<name>_y``.
 
     Raises
     ------
@@ -233,9 +318,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
         If ``path`` is not a regular file (a directory, a FIFO, a device), or the
         file cannot be read as its suffix says.
     """
+    return _read(Path(path))[0]
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, ReadInfo]:
     import pandas as pd
 
-    path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(
@@ -246,7 +334,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix == ".csv":
             _check_csv_header(fh, path)
             try:
-                return pd.read_csv(fh)
+                return pd.read_csv(fh), ReadInfo()
             except pd.errors.EmptyDataError:
                 raise DataError(
                     f"DATA {_path(path)}: the file is empty (no header, no rows)"
@@ -257,13 +345,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
                 ) from None
         if suffix in (".parquet", ".pq"):
             try:
-                return pd.read_parquet(fh)
+                return pd.read_parquet(fh), ReadInfo()
             except ImportError as exc:
                 raise ImportError(
                     f"reading Parquet needs pyarrow ({exc}); install it with: "
                     "pip install 'vecstudy[learn]' (from a clone: pip install '.[learn]')"
                 ) from None
-        return _read_npz(fh, path)
+        if suffix == ".npz":
+            return _read_npz(fh, path)
+    return _read_h5(path)  # checked to be a regular file above; h5py opens it by name
 
 
 #: A CSV header line longer than this is refused before pandas reads it: pandas takes
@@ -338,13 +428,9 @@ def _check_csv_header(fh: BinaryIO, path: Path) -> None:
         )
 
 
-def _read_npz(fh: BinaryIO, path: Path) -> pd.DataFrame:
+def _read_npz(fh: BinaryIO, path: Path) -> tuple[pd.DataFrame, ReadInfo]:
     import zipfile
 
-    import pandas as pd
-
-    columns: dict[str, NDArray[Any]] = {}
-    origin: dict[str, str] = {}  # column name -> where it came from, for collisions
     try:
         npz = np.load(fh, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -354,6 +440,7 @@ def _read_npz(fh: BinaryIO, path: Path) -> pd.DataFrame:
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DataError(f"DATA {_path(path)}: holds a single array, not an NPZ archive of columns")
     where = f"DATA {_path(path)}"
+    arrays: dict[str, NDArray[Any]] = {}
     with npz:
         for key in npz.files:
             try:
@@ -374,34 +461,240 @@ def _read_npz(fh: BinaryIO, path: Path) -> pd.DataFrame:
                     f"{where}: array {_short(key)} is a structured array "
                     f"({_clip(str(arr.dtype))}); save each field as its own array"
                 )
-            if arr.ndim == 1:
-                parts = [(key, arr, f"array {_short(key)}")]
-            elif arr.ndim == 2:
-                parts = [
-                    (f"{key}[{i}]", arr[:, i], f"column {i} of 2-D array {_short(key)}")
-                    for i in range(arr.shape[1])
-                ]
-            else:
+            if arr.ndim == 0:
                 raise DataError(
-                    f"{where}: array {_short(key)} has shape {arr.shape}; "
+                    f"{where}: array {_short(key)} is a single value (shape ()); "
                     "expected 1-D columns or a 2-D (rows, columns) array"
                 )
-            for name, col, what in parts:
-                if name in columns:
-                    raise DataError(
-                        f"{where}: {origin[name]} and {what} both give the column "
-                        f"{_short(name)}; rename one of the arrays"
-                    )
-                columns[name], origin[name] = col, what
-    lengths = {key: len(col) for key, col in columns.items()}
-    if len(set(lengths.values())) > 1:
-        shown = list(lengths.items())
+            arrays[key] = arr
+    info = ReadInfo()
+    names = arrays.pop(CLASSES_KEY, None)
+    if names is not None:
+        info.class_names = _class_names(names, f"{where}: array {CLASSES_KEY!r}")
+    pair = _xy_pair(list(arrays))
+    if pair is not None:
+        x_key, y_key = pair
+        info.target = y_key
+        y = arrays[y_key]
+        if y.ndim == 2 and 1 in y.shape and arrays[x_key].shape[0] == y.size != 1:
+            arrays[y_key] = y.reshape(-1)  # the course's (1, m) labels: one per sample
+    _check_npz_layout(arrays, where)
+    return _frame_of(arrays, where, info), info
+
+
+#: Key of the class names in the course's files (not a column).
+CLASSES_KEY: Final = "list_classes"
+
+
+def _class_names(names: NDArray[Any], where: str) -> list[str]:
+    """``list_classes`` decoded: two names (bytes as UTF-8, as the course's ``b'cat'``)."""
+    if names.ndim != 1 or len(names) != 2 or names.dtype.kind not in "SU":
         raise DataError(
-            f"{where}: arrays have different numbers of rows: "
-            + ", ".join(f"{_clip(k, 40)}: {n}" for k, n in shown[:8])
-            + (f" and {len(shown) - 8} more" if len(shown) > 8 else "")
+            f"{where} must hold the two class names as text (the course's [b'non-cat', "
+            f"b'cat']); got shape {names.shape} of {names.dtype}"
         )
-    return pd.DataFrame(columns)
+    out = []
+    for v in names.tolist():
+        try:
+            out.append(v.decode("utf-8") if isinstance(v, bytes) else str(v))
+        except UnicodeDecodeError:
+            raise DataError(f"{where}: {_short(v)} is not UTF-8 text") from None
+    if out[0] == out[1]:
+        raise DataError(f"{where}: the two class names are equal ({_short(out[0])})")
+    return out
+
+
+def _xy_pair(keys: Sequence[str]) -> tuple[str, str] | None:
+    """The one ``(<name>_x, <name>_y)`` pair of keys (or ``X``/``Y``, ``X``/``y``, ``x``/``y``).
+
+    >>> _xy_pair(["train_set_x", "train_set_y", "list_classes"])
+    ('train_set_x', 'train_set_y')
+    >>> _xy_pair(["a", "b"]) is None
+    True
+    """
+    present = set(keys)
+    pairs = [(k, k[:-2] + "_y") for k in keys if k.endswith("_x") and k[:-2] + "_y" in present]
+    pairs += [(x, y) for x, y in (("X", "Y"), ("X", "y"), ("x", "y")) if {x, y} <= present]
+    return pairs[0] if len(pairs) == 1 else None
+
+
+def _check_npz_layout(arrays: Mapping[str, NDArray[Any]], where: str) -> None:
+    """Say what to save instead when arrays do not share their first axis, samples.
+
+    A 2-D ``X`` of shape ``(n_x, m)`` (the course's layout: one column per sample)
+    beside labels of length ``m``: save ``X.T``.  Images ``(h, w, c, m)`` with the
+    samples last: save ``np.moveaxis(X, -1, 0)``.  Otherwise, the lengths.
+    """
+    rows = {key: int(arr.shape[0]) for key, arr in arrays.items()}
+    if len(set(rows.values())) <= 1:
+        return
+    vectors = {key: n for key, n in rows.items() if arrays[key].ndim == 1}
+    for key, arr in arrays.items():
+        if arr.ndim < 2 or arr.shape[-1] == arr.shape[0]:
+            continue
+        fits = [k for k, n in vectors.items() if n == arr.shape[-1] and k != key]
+        if not fits or any(n == arr.shape[0] for n in vectors.values()):
+            continue
+        labels = f"array {_short(fits[0])} has {arr.shape[-1]} values, one per sample"
+        if arr.ndim == 2:
+            raise DataError(
+                f"{where}: array {_short(key)} looks like (n_x, m) = {arr.shape}, the course's "
+                f"layout with one column per sample, and {labels}: save {_clip(key, 40)}.T "
+                "(one row per sample, as vecstudy train and scikit-learn take it)"
+            )
+        raise DataError(
+            f"{where}: array {_short(key)} of shape {arr.shape} has the samples on its last "
+            f"axis, and {labels}: save np.moveaxis({_clip(key, 40)}, -1, 0) (one image per "
+            "row, as the course's (m, 64, 64, 3))"
+        )
+    shown = list(rows.items())
+    raise DataError(
+        f"{where}: arrays have different numbers of rows: "
+        + ", ".join(f"{_clip(k, 40)}: {n}" for k, n in shown[:8])
+        + (f" and {len(shown) - 8} more" if len(shown) > 8 else "")
+    )
+
+
+def _flattened(arr: NDArray[Any], key: str, info: ReadInfo) -> NDArray[Any]:
+    """Images ``(m, ...)`` as ``(m, features)``; ``uint8`` divided by 255 (the course's step)."""
+    flat = arr.reshape(arr.shape[0], -1)
+    scaled = arr.dtype == np.uint8
+    if scaled:
+        flat = flat / 255
+    info.images = True
+    info.notes.append(
+        f"flattened {_clip(key, 40)} {arr.shape} {arr.dtype} to {flat.shape[0]} samples x "
+        f"{flat.shape[1]} features"
+        + (", scaled by 1/255 as in the course" if scaled else " (not scaled: not uint8)")
+    )
+    return flat
+
+
+def _frame_of(arrays: Mapping[str, NDArray[Any]], where: str, info: ReadInfo) -> pd.DataFrame:
+    """One DataFrame: 1-D arrays as columns, 2-D as indexed columns, images flattened."""
+    import pandas as pd
+
+    parts: list[pd.DataFrame] = []
+    origin: dict[str, str] = {}  # column name -> where it came from, for collisions
+    for key, arr in arrays.items():
+        if arr.ndim == 1:
+            parts.append(pd.DataFrame({key: arr}))
+            described = [(key, f"array {_short(key)}")]
+        else:
+            block = _flattened(arr, key, info) if arr.ndim > 2 else arr
+            kind = "flattened array" if arr.ndim > 2 else "2-D array"
+            names = [f"{key}[{i}]" for i in range(block.shape[1])]
+            parts.append(pd.DataFrame(block, columns=names))
+            described = [
+                (name, f"column {i} of {kind} {_short(key)}") for i, name in enumerate(names)
+            ]
+        for name, what in described:
+            if name in origin:
+                raise DataError(
+                    f"{where}: {origin[name]} and {what} both give the column "
+                    f"{_short(name)}; rename one of the arrays"
+                )
+            origin[name] = what
+    if not parts:
+        return pd.DataFrame()
+    return parts[0] if len(parts) == 1 else pd.concat(parts, axis=1)
+
+
+def _read_h5(path: Path) -> tuple[pd.DataFrame, ReadInfo]:
+    """The course's HDF5 file as a table: ``<name>_x`` flattened, then ``<name>_y``."""
+    from vecstudy import datasets
+
+    try:
+        data = datasets.load_h5(path)
+    except ValueError as exc:
+        raise DataError(f"DATA {_path(path)}: {_clip(str(exc), 400)}") from None
+    x_key, y_key = f"{data.prefix}_x", f"{data.prefix}_y"
+    info = ReadInfo(target=y_key)
+    if data.classes is not None:
+        info.class_names = _class_names(
+            np.asarray(data.classes), f"DATA {_path(path)}: {CLASSES_KEY}"
+        )
+    arrays = {x_key: data.x, y_key: data.y.reshape(-1)}
+    return _frame_of(arrays, f"DATA {_path(path)}", info), info
+
+
+@dataclass(frozen=True)
+class Data:
+    """A data file read for training (:func:`read_data`)."""
+
+    frame: pd.DataFrame
+    target: str
+    info: ReadInfo
+    #: The test part, when a file came with it (``test_catvnoncat.h5`` beside the
+    #: training file), with the columns of ``frame``.
+    test: pd.DataFrame | None = None
+    test_source: str | None = None
+
+
+def read_data(path: str | Path, target: str | None = None, *, test_file: bool = True) -> Data:
+    """Read ``path`` (:func:`read_table`) and find the target and a test part.
+
+    ``target`` defaults to the one the key names give (``train_set_y`` beside
+    ``train_set_x`` in the course's files; ``y`` beside ``X``).  With ``test_file``,
+    an HDF5 file whose name starts with ``train`` gets, as its test part, the file
+    beside it whose name starts with ``test`` instead (``train_catvnoncat.h5`` and
+    ``test_catvnoncat.h5``, as the course splits its data).
+
+    Raises
+    ------
+    DataError
+        No ``target`` given and none found by name (the columns that could be the
+        target are listed); a test file that does not match the training file.
+    """
+    path = Path(path)
+    frame, info = _read(path)
+    if target is None:
+        if info.target is None:
+            plain = [str(c) for c in frame.columns if "[" not in str(c)]
+            flat = " (images flattened into indexed columns)" if info.images else ""
+            raise DataError(
+                f"DATA {_path(path)}: give --target COLUMN, the column to predict; the file's "
+                f"names do not say which (the course's train_set_x / train_set_y are found "
+                f"by name){flat}; the 1-D columns are {_names(plain) if plain else 'none'}"
+            )
+        target = info.target
+    sibling = _test_sibling(path) if test_file and path.suffix.lower() in H5_SUFFIXES else None
+    if sibling is None:
+        return Data(frame=frame, target=target, info=info)
+    test_frame, test_info = _read(sibling)
+    test = _matched(test_frame, test_info, frame, target, sibling)
+    if info.class_names is None:
+        info.class_names = test_info.class_names
+    info.notes.append(
+        f"test part: {_clip(sibling.name, 80)} beside it ({len(test)} samples), as the course "
+        "splits its data (--test-size and --seed are not used)"
+    )
+    return Data(frame=frame, target=target, info=info, test=test, test_source=str(sibling))
+
+
+def _test_sibling(path: Path) -> Path | None:
+    """``test_x.h5`` beside ``train_x.h5``, if it is there."""
+    if not path.name.lower().startswith("train"):
+        return None
+    sibling = path.with_name("test" + path.name[len("train") :])
+    return sibling if sibling.is_file() else None
+
+
+def _matched(
+    test: pd.DataFrame, info: ReadInfo, train: pd.DataFrame, target: str, path: Path
+) -> pd.DataFrame:
+    """``test`` with the column names of ``train``, feature for feature."""
+    features = [c for c in train.columns if c != target]
+    test_target = info.target if info.target in test.columns else target
+    test_features = [c for c in test.columns if c != test_target]
+    if test_target not in test.columns or len(test_features) != len(features):
+        raise DataError(
+            f"test data {_path(path)}: {len(test_features)} features and target "
+            f"{_short(test_target)}, but the training data has {len(features)} features and "
+            f"target {_short(target)}; they must match (or move the test file away)"
+        )
+    out = test[[*test_features, test_target]]
+    return out.set_axis([*features, target], axis=1)
 
 
 # --------------------------------------------------------------------------- checks
@@ -522,16 +815,17 @@ def check_table(df: pd.DataFrame, target: str, *, drop: Sequence[str] = ()) -> T
     features = [c for c in columns if c != target and c not in drop]
     if not features:
         raise DataError(f"the data has no feature columns besides the target {_short(target)}")
+    dtypes = dict(zip(columns, df.dtypes, strict=True))  # df[c] per column is slow when wide
     for c in [*features, target]:
-        if pd.api.types.is_complex_dtype(df[c]):
+        if pd.api.types.is_complex_dtype(dtypes[c]):
             raise DataError(
-                f"column {_short(c)} holds complex numbers ({df[c].dtype}); features and "
+                f"column {_short(c)} holds complex numbers ({dtypes[c]}); features and "
                 "targets must be real: split it into its real and imaginary parts"
             )
     non_numeric = [
         c
         for c in features
-        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
+        if not (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))
     ]
     if non_numeric:
         found = ", ".join(
@@ -744,6 +1038,10 @@ def prepare(
     drop_constant: bool = False,
     test_size: float = 0.2,
     seed: int = 0,
+    test: pd.DataFrame | None = None,
+    test_source: str | None = None,
+    class_names: Sequence[str] | None = None,
+    standardize: bool = True,
 ) -> Training:
     """Check, split and standardize: a :class:`Training` ready for :func:`fit_runs`.
 
@@ -751,10 +1049,34 @@ def prepare(
     (its scale is 0) and carries no information: it is an error naming the
     columns, unless ``drop_constant`` is true, in which case those columns are
     left out and listed in ``Training.dropped``.
+
+    ``test``: a table with the columns of ``df`` whose rows are the test part (the
+    course's ``test_catvnoncat.h5``); ``df`` is then all training rows, and
+    ``test_size`` and ``seed`` are not used.  ``class_names``: the names of labels
+    0 and 1 (the course's ``list_classes``), when the target holds 0 and 1.
+    ``standardize=False`` keeps the features as they are (the scaler is the
+    identity, and constant columns are kept: they cannot hurt without a division
+    by their scale); :func:`read_data` asks for it for images, whose pixels the
+    course only divides by 255.
     """
-    table = check_table(df, target, drop=drop)
-    train_rows, test_rows = split(table.y, test_size=test_size, seed=seed)
-    constant = constant_columns(table.X[train_rows], table.features)
+    if test is None:
+        table = check_table(df, target, drop=drop)
+        train_rows, test_rows = split(table.y, test_size=test_size, seed=seed)
+        settings: dict[str, Any] = {"test_size": test_size, "seed": seed}
+    else:
+        import pandas as pd
+
+        table = check_table(pd.concat([df, test], ignore_index=True), target, drop=drop)
+        train_rows, test_rows = np.arange(len(df)), np.arange(len(df), len(df) + len(test))
+        if len(test_rows) == 0 or np.unique(table.y[train_rows]).size < 2:
+            raise DataError(
+                f"the test data has no rows, or the training data ({len(train_rows)} rows) "
+                "lacks one of the two classes"
+            )
+        settings = {"test_data": test_source or "a separate table"}
+    if class_names is not None:
+        table = _named_classes(table, class_names, target)
+    constant = constant_columns(table.X[train_rows], table.features) if standardize else []
     if constant and not drop_constant:
         everywhere = set(constant_columns(table.X, table.features))
         detail = ", ".join(
@@ -776,7 +1098,12 @@ def prepare(
             classes=table.classes,
             y=table.y,
         )
-    scaler = Scaler.fit(table.X[train_rows])
+    if standardize:
+        scaler = Scaler.fit(table.X[train_rows])
+    else:
+        n = len(table.features)
+        scaler = Scaler(mean=np.zeros(n), scale=np.ones(n))
+        settings["standardized"] = False
     return Training(
         source=source,
         target=target,
@@ -785,8 +1112,51 @@ def prepare(
         train_rows=train_rows,
         test_rows=test_rows,
         dropped=constant,
-        settings={"test_size": test_size, "seed": seed},
+        settings=settings,
     )
+
+
+def _named_classes(table: Table, names: Sequence[str], target: str) -> Table:
+    """Labels 0 and 1 replaced by their names (``names[1]`` stays the positive class)."""
+    if sorted(table.classes) != [0, 1] or len(names) != 2:
+        raise DataError(
+            f"the class names {_names(list(names))} name labels 0 and 1, but --target "
+            f"{_short(target)} holds {_names(table.classes)}"
+        )
+    labels = np.where(table.y == 1, names[1], names[0]).astype(object)
+    return Table(features=table.features, X=table.X, labels=labels, classes=list(names), y=table.y)
+
+
+#: ``vecstudy train`` refuses runs estimated to take longer than this (``--budget``).
+DEFAULT_BUDGET: Final = 600.0
+#: A run estimated to take at least this many seconds has its estimate shown.
+ESTIMATE_SHOWN: Final = 10.0
+
+
+class BudgetError(DataError):
+    """The runs are estimated to take longer than the budget allows; nothing was trained."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long one backend's runs should take, from one timed iteration."""
+
+    backend: str  # as resolved ("auto" and the config's default named)
+    seconds_per_iteration: float
+    iterations: int  # per run
+    runs: int  # one per learning rate
+
+    @property
+    def seconds(self) -> float:
+        """The whole estimate: every run of this backend."""
+        return self.seconds_per_iteration * self.iterations * self.runs
+
+    def __str__(self) -> str:
+        rates = "learning rate" if self.runs == 1 else "learning rates"
+        return (
+            f"{self.backend}: {self.seconds_per_iteration:.3g} s per iteration x "
+            f"{self.iterations} iterations x {self.runs} {rates}"
+        )
 
 
 def fit_runs(
@@ -799,11 +1169,32 @@ def fit_runs(
     dtype: str | None = None,
     threads: int | str | None = None,
     progress: bool = False,
+    budget: float | None = None,
 ) -> Training:
     """Train one model per backend x learning rate on the standardized training rows.
 
     ``None`` in ``backends`` means the configured backend.  ``progress`` shows a
-    tqdm bar per run (on stderr, only when it is a terminal).
+    tqdm bar per run (on stderr, only when it is a terminal) that counts
+    iterations, moves every second or so and shows the time left; log lines of
+    logger ``vecstudy`` are written above the bar.
+
+    Before any run, each backend makes one update from zero weights (which also
+    compiles numba's kernels and warms the caches, so that ``fit_s`` times the
+    descent alone); its time x the iterations of the runs is the estimate (when that
+    is over a minute or over the budget, a second, warm, update is timed instead, so
+    that a compilation does not count: at most one iteration in 50 of the runs).
+
+    Raises
+    ------
+    BudgetError
+        If ``budget`` (seconds) is given and the runs are estimated to take longer;
+        raised before any run, with the estimate.
+
+    Warns
+    -----
+    vecstudy.SlowRunWarning
+        If the runs of the python backend are estimated over a minute (and within
+        the budget).
     """
     Xs = training.scaler.transform(training.table.X)
     X_train, X_test = Xs[training.train_rows], Xs[training.test_rows]
@@ -813,50 +1204,137 @@ def fit_runs(
         {"max_iter": max_iter, "record_every": record_every, "dtype": dtype, "threads": threads}
     )
     common: dict[str, Any] = {"record_every": record_every, "dtype": dtype, "threads": threads}
-    for backend in backends:
-        # one update first: compiles (numba) and warms caches, so fit_s times the descent
-        descend(XT, y_train, max_iter=1, learning_rate=learning_rates[0], backend=backend, **common)
-        for lr in learning_rates:
-            bar = None
-            if progress:
-                label = backend if backend is not None else "the configured backend"
-                print(
-                    f"training {label}, learning rate {lr:g}: {max_iter} iterations on "
-                    f"{XT.shape[1]} samples x {XT.shape[0]} features",
-                    file=sys.stderr,
-                    flush=True,
+    if budget is not None and not budget > 0:
+        raise ValueError(f"budget must be a number of seconds > 0; got {_short(budget)}")
+    with api._no_slow_run_check(), _logging_above_bars(progress):
+        estimates = [
+            _warm_up(XT, y_train, b, learning_rates, max_iter, budget, common) for b in backends
+        ]
+        _check_budget(estimates, budget)
+        _warn_if_slow(estimates, XT.shape)
+        for backend, estimate in zip(backends, estimates, strict=True):
+            for lr in learning_rates:
+                bar = None
+                if progress:
+                    label = backend if backend is not None else "the configured backend"
+                    run_s = estimate.seconds / estimate.runs  # shown where it matters
+                    print(
+                        f"training {label}, learning rate {lr:g}: {max_iter} iterations on "
+                        f"{XT.shape[1]} samples x {XT.shape[0]} features"
+                        + (f" (about {api._duration(run_s)})" if run_s >= ESTIMATE_SHOWN else ""),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    bar = _progress_bar(backend, lr, max_iter)
+                try:
+                    descent = descend(
+                        XT,
+                        y_train,
+                        max_iter=max_iter,
+                        learning_rate=lr,
+                        backend=backend,
+                        progress=None if bar is None else bar.update,
+                        **common,
+                    )
+                finally:
+                    if bar is not None:
+                        bar.close()
+                _, final_cost = api.propagate(
+                    descent.w, descent.b, XT, y_train, backend="numpy", dtype=descent.dtype
                 )
-                bar = _progress_bar(backend, lr, max_iter)
-            try:
-                descent = descend(
-                    XT,
-                    y_train,
-                    max_iter=max_iter,
-                    learning_rate=lr,
-                    backend=backend,
-                    progress=None if bar is None else bar.update,
-                    **common,
+                training.runs.append(
+                    Run(
+                        backend=descent.backend,
+                        learning_rate=float(lr),
+                        descent=descent,
+                        train_accuracy=_accuracy(descent.w, descent.b, X_train, y_train),
+                        test_accuracy=_accuracy(descent.w, descent.b, X_test, y_test),
+                        final_cost=float(final_cost),
+                    )
                 )
-            finally:
-                if bar is not None:
-                    bar.close()
-            _, final_cost = api.propagate(
-                descent.w, descent.b, XT, y_train, backend="numpy", dtype=descent.dtype
-            )
-            training.runs.append(
-                Run(
-                    backend=descent.backend,
-                    learning_rate=float(lr),
-                    descent=descent,
-                    train_accuracy=_accuracy(descent.w, descent.b, X_train, y_train),
-                    test_accuracy=_accuracy(descent.w, descent.b, X_test, y_test),
-                    final_cost=float(final_cost),
-                )
-            )
     return training
 
 
+#: The warm-up is timed again (warm) only when the runs make at least this many
+#: iterations: the extra one is then at most 2% of them.
+_RETIME_MIN_ITERATIONS: Final = 50
+
+
+def _warm_up(
+    XT: NDArray[Any],
+    y: NDArray[Any],
+    backend: str | None,
+    learning_rates: Sequence[float],
+    max_iter: int,
+    budget: float | None,
+    common: Mapping[str, Any],
+) -> Estimate:
+    """One update (compiles, warms caches), timed: the estimate of the backend's runs."""
+    runs = len(learning_rates)
+
+    def timed() -> tuple[str, float]:
+        began = _clock()
+        d = descend(XT, y, max_iter=1, learning_rate=learning_rates[0], backend=backend, **common)
+        return d.backend, _clock() - began
+
+    name, seconds = timed()
+    limit = api.SLOW_RUN_SECONDS if budget is None else min(api.SLOW_RUN_SECONDS, budget)
+    if seconds * max_iter * runs > limit and max_iter * runs >= _RETIME_MIN_ITERATIONS:
+        name, seconds = timed()  # the first call may have compiled (numba) or loaded modules
+    return Estimate(backend=name, seconds_per_iteration=seconds, iterations=max_iter, runs=runs)
+
+
+def _check_budget(estimates: Sequence[Estimate], budget: float | None) -> None:
+    total = sum(e.seconds for e in estimates)
+    if budget is None or total <= budget:
+        return
+    python = any(e.backend == "python" for e in estimates)
+    raise BudgetError(
+        f"the runs would take about {api._duration(total)} ("
+        + "; ".join(str(e) for e in estimates)
+        + f"; timed on one iteration), over the budget of {budget:g} s: nothing was trained; "
+        + (
+            "the python backend is the course's readable double loop: --backends numpy or "
+            "numba runs the same descent in a small fraction of the time; or "
+            if python
+            else ""
+        )
+        + "train fewer --iterations, or allow more with --budget SECONDS"
+    )
+
+
+def _warn_if_slow(estimates: Sequence[Estimate], shape: tuple[int, ...]) -> None:
+    import warnings
+
+    for e in estimates:
+        if e.backend == "python" and e.seconds > api.SLOW_RUN_SECONDS:
+            warnings.warn(
+                api.SlowRunWarning(
+                    f"backend 'python' would take about {api._duration(e.seconds)} ({e}) on "
+                    f"{shape[1]} samples x {shape[0]} features; --backends numpy or numba runs "
+                    "the same descent in a small fraction of that time"
+                ),
+                stacklevel=3,
+            )
+
+
+@contextlib.contextmanager
+def _logging_above_bars(progress: bool) -> Iterator[None]:
+    """Within: lines of logger ``vecstudy`` go to the console above tqdm's bars, not into them."""
+    if not progress:
+        yield
+        return
+    import logging
+
+    from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm(loggers=[logging.getLogger("vecstudy")], tqdm_class=tqdm):
+        yield
+
+
 def _progress_bar(backend: str | None, lr: float, total: int) -> Any:
+    """A bar counting iterations, with the rate and the time left (tqdm's ETA)."""
     from tqdm.auto import tqdm
 
     label = backend if backend is not None else str(config.resolve_backend(None).value)
@@ -873,8 +1351,16 @@ def describe(training: Training) -> str:
         f"{_bounded_path(training.source)}: {len(t.y)} rows, {len(t.features)} features, "
         f"target {_short(training.target)}: {shown} (positive class: {_label(t.classes[1])})",
         f"split: {len(training.train_rows)} training / {len(training.test_rows)} test rows "
-        f"(stratified, seed {training.settings['seed']}); features standardized with the "
-        "training rows' mean and standard deviation",
+        + (
+            f"(the test rows from {_bounded_path(Path(str(training.settings['test_data'])).name)})"
+            if "test_data" in training.settings
+            else f"(stratified, seed {training.settings['seed']})"
+        )
+        + (
+            "; features not standardized (image pixels: the course only divides them by 255)"
+            if training.settings.get("standardized") is False
+            else "; features standardized with the training rows' mean and standard deviation"
+        ),
     ]
     if training.dropped:
         lines.append(f"left out constant columns: {_names(training.dropped)}")
@@ -1365,7 +1851,8 @@ def render_costs(training: Training, fmt: str = "png") -> bytes:
     rates = list(dict.fromkeys(r.learning_rate for r in training.runs))
     data = (
         f"{_bounded_path(Path(training.source).name)}: {len(training.train_rows)} training "
-        f"samples x {len(training.table.features)} features, standardized"
+        f"samples x {len(training.table.features)} features"
+        + ("" if training.settings.get("standardized") is False else ", standardized")
     )
     title = (
         f"Cost during gradient descent, learning rate {rates[0]:g}\n{data}"
