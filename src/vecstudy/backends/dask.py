@@ -101,12 +101,13 @@ SPLIT_MIN_BYTES = 16 * 2**20
 SLICE_WORK = 100_000_000
 
 
-class NonFiniteInputError(NumericalError, ValueError):
+class NonFiniteInputError(ValueError):
     """``X`` holds NaN or infinity (found because a result came out non-finite).
 
-    Both a :class:`vecstudy.NumericalError` and a ``ValueError``: the numpy path
-    reports a non-finite ``X`` as a ``ValueError`` before computing anything; on the
-    dask path it is found after the fact, from a non-finite result.
+    A ``ValueError``, as on the numpy path, which names a non-finite ``X`` in the same
+    words; here it is found after the fact, from a non-finite result, so that a finite
+    ``X`` costs no extra pass.  Not a :class:`vecstudy.NumericalError`: the input is
+    wrong, nothing overflowed.
     """
 
 
@@ -393,10 +394,7 @@ class Chunks:
 
     def raise_non_finite(self, index: tuple[int, int], value: float) -> None:
         """Raise :class:`NonFiniteInputError` for ``value`` at ``index`` of ``X``."""
-        note = ""
-        if self.dtype == np.float32 and not math.isnan(value):
-            note = " (in float32: values beyond 3.4e38 become infinite)"
-        raise NonFiniteInputError(f"X must be finite; found {value} at index {index}{note}")
+        raise NonFiniteInputError(f"X must be finite; found {value} at index {index}")
 
 
 @contextlib.contextmanager
