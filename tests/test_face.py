@@ -387,3 +387,10 @@ def test_progress_bar_is_tqdm_auto(capsys: pytest.CaptureFixture[str]) -> None:
     assert (bar.n, bar.total) == (2, 7)
     bar.close()
     assert "2/7" in capsys.readouterr().err
+
+
+def test_choice_reads_as_words_in_ipython() -> None:
+    pretty = pytest.importorskip("IPython.lib.pretty")
+    choice = vecstudy.get_backend()
+    assert pretty.pretty(choice) == "numpy (from default)"
+    assert repr(choice) == "Choice(value='numpy', source='default')"  # repr unchanged

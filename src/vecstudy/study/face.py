@@ -175,7 +175,10 @@ class CallerSweep(Sweep):
     A Python-loop case over the budget is followed by the same case on the first
     columns of ``X``, as many as fit half the budget (at least one; up to
     :data:`MAX_PROBES` times, fewer columns each); the report's tables scale it
-    to the whole ``X`` and mark it estimated.
+    to the whole ``X`` by the ratio of elements and mark it estimated.  That
+    ``optimize`` case runs one iteration per call, so that it can keep more
+    columns: an iteration's update of ``w`` costs ``n_x`` whatever ``m``, and
+    scaled from few columns it would count many times over.
     """
 
     def __init__(
@@ -185,6 +188,7 @@ class CallerSweep(Sweep):
         self._X, self._Y = X, Y
         self._converted: dict[str, tuple[Any, float, Any, Any]] = {}
         self._probes: list[Case] = []
+        self._probe_iterations: dict[Case, int] = {}
         self._tries: dict[tuple[str, str], int] = {}
 
     def _problem(self, n_x: int, m: int, dtype: str) -> tuple[Any, float, Any, Any]:
@@ -198,19 +202,34 @@ class CallerSweep(Sweep):
         return w, b, np.ascontiguousarray(X[:, :m]), Y[:m].copy()
 
     def prepare(self, case: Case) -> Prepared:
-        prep = super().prepare(case)
+        options = self.options
+        iterations = self._probe_iterations.get(case)
+        if iterations is not None:  # a smaller problem standing in for a slow loop
+            self.options = dataclasses.replace(options, iterations=iterations)
+        try:
+            prep = super().prepare(case)
+        finally:
+            self.options = options
         over_budget = prep.call is None and prep.estimate_s is not None and prep.estimate_s > 0
         if case.kind == "kernel" and case.backend == "python" and over_budget:
             assert prep.estimate_s is not None
-            key = (case.operation, case.dtype)
-            tries = self._tries.get(key, 0)
-            o = self.options
-            target = o.budget / 2 / (o.repeats + 2.5)  # a call this long fits half the budget
-            m = max(1, math.floor(case.m * min(target / prep.estimate_s, 0.5)))
-            if tries < MAX_PROBES and m < case.m:
-                self._tries[key] = tries + 1
-                self._probes.append(dataclasses.replace(case, m=m))
+            self._probe(case, prep.estimate_s, prep.per_call)
         return prep
+
+    def _probe(self, case: Case, estimate_s: float, per_call: int) -> None:
+        """Plan ``case`` on fewer columns of ``X``, its call fitting half the budget."""
+        key = (case.operation, case.dtype)
+        tries = self._tries.get(key, 0)
+        o = self.options
+        target = o.budget / 2 / (o.repeats + 2.5)  # a call this long fits half the budget
+        per_column = estimate_s / per_call / case.m  # one iteration (or step), one column
+        m = max(1, math.floor(min(target / per_column, case.m / 2)))
+        if tries < MAX_PROBES and m < case.m:
+            self._tries[key] = tries + 1
+            probe = dataclasses.replace(case, m=m)
+            self._probes.append(probe)
+            if case.operation == "optimize":
+                self._probe_iterations[probe] = 1
 
     def follow_up(self) -> list[list[Case]]:
         probes, self._probes = self._probes, []
