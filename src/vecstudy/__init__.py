@@ -6,6 +6,11 @@ double loop (``"python"``), Numba-compiled loops (``"numba"``) and NumPy vectori
 (``"numpy"``).  Pick one per call (``backend=``), per block (:func:`use_backend`), per
 process (:func:`set_backend`), by environment (``VECSTUDY_BACKEND``) or by config
 file (``vecstudy.toml``).
+
+How fast is each on your data?  :func:`compare_backends` times them on your ``X``
+and ``Y``; ``vecstudy.study()`` runs the whole speed study.  Both return a
+:class:`~vecstudy.study.view.StudyResult`: a DataFrame, a table (HTML in a
+notebook), a figure and files.
 """
 
 from typing import TYPE_CHECKING
@@ -30,7 +35,10 @@ from vecstudy.plots import plot_costs
 from vecstudy.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
+    from vecstudy import study
     from vecstudy.estimator import LogisticRegressionGD
+    from vecstudy.study.face import StudyInterrupted, compare_backends
+    from vecstudy.study.view import StudyResult
 
 __version__ = "0.1.0"
 
@@ -42,10 +50,13 @@ __all__ = [
     "LogisticRegressionGD",
     "NumericalError",
     "SlowRunWarning",
+    "StudyInterrupted",
+    "StudyResult",
     "ThreadCountWarning",
     "__version__",
     "available_backends",
     "basic_sigmoid",
+    "compare_backends",
     "get_backend",
     "initialize_with_zeros",
     "model",
@@ -56,12 +67,26 @@ __all__ = [
     "set_backend",
     "sigmoid",
     "sigmoid_derivative",
+    "study",
     "use_backend",
 ]
 
 
 def __getattr__(name: str) -> object:
-    """Lazy exports: ``LogisticRegressionGD`` imports scikit-learn on first use only."""
+    """Lazy exports: ``LogisticRegressionGD`` imports scikit-learn on first use only;
+    the study's face (pandas, scipy, matplotlib) loads on first use too."""
+    if name in ("compare_backends", "StudyInterrupted"):
+        from vecstudy.study import face
+
+        return getattr(face, name)
+    if name == "StudyResult":
+        from vecstudy.study.view import StudyResult
+
+        return StudyResult
+    if name == "study":
+        import importlib
+
+        return importlib.import_module("vecstudy.study")  # a package one can call
     if name == "LogisticRegressionGD":
         try:
             from vecstudy.estimator import LogisticRegressionGD

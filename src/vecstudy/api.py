@@ -470,6 +470,8 @@ def announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
 
     Numba compiles on first use (a cold compile takes about 10 s) or loads its cache;
     without a word the first call looks frozen.  The CLI shows these lines on stderr.
+    In a Jupyter kernel where logging would not show the line (nothing set up for
+    INFO), it is printed on stderr instead, so that a notebook shows it too.
     """
     if name != "numba":
         return
@@ -480,13 +482,23 @@ def announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
             return
         _numba_seen.add(key)
     order = ", Fortran-ordered X" if layout == "F" else ""
-    logger.info(
+    text = (
         "compiling or loading cached numba kernels for %s, %s%s "
-        "(first use in this process; a cold compile takes about 10 s)...",
-        kernel,
-        X.dtype,
-        order,
+        "(first use in this process; a cold compile takes about 10 s)..."
     )
+    if not (logger.isEnabledFor(logging.INFO) and logger.hasHandlers()) and _in_kernel():
+        print("vecstudy: " + text % (kernel, X.dtype, order), file=sys.stderr)
+        return
+    logger.info(text, kernel, X.dtype, order)
+
+
+def _in_kernel() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel, where INFO logs show nowhere."""
+    shell = sys.modules.get("ipykernel.zmqshell")
+    ipython = sys.modules.get("IPython")
+    if shell is None or ipython is None:
+        return False
+    return isinstance(ipython.get_ipython(), shell.ZMQInteractiveShell)
 
 
 def _as_kernel_array(arr: NDArray[Any], dt: str, name: str = "X") -> Array:

@@ -290,16 +290,13 @@ def _default_run_dir() -> Path:
 def _cmd_study(args: argparse.Namespace) -> int:
     import time
 
-    from vecstudy import report
-    from vecstudy.study import options as opts
-    from vecstudy.study.sweep import run_sweep
+    from vecstudy.study.face import study
 
     out = Path(args.output_dir) if args.output_dir else _default_run_dir()
-    overrides = {"output": str(out / "study-results.json")}
-    options = opts.resolve_options(overrides, defaults=opts.STUDY_DEFAULTS, use_file=False)
     t0 = time.perf_counter()
-    result = run_sweep(options, progress=not args.no_progress, append=False)
-    files = report.write_report(result.path, output_dir=out, asv_dir=args.asv)
+    done = study(output_dir=out, asv_dir=args.asv, progress=not args.no_progress)
+    result, files = done.sweep, done.report
+    assert files is not None  # given output_dir, the study writes its report
     _print_report(files)
     print(
         f"study done in {time.perf_counter() - t0:.0f} s: {result.rows} rows "

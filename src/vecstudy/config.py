@@ -107,6 +107,10 @@ class Choice:
     def __str__(self) -> str:
         return f"{self.value} (from {self.source})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython and notebooks show ``numpy (from default)``; ``repr`` is unchanged."""
+        printer.text(str(self))
+
 
 #: The open :func:`use_backend` blocks of this context, innermost last, as
 #: ``(entry id, choice)`` pairs.  A block removes its own entry on exit, so blocks

@@ -244,6 +244,16 @@ class Sweep:
                     groups.append(group)
         return groups
 
+    def follow_up(self) -> list[list[Case]]:
+        """Groups to time after the group just timed; none here.
+
+        A subclass may answer a case skipped over the budget with a smaller one
+        (see :attr:`Prepared.estimate_s <vecstudy.study.timing.Prepared>`), e.g.
+        :func:`vecstudy.compare_backends` times the Python loop on fewer columns
+        of the caller's ``X`` and estimates the full problem from it.
+        """
+        return []
+
     def _read_backend(self) -> str:
         mod = self.modules.get("numba")
         return "numba" if isinstance(mod, ModuleType) and hasattr(mod, "read_sum") else "numpy"
@@ -382,12 +392,34 @@ def _row(
     }
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
+def progress_class() -> Any:
+    """:mod:`tqdm.auto`'s bar: a widget in a Jupyter kernel that has ipywidgets, text otherwise.
 
-    return tqdm(
-        total=total, unit="case", desc="vecstudy bench", disable=not enabled, file=sys.stderr
+    Without ipywidgets, tqdm warns on import that it falls back to text; the text
+    bar is what we want then, so that warning is not shown.
+    """
+    import warnings
+
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+def _progress(total: int, enabled: bool, desc: str = "vecstudy bench") -> Any:
+    return progress_class()(
+        total=total, unit="case", desc=desc, disable=not enabled, file=sys.stderr
     )
+
+
+def _grow(bar: Any, more: int) -> None:
+    """Add ``more`` cases to the bar's total (a notebook widget too), keeping its count."""
+    if more:
+        done = bar.n
+        bar.reset(total=(bar.total or 0) + more)
+        bar.update(done)
 
 
 def _log_above_bar() -> contextlib.AbstractContextManager[None]:
@@ -395,7 +427,7 @@ def _log_above_bar() -> contextlib.AbstractContextManager[None]:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     redirect: contextlib.AbstractContextManager[None] = logging_redirect_tqdm(
-        loggers=[logging.getLogger("vecstudy")]
+        loggers=[logging.getLogger("vecstudy")], tqdm_class=progress_class()
     )
     return redirect
 
@@ -501,6 +533,8 @@ def run_sweep(
     progress: bool = True,
     append: bool = True,
     command: str | None = None,
+    make_sweep: Callable[[BenchOptions, str], Sweep] = Sweep,
+    desc: str = "vecstudy bench",
 ) -> SweepResult:
     """Run the sweep described by ``options``, saving the results file after every round.
 
@@ -516,6 +550,11 @@ def run_sweep(
     command : str, optional
         The command that reproduces the sweep, stored with the run; defaults to
         :meth:`BenchOptions.command`.
+    make_sweep : callable
+        ``make_sweep(options, run_id)`` builds the :class:`Sweep` (a subclass
+        times the caller's data: :func:`vecstudy.compare_backends`).
+    desc : str
+        The progress bar's label.
 
     Returns
     -------
@@ -546,15 +585,19 @@ def run_sweep(
         "rows": 0,
     }
     writer = ResultsWriter(options.output, run, append=append)
-    sweep = Sweep(options, run_id)
+    sweep = make_sweep(options, run_id)
     groups = sweep.plan()
     writer.save()
     skipped = 0
-    bar = _progress(sum(len(g) for g in groups), progress)
+    bar = _progress(sum(len(g) for g in groups), progress, desc)
     try:
         with _log_above_bar():
-            for group in groups:
-                skipped += _time_group(sweep, group, writer, bar)
+            pending = list(groups)
+            while pending:
+                skipped += _time_group(sweep, pending.pop(0), writer, bar)
+                more = sweep.follow_up()
+                _grow(bar, sum(len(g) for g in more))
+                pending[:0] = more
     except KeyboardInterrupt:
         bar.close()
         run["status"] = "interrupted"

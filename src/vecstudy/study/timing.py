@@ -84,6 +84,10 @@ class Prepared:
         The first call on the small problem (compilation included).
     reason : str
         Why the case is skipped; ``""`` when it is timed.
+    estimate_s : float or None
+        Seconds one full call was predicted (or measured) to take when the case
+        is skipped over the budget; None otherwise.  A smaller problem that fits
+        the budget can be sized from it (:meth:`vecstudy.study.sweep.Sweep.follow_up`).
     """
 
     call: Callable[[], object] | None
@@ -91,6 +95,7 @@ class Prepared:
     per_call: int
     warmup_s: float | None
     reason: str = ""
+    estimate_s: float | None = None
 
 
 def prepare(
@@ -165,10 +170,11 @@ def prepare(
                 per_call,
                 warmup_s,
                 reason("estimated at", est_call) + " from a smaller problem",
+                est_call,
             )
     call_s = time_once(full)
     if predicted(call_s) > budget:
-        return Prepared(None, None, per_call, warmup_s, reason("took", call_s))
+        return Prepared(None, None, per_call, warmup_s, reason("took", call_s), call_s)
     loops = autorange(timeit.Timer(full), min_time)
     return Prepared(full, loops, per_call, warmup_s)
 
