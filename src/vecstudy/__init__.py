@@ -10,6 +10,7 @@ file (``vecstudy.toml``).
 
 from typing import TYPE_CHECKING
 
+from vecstudy._version import __version__
 from vecstudy.api import (
     DivergenceError,
     DivergenceWarning,
@@ -30,8 +31,6 @@ from vecstudy.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
     from vecstudy.estimator import LogisticRegressionGD
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",

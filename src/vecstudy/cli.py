@@ -93,7 +93,7 @@ def _add_report_options(p: argparse.ArgumentParser, default_dir: str) -> None:
 
 
 def _version() -> str:
-    from vecstudy import __version__
+    from vecstudy._version import __version__
 
     return __version__
 

@@ -145,7 +145,7 @@ def machine() -> dict[str, str]:
         import llvmlite.binding as ll  # type: ignore[import-untyped]
         import numba
 
-        import vecstudy
+        from vecstudy._version import __version__
         from vecstudy.study.machine import _cpu_model
 
         features = ll.get_host_cpu_features().flatten()
@@ -153,7 +153,7 @@ def machine() -> dict[str, str]:
             "cpu": _cpu_model(),
             "llvm_cpu": str(ll.get_host_cpu_name()),
             "features": hashlib.sha256(features.encode()).hexdigest()[:16],
-            "vecstudy": vecstudy.__version__,
+            "vecstudy": __version__,
             "numba": numba.__version__,
         }
         key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:16]

@@ -123,12 +123,8 @@ def machine_info() -> dict[str, Any]:
     architecture, e.g. ``"openblas/openblas Haswell"``).
     """
     threads = thread_state()
-    try:
-        import vecstudy
+    from vecstudy._version import __version__ as version
 
-        version = getattr(vecstudy, "__version__", None) or _version("vecstudy")
-    except ImportError:  # pragma: no cover - part of vecstudy
-        version = None
     try:
         mem: float | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
