@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from vecstudy.backends import available_backends, unknown_backend_message
+from vecstudy.errors import ConfigError as ConfigError
+from vecstudy.errors import ConfigWarning as ConfigWarning
 from vecstudy.escape import bounded, one_line, short
 
 #: Backend name that defers the choice to the problem's shape (see :mod:`vecstudy.auto`).
@@ -59,14 +61,6 @@ ENV_BACKEND: Final = "VECSTUDY_BACKEND"
 ENV_DTYPE: Final = "VECSTUDY_DTYPE"
 ENV_THREADS: Final = "VECSTUDY_THREADS"
 ENV_CONFIG: Final = "VECSTUDY_CONFIG"
-
-
-class ConfigError(ValueError):
-    """A setting has an unknown name or a bad value; the message names its source."""
-
-
-class ConfigWarning(UserWarning):
-    """A ``pyproject.toml`` that is not vecstudy's own could not be read; it is ignored."""
 
 
 def external_stacklevel() -> int:

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from vecstudy import backends, config, distributed
+from vecstudy.errors import StudyInterrupted as StudyInterrupted
 
 #: Learning rate of every timed descent (the values do not matter for time).
 LEARNING_RATE = 0.5
@@ -67,29 +68,6 @@ IDLE_WORKER_BYTES = 128 * 2**20
 TMP_PREFIX = ".dask-study-"
 #: Worker processes (False: threads in this process, for tests).
 PROCESSES = True
-
-
-class StudyInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during the study; the finished measurements are saved.
-
-    Attributes
-    ----------
-    signal_name : str
-        ``"SIGINT"`` or ``"SIGTERM"``.
-    rows_kept : int
-        Finished measurements (rows) saved.
-    paths : dict
-        The files written (empty when nothing had finished).
-    """
-
-    def __init__(self, signal_name: str, rows_kept: int, paths: dict[str, Path]) -> None:
-        where = f" in {paths['json']}" if paths else ""
-        super().__init__(
-            f"interrupted ({signal_name}); kept {rows_kept} finished measurements{where}"
-        )
-        self.signal_name = signal_name
-        self.rows_kept = rows_kept
-        self.paths = paths
 
 
 def _pause_fraction() -> float:

@@ -17,10 +17,7 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController, threadpool_info
 
-
-class ThreadCountWarning(RuntimeWarning):
-    """Fewer threads run than were asked for (more than the cores, or Numba's own cap)."""
-
+from vecstudy.errors import ThreadCountWarning as ThreadCountWarning
 
 #: (number of modules in sys.modules when built, controller).
 _controller: tuple[int, ThreadpoolController] | None = None

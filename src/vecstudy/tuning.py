@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from vecstudy import config
+from vecstudy.errors import TuningWarning as TuningWarning
 
 if TYPE_CHECKING:
     from vecstudy.backends.numba import Plan
@@ -88,10 +89,6 @@ RECHECK_SECONDS: Final = 1.0
 DTYPES: Final = {8: "float64", 4: "float32"}
 _MAX_B: Final = 1 << 16
 _MAX_T: Final = 1 << 30
-
-
-class TuningWarning(RuntimeWarning):
-    """The wisdom file cannot be read or written; the cache model is used instead."""
 
 
 _warned: set[str] = set()

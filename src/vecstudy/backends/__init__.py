@@ -53,6 +53,8 @@ import importlib
 from types import ModuleType
 from typing import Final
 
+from vecstudy.errors import BackendUnavailable as BackendUnavailable
+
 #: Interface every backend module must provide.
 KERNEL_FUNCTIONS: Final = (
     "sigmoid",
@@ -67,14 +69,6 @@ _REGISTRY: dict[str, str] = {}
 #: The pip extra that provides a backend's optional dependencies.
 _EXTRAS: dict[str, str] = {}
 _LOADED: dict[str, ModuleType] = {}
-
-
-class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented contract)
-    """A registered backend cannot be loaded because an optional dependency is missing.
-
-    The message is one line naming the pip extra that installs it, e.g.
-    ``pip install 'vecstudy[dask]'``.
-    """
 
 
 def register(name: str, module: str, *, extra: str | None = None) -> None:

@@ -79,13 +79,13 @@ from numpy.typing import NDArray
 
 from vecstudy.api import NumericalError
 from vecstudy.distributed import (
-    ClusterError,
     chunk_bytes,
     columns_per_chunk,
     get_client,
     is_dask_array,
     lazy_inputs,
 )
+from vecstudy.errors import ClusterError
 
 Array = NDArray[np.floating[Any]]
 

@@ -40,6 +40,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from vecstudy.errors import ResultsFileError as ResultsFileError
 from vecstudy.escape import short
 
 #: Identifies the results file layout; bumped when columns change incompatibly.
@@ -76,10 +77,6 @@ STATUSES: Final = ("ok", "skipped")
 MAX_DEPTH: Final = 64
 
 Row = dict[str, Any]
-
-
-class ResultsFileError(ValueError):
-    """A results file is missing its structure, or holds values it cannot hold."""
 
 
 # --------------------------------------------------------------------------- writing
