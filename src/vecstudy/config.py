@@ -44,10 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from vecstudy.backends import available_backends, unknown_backend_message
 from vecstudy.errors import ConfigError as ConfigError
 from vecstudy.errors import ConfigWarning as ConfigWarning
 from vecstudy.escape import bounded, one_line, short
+from vecstudy.registry import available_backends, unknown_backend_message
 
 #: Backend name that defers the choice to the problem's shape (see :mod:`vecstudy.auto`).
 AUTO: Final = "auto"
