@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from vecstudy import bench
-    from vecstudy.threads import limit_threads, thread_info
+    from vecstudy.runtime.threads import limit_threads, thread_info
 
     threads = bench.parse_threads(args.threads, "--threads")[0]
     X, X_test, y, y_test = breast_cancer()

@@ -27,7 +27,7 @@ from vecstudy.backends import available_backends
 from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
 from vecstudy.course import basic_sigmoid
 from vecstudy.plots import plot_costs
-from vecstudy.threads import ThreadCountWarning
+from vecstudy.runtime.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
     from vecstudy.estimator import LogisticRegressionGD

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vecstudy import backends, config
 from vecstudy.distributed import is_dask_array as _lazy
-from vecstudy.threads import limit_threads
+from vecstudy.runtime.threads import limit_threads
 
 Array: TypeAlias = NDArray[np.floating[Any]]
 Grads: TypeAlias = dict[str, Any]

@@ -6,9 +6,9 @@ from the modules of :mod:`vecstudy.study` directly.
 
 from __future__ import annotations
 
+from vecstudy.runtime.cores import available_cores as all_cores
 from vecstudy.study.machine import (
     _load_average,  # noqa: F401 - former private helper, kept for importers
-    all_cores,
     git_commit,
     machine_info,
     thread_state,

@@ -374,7 +374,8 @@ def _settings_in_force() -> list[str]:
     it: the environment variables and every key of the config file (``[bench]`` and
     ``[dask]`` included), and ``VECSTUDY_CACHE_SIZES``.
     """
-    from vecstudy import caches, config
+    from vecstudy import config
+    from vecstudy.runtime import caches
     from vecstudy.study import options
 
     config.check_settings()

@@ -241,7 +241,7 @@ def in_memory(
     Rows are appended to ``rows`` (returned) as each size is finished.
     """
     from vecstudy.backends import dask as dk
-    from vecstudy.threads import limit_threads
+    from vecstudy.runtime.threads import limit_threads
 
     rows = [] if rows is None else rows
     cores = config.available_cores()
@@ -298,7 +298,7 @@ def overhead(
     Rows are appended to ``rows`` (returned) as each is finished.
     """
     from vecstudy.backends import dask as dk
-    from vecstudy.threads import limit_threads
+    from vecstudy.runtime.threads import limit_threads
 
     rows = [] if rows is None else rows
     workers = len(client.scheduler_info()["workers"])

@@ -3,6 +3,8 @@
 This module imports nothing of the package, so that any module may import it.  The
 modules that raise these re-export them under their old names (``vecstudy.config.ConfigError``
 is :class:`ConfigError`), so code written against those names keeps working.
+It also holds :func:`external_stacklevel`, which aims every warning of the package at
+the caller's line.
 
 To move here in stage B of the layers redesign (their modules are being edited
 elsewhere; each will then re-import the class from here):
@@ -19,7 +21,10 @@ elsewhere; each will then re-import the class from here):
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,7 +44,27 @@ __all__ = [
     "Terminated",
     "ThreadCountWarning",
     "TuningWarning",
+    "external_stacklevel",
 ]
+
+
+# --------------------------------------------------------------------------- aiming warnings
+def external_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside vecstudy.
+
+    Called by the function that issues the warning (level 1); frames of this package
+    and of :mod:`contextlib` (``with`` blocks) are skipped.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(package)
+        or frame.f_code.co_filename == contextlib.__file__
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 # ------------------------------------------------------------------------ configuration, threads

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_info
 
-from vecstudy.threads import limit_threads
+from vecstudy.runtime.threads import limit_threads
 
 _MB = 1e6
 BIG_BYTES = 80 * _MB
@@ -205,7 +205,7 @@ def measure_targets(
     import vecstudy
     from vecstudy.backends import load
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     npb = load("numpy")
     pyb = load("python")

@@ -218,7 +218,7 @@ def candidates(
     [2, 2, 2]
     """
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     model = nb.plan(n_x, m, itemsize, order, cache_sizes())
     out: list[Plan] = []
@@ -429,7 +429,7 @@ def measure(
     import numpy as np
 
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     n_x, m, dt, order, ts, budget = _check_args(shape, dtype, order, threads, budget_s)
     if nb.JIT_DISABLED:

@@ -478,7 +478,7 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
 
     Examples
     --------
-    >>> from vecstudy.caches import CacheSizes
+    >>> from vecstudy.runtime.caches import CacheSizes
     >>> c = CacheSizes(48 << 10, 1280 << 10, 24 << 20, "example")
     >>> plan(20, 10000, 8, "C", c)
     Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
@@ -489,7 +489,7 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     """
     if caches is None:  # this machine: a measured plan first (vecstudy.tuning), else the model
         from vecstudy import tuning
-        from vecstudy.caches import cache_sizes
+        from vecstudy.runtime.caches import cache_sizes
 
         tuned = tuning.planned(n_x, m, itemsize, order)
         if tuned is not None:

@@ -431,7 +431,7 @@ def _now() -> str:
 
 def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any) -> int:
     """Prepare and time one group in interleaved rounds; return the number of skipped cases."""
-    from vecstudy.threads import limit_threads
+    from vecstudy.runtime.threads import limit_threads
 
     o = sweep.options
     with limit_threads(group[0].threads):
