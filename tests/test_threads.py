@@ -13,8 +13,8 @@ import pytest
 
 import vecstudy
 from vecstudy import backends
-from vecstudy.runtime.cores import available_cores
 from vecstudy.runtime import threads
+from vecstudy.runtime.cores import available_cores
 
 X = np.random.default_rng(3).normal(size=(4, 300))
 Y = (X[0] > 0).astype(float).reshape(1, -1)

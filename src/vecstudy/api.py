@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecstudy import backends, config
-from vecstudy.distributed import is_dask_array as _lazy
+from vecstudy.cluster import is_dask_array as _lazy
 from vecstudy.runtime.threads import limit_threads
 
 Array: TypeAlias = NDArray[np.floating[Any]]
@@ -200,7 +200,7 @@ def _check_finite(arr: NDArray[Any], name: str) -> None:
 
 def _check_X(X: ArrayLike, name: str = "X") -> NDArray[Any]:
     if _lazy(X):  # a dask array: checked without reading it
-        from vecstudy.distributed import check_lazy_X
+        from vecstudy.cluster import check_lazy_X
 
         return check_lazy_X(X, name)  # type: ignore[no-any-return]
     arr = _as_real_array(X, name)
@@ -230,7 +230,7 @@ def _check_Y(
     Y: ArrayLike, m: int, name: str = "Y", x_shape: tuple[int, ...] | None = None
 ) -> NDArray[Any]:
     if _lazy(Y):
-        from vecstudy.distributed import check_lazy_Y
+        from vecstudy.cluster import check_lazy_Y
 
         return check_lazy_Y(Y, m, name)  # type: ignore[no-any-return]
     arr = _as_real_array(Y, name)
@@ -412,7 +412,7 @@ def _prepare(
     Ya = None if Y is None else _check_Y(Y, m, x_shape=Xa.shape)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
     if _lazy(Xa) or _lazy(Ya):  # dask arrays: converted lazily, never read here
-        from vecstudy.distributed import lazy_inputs
+        from vecstudy.cluster import lazy_inputs
 
         Xl, Yl = lazy_inputs(Xa, Ya, dt)
         return np.ascontiguousarray(wa, dtype=dt), bf, Xl, Yl, dt

@@ -821,7 +821,7 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _print_dask_info() -> None:
-    from vecstudy import distributed
+    from vecstudy import cluster as distributed
 
     print(f"dask cluster: {distributed.describe()}")
 
@@ -829,7 +829,8 @@ def _print_dask_info() -> None:
 def _cmd_to_zarr(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vecstudy import bench, distributed
+    from vecstudy import bench
+    from vecstudy import cluster as distributed
 
     if args.synthetic is not None:
         n_x, m = bench.parse_shapes(args.synthetic, "option --synthetic")[0]

@@ -17,7 +17,7 @@ Four measurements, side by side on one machine:
    same Zarr array; every worker's peak resident memory against its limit; and the
    dask fit against the numba backend's in-memory fit.
 
-All data are synthetic and seeded (:func:`vecstudy.distributed.write_zarr`), read by
+All data are synthetic and seeded (:func:`vecstudy.cluster.write_zarr`), read by
 every contender from the same Zarr store.  Results: ``dask-study.json`` (the raw
 timings), ``dask-study.md`` (tables) and ``dask-study.png`` / ``.svg`` (figures) in the
 output directory.
@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from vecstudy import backends, config, distributed
+from vecstudy import backends, cluster, config
 from vecstudy.errors import StudyInterrupted as StudyInterrupted
 
 #: Learning rate of every timed descent (the values do not matter for time).
@@ -98,7 +98,7 @@ def check_worker_memory(
         raise ValueError(
             f"--worker-memory must be bytes such as '400 MiB'; got {str(worker_memory)[:40]!r}"
         ) from None
-    chunk_size = distributed.chunk_bytes(chunk)
+    chunk_size = cluster.chunk_bytes(chunk)
     pause = _pause_fraction()
     need = math.ceil((idle + OOC_CHUNKS_HELD * chunk_size) / pause / 2**20)
     if limit < need * 2**20:
@@ -206,7 +206,7 @@ def _cluster(workers: int, memory_limit: str | None = None) -> Iterator[Any]:
     options: dict[str, Any] = {"n_workers": workers, "processes": PROCESSES}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
-    with distributed.local_cluster(**options) as cluster, Client(cluster) as client:
+    with cluster.local_cluster(**options) as local, Client(local) as client:
         client.run(_warm_worker)  # numba's cache loaded before anything is timed
         yield client
 
@@ -248,11 +248,11 @@ def in_memory(
     for size in sizes_mb:
         m = size * 10**6 // (8 * N_X)
         # chunks of at most 128 MiB, and at least one per worker
-        chunk = min(distributed.chunk_bytes(distributed.DEFAULT_CHUNK), 8 * N_X * m // cores)
-        path = distributed.write_zarr(
+        chunk = min(cluster.chunk_bytes(cluster.DEFAULT_CHUNK), 8 * N_X * m // cores)
+        path = cluster.write_zarr(
             root / f"x{size}.zarr", shape=(N_X, m), seed=size, chunk=max(1, chunk)
         )
-        Xz, Yz = distributed.open_zarr(path)
+        Xz, Yz = cluster.open_zarr(path)
         X, Y = Xz.compute(), Yz.compute()
         w0 = np.zeros(N_X)
         times: dict[str, list[float]] = {"numba": [], "numpy": [], "dask": []}
@@ -376,8 +376,8 @@ def out_of_core(
     limit = check_worker_memory(worker_memory, chunk)
     m = 4 * workers * limit // (8 * N_X)
     log(f"out of core: writing {8 * N_X * m / 1e9:.2f} GB of X to Zarr")
-    path = distributed.write_zarr(root / "ooc.zarr", shape=(N_X, m), chunk=chunk, seed=4)
-    Xz, Yz = distributed.open_zarr(path)
+    path = cluster.write_zarr(root / "ooc.zarr", shape=(N_X, m), chunk=chunk, seed=4)
+    Xz, Yz = cluster.open_zarr(path)
     w0 = np.zeros(N_X)
     with _cluster(workers, worker_memory) as client:
         idle = max(client.run(_rss).values())
