@@ -14,8 +14,9 @@ import pytest
 
 import vecstudy
 from vecstudy import cli
+from vecstudy.records import results
 from vecstudy.study import options as opt
-from vecstudy.study import results, sweep
+from vecstudy.study import sweep
 
 TINY = [
     "--shapes",

@@ -17,8 +17,9 @@ import pytest
 
 import vecstudy
 from vecstudy import cli
+from vecstudy.records import results
 from vecstudy.signals import Terminated, sigterm_as_interrupt
-from vecstudy.study import results, sweep
+from vecstudy.study import sweep
 
 TINY = [
     "--shapes",

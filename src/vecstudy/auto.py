@@ -83,8 +83,8 @@ def _medians(path: str, mtime_ns: int) -> dict[tuple[str, int, int], dict[str, f
     Only rows measured on this machine (same CPU model and core count) with the most
     threads the file holds.  Cached per file version.
     """
-    from vecstudy.study.machine import machine_info
-    from vecstudy.study.results import load_results
+    from vecstudy.records.machine import machine_info
+    from vecstudy.records.results import load_results
 
     results = load_results(path)
     here = machine_info()

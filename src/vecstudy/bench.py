@@ -6,14 +6,22 @@ from the modules of :mod:`vecstudy.study` directly.
 
 from __future__ import annotations
 
-from vecstudy.runtime.cores import available_cores as all_cores
-from vecstudy.study.machine import (
+from vecstudy.records.machine import (
     _load_average,  # noqa: F401 - former private helper, kept for importers
     git_commit,
     machine_info,
     thread_state,
 )
-from vecstudy.study.machine import threads_in_force as _threads_in_force  # noqa: F401
+from vecstudy.records.machine import threads_in_force as _threads_in_force  # noqa: F401
+from vecstudy.records.results import (
+    COLUMNS,
+    FORMAT,
+    Results,
+    atomic_write_bytes,
+    atomic_write_text,
+    load_results,
+)
+from vecstudy.runtime.cores import available_cores as all_cores
 from vecstudy.study.micro import (
     dot_loop_python,
     dot_numpy,
@@ -33,14 +41,6 @@ from vecstudy.study.options import (
     parse_shapes,
     parse_threads,
     resolve_options,
-)
-from vecstudy.study.results import (
-    COLUMNS,
-    FORMAT,
-    Results,
-    atomic_write_bytes,
-    atomic_write_text,
-    load_results,
 )
 from vecstudy.study.sweep import (
     LEARNING_RATE,

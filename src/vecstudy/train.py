@@ -1224,7 +1224,7 @@ def check_writable(training: Training, paths: Sequence[Path] = ()) -> None:
     Serializes the model document without its runs (labels, feature names, the
     scaler, the settings) and checks that each path is not a read-only file.
     """
-    from vecstudy.study.results import check_writable as writable
+    from vecstudy.records.results import check_writable as writable
 
     skeleton = Training(
         source=training.source,
@@ -1317,7 +1317,7 @@ def write_outputs(training: Training, figure: Path, model: Path) -> bool:
     import stat
 
     from vecstudy.bench import atomic_write_bytes
-    from vecstudy.study.results import check_writable as writable
+    from vecstudy.records.results import check_writable as writable
 
     targets = [writable(figure), writable(model)]
     for target in targets:

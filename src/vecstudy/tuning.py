@@ -143,7 +143,7 @@ def machine() -> dict[str, str]:
         import numba
 
         from vecstudy._version import __version__
-        from vecstudy.study.machine import _cpu_model
+        from vecstudy.records.machine import _cpu_model
 
         features = ll.get_host_cpu_features().flatten()
         info = {
@@ -740,7 +740,7 @@ def save(results: Sequence[Tuned], *, timeout: float = 120.0) -> Path:
     that processes tuning at once keep each other's entries.  An unreadable file is
     replaced (after its warning).
     """
-    from vecstudy.study.results import atomic_write_text, remove_stale_temporaries
+    from vecstudy.records.results import atomic_write_text, remove_stale_temporaries
 
     path = wisdom_path()
     with _lock(path, timeout):
@@ -773,7 +773,7 @@ def clear() -> tuple[Path, int]:
             sec = doc["machines"].pop(machine()["key"], None)
             n = len(sec.get("entries", {})) if isinstance(sec, dict) else 0
             if doc["machines"]:
-                from vecstudy.study.results import atomic_write_text
+                from vecstudy.records.results import atomic_write_text
 
                 atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
             else:

@@ -26,8 +26,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.typing import LineStyleType
 
+from vecstudy.records.results import atomic_write_bytes
 from vecstudy.report.markdown import format_bytes, format_seconds
-from vecstudy.study.results import atomic_write_bytes
 
 #: Colour of each backend in every figure (others cycle through the default palette).
 COLORS: Final = {"python": "#d62728", "numba": "#2ca02c", "numpy": "#1f77b4"}

@@ -17,7 +17,7 @@ from typing import Any, Final
 import pandas as pd
 
 from vecstudy.escape import Markup, bounded, md_code, md_fence, md_text, md_unescape, one_line
-from vecstudy.study.results import Results
+from vecstudy.records.results import Results
 from vecstudy.study.stats import FLAG_TEXT
 
 #: The course's training set: 209 images of 64x64x3 (12,288 features).

@@ -2,10 +2,6 @@
 
 ``options``
     Names, parsing and defaults of a sweep's options.
-``machine``
-    What drives the numbers: CPU, governor, load, affinity, BLAS, threads, environment.
-``results``
-    The results file: format, validation, locking, atomic writes.
 ``timing``
     Warm-up, the budget, autorange, raw timings.
 ``stats``
@@ -16,6 +12,8 @@
     Groups of cases timed in interleaved rounds, saved after every round.
 ``compare``
     Two results files, case by case: ratio, interval, test, verdict.
+
+The results file and the machine fingerprint live below, in :mod:`vecstudy.records`.
 
 Nothing here is imported by ``import vecstudy``.
 """

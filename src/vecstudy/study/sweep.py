@@ -43,9 +43,10 @@ from numpy.typing import NDArray
 
 from vecstudy import backends
 from vecstudy.api import announce_compile
-from vecstudy.study import machine, micro
+from vecstudy.records import machine
+from vecstudy.records.results import ResultsWriter, Row
+from vecstudy.study import micro
 from vecstudy.study.options import BenchOptionError, BenchOptions
-from vecstudy.study.results import ResultsWriter, Row
 from vecstudy.study.timing import (
     SMALL_ELEMENTS,
     SMALL_ITERATIONS,

@@ -5,7 +5,7 @@ A results file is one JSON document ``{"format", "runs", "rows"}``:
 ``runs``
     One object per sweep: ``run_id``, the ``command`` that repeats it, its
     ``options``, where each option came from (``sources``), ``machine``
-    (:func:`vecstudy.study.machine.machine_info`), ``started``/``finished``
+    (:func:`vecstudy.records.machine.machine_info`), ``started``/``finished``
     (UTC), ``status`` (``"running"``, ``"complete"`` or ``"interrupted"``) and
     ``rows``.
 ``rows``
