@@ -43,7 +43,7 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def estimator(backend: str, dtype: str) -> Any:
     """An unfitted LogisticRegressionGD; NotImplementedError (asv: skip) without scikit-learn."""
     try:
-        from vecstudy.estimator import LogisticRegressionGD
+        from vecstudy.learn.estimator import LogisticRegressionGD
     except ImportError as exc:
         raise NotImplementedError(f"scikit-learn is not installed: {exc}") from exc
     return LogisticRegressionGD(

@@ -30,7 +30,7 @@ from vecstudy.plots import plot_costs
 from vecstudy.runtime.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
-    from vecstudy.estimator import LogisticRegressionGD
+    from vecstudy.learn.estimator import LogisticRegressionGD
 
 __all__ = [
     "ConfigError",
@@ -61,7 +61,7 @@ def __getattr__(name: str) -> object:
     """Lazy exports: ``LogisticRegressionGD`` imports scikit-learn on first use only."""
     if name == "LogisticRegressionGD":
         try:
-            from vecstudy.estimator import LogisticRegressionGD
+            from vecstudy.learn.estimator import LogisticRegressionGD
         except ImportError as exc:
             raise ImportError(
                 f"vecstudy.LogisticRegressionGD needs scikit-learn ({exc}); install it with: "
