@@ -29,9 +29,9 @@ from distributed import Client, LocalCluster
 
 import vecstudy
 from vecstudy import cluster as vcluster
-from vecstudy import dask_study
 from vecstudy.backends import dask as dk
 from vecstudy.cli import EXIT_INTERRUPTED, main
+from vecstudy.study import dask_study
 
 
 @pytest.fixture(scope="module")

@@ -351,7 +351,7 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
     threads = None
     if args.threads is not None:
         threads = bench.parse_threads(args.threads, "option --threads")[0]
-    from vecstudy import roofline
+    from vecstudy.study import roofline
 
     df = roofline.measure_targets(threads=threads, quick=args.quick)
     table = roofline.format_targets(df)
@@ -859,7 +859,7 @@ def _cmd_to_zarr(args: argparse.Namespace) -> int:
 
 
 def _cmd_dask_study(args: argparse.Namespace) -> int:
-    from vecstudy import dask_study
+    from vecstudy.study import dask_study
 
     try:
         sizes = tuple(int(s) for s in args.sizes.split(","))

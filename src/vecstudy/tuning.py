@@ -947,13 +947,13 @@ def _first_use(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Pla
 
 # --------------------------------------------------------------------------- for the CLI
 #: ``vecstudy tune``'s default shapes: those of the roofline grid
-#: (:data:`vecstudy.roofline.GRID_FULL`) with ``X`` up to this many bytes in float64.
+#: (:data:`vecstudy.study.roofline.GRID_FULL`) with ``X`` up to this many bytes in float64.
 DEFAULT_MAX_BYTES: Final = 70_000_000
 
 
 def default_shapes() -> list[tuple[int, int]]:
     """The roofline grid's shapes up to :data:`DEFAULT_MAX_BYTES` (float64)."""
-    from vecstudy.roofline import GRID_FULL
+    from vecstudy.study.roofline import GRID_FULL
 
     return [s for s in GRID_FULL if s[0] * s[1] * 8 <= DEFAULT_MAX_BYTES]
 

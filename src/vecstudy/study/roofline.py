@@ -202,7 +202,7 @@ def measure_targets(
         (PASS / MISS / info) and ``note``.  ``df.attrs`` holds the environment
         (BLAS, threading layer, SVML, caches, CPU count).
     """
-    import vecstudy
+    from vecstudy import api
     from vecstudy.backends import load
     from vecstudy.backends import numba as nb
     from vecstudy.runtime.caches import cache_sizes
@@ -294,8 +294,8 @@ def measure_targets(
                 with _threads(t):
                     args = (W, b, XX, Y2, ITERATIONS, 1e-3)
                     t_nb, t_np = pair(
-                        partial(vecstudy.optimize, *args, backend="numba", threads=t),
-                        partial(vecstudy.optimize, *args, backend="numpy", threads=t),
+                        partial(api.optimize, *args, backend="numba", threads=t),
+                        partial(api.optimize, *args, backend="numpy", threads=t),
                         rounds=1,
                     )
                     t_rd = timed(nb.read_sum, XX)
@@ -426,8 +426,8 @@ def format_targets(df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m vecstudy.roofline [--quick] [--threads N]``."""
-    parser = argparse.ArgumentParser(prog="python -m vecstudy.roofline", description=__doc__)
+    """Command line: ``python -m vecstudy.study.roofline [--quick] [--threads N]``."""
+    parser = argparse.ArgumentParser(prog="python -m vecstudy.study.roofline", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     parser.add_argument("--threads", type=int, default=None, help="the all-threads count")
     parser.add_argument("--no-progress", action="store_true", help="no per-row log on stderr")
