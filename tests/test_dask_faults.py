@@ -479,9 +479,9 @@ def test_worker_memory_too_small_for_the_chunks() -> None:
 def fake_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     """The study without clusters: the stages are replaced in each test."""
     monkeypatch.setattr(dask_study, "_cluster", lambda *a, **k: contextlib.nullcontext())
-    from vecstudy import bench
+    from vecstudy.records import machine
 
-    monkeypatch.setattr(bench, "machine_info", lambda: {"cpu": "test"})
+    monkeypatch.setattr(machine, "machine_info", lambda: {"cpu": "test"})
     # figures of partial results: test_partial_results_make_a_report
     monkeypatch.setattr(dask_study, "figure", lambda results, path: path.write_bytes(b"png"))
 

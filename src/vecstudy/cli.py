@@ -346,11 +346,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_roofline(args: argparse.Namespace) -> int:
-    from vecstudy import bench
+    from vecstudy.records.machine import machine_info
+    from vecstudy.records.results import atomic_write_text
+    from vecstudy.study.options import parse_threads
 
     threads = None
     if args.threads is not None:
-        threads = bench.parse_threads(args.threads, "option --threads")[0]
+        threads = parse_threads(args.threads, "option --threads")[0]
     from vecstudy.study import roofline
 
     df = roofline.measure_targets(threads=threads, quick=args.quick)
@@ -359,10 +361,10 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
     if args.output is not None:
         words = ["vecstudy", "roofline", *(["--quick"] if args.quick else [])]
         words += [*(["--threads", args.threads] if args.threads else []), "--output", args.output]
-        mach = bench.machine_info()
+        mach = machine_info()
         where = f"{mach['cpu']}, {mach['cores']} cores, {mach['os']}, {mach['timestamp']}"
         text = roofline.to_markdown(table, command=shlex.join(words), machine=where)
-        bench.atomic_write_text(Path(args.output), text)
+        atomic_write_text(Path(args.output), text)
         print(f"written to {args.output}")
     return 0
 
@@ -411,7 +413,8 @@ def _settings_in_force() -> list[str]:
 
 def _cmd_info(_args: argparse.Namespace) -> int:
     import vecstudy
-    from vecstudy import backends, bench
+    from vecstudy import backends
+    from vecstudy.records import machine as bench
 
     settings = _settings_in_force()  # checked before anything is printed
     mach = bench.machine_info()
@@ -634,7 +637,8 @@ def _number(text: str, option: str, kind: type[int] | type[float]) -> float:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from vecstudy import bench, train
+    from vecstudy import train
+    from vecstudy.study import options as bench
 
     if args.example:
         if args.data is not None:
@@ -829,8 +833,8 @@ def _print_dask_info() -> None:
 def _cmd_to_zarr(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vecstudy import bench
     from vecstudy import cluster as distributed
+    from vecstudy.study import options as bench
 
     if args.synthetic is not None:
         n_x, m = bench.parse_shapes(args.synthetic, "option --synthetic")[0]

@@ -54,7 +54,8 @@ from vecstudy.runtime import cores
 AUTO: Final = "auto"
 DEFAULT_BACKEND: Final = "numpy"
 VALID_DTYPES: Final = ("float64", "float32")
-#: Top-level keys a config file may hold; ``bench`` is a table validated by ``vecstudy.bench``.
+#: Top-level keys a config file may hold; ``bench`` is a table validated by
+#: :mod:`vecstudy.study.options`.
 FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb", "dask", "numba")
 SECTIONS: Final = ("bench", "dask", "numba")
 

@@ -1243,7 +1243,7 @@ def check_writable(training: Training, paths: Sequence[Path] = ()) -> None:
 
 def write_model(training: Training, path: Path) -> Path:
     """Write :func:`model_document` as JSON, atomically."""
-    from vecstudy.bench import atomic_write_text
+    from vecstudy.records.results import atomic_write_text
 
     atomic_write_text(path, model_text(training))
     return path
@@ -1316,7 +1316,7 @@ def write_outputs(training: Training, figure: Path, model: Path) -> bool:
     import secrets
     import stat
 
-    from vecstudy.bench import atomic_write_bytes
+    from vecstudy.records.results import atomic_write_bytes
     from vecstudy.records.results import check_writable as writable
 
     targets = [writable(figure), writable(model)]
@@ -1349,7 +1349,7 @@ def plot_costs(training: Training, path: Path) -> Path:
     plot; several (the course's learning-rate study), one curve per learning
     rate, one panel per backend, sharing the y axis.
     """
-    from vecstudy.bench import atomic_write_bytes
+    from vecstudy.records.results import atomic_write_bytes
 
     atomic_write_bytes(path, render_costs(training, path.suffix.lstrip(".") or "png"))
     return path

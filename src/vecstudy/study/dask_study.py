@@ -444,7 +444,7 @@ def run(
     measurements (if any) marked as interrupted.  The temporary data are removed on
     every way out.
     """
-    from vecstudy import bench
+    from vecstudy.records.machine import machine_info
 
     if log is None:
         log = functools.partial(print, flush=True)
@@ -455,7 +455,7 @@ def run(
     for stale in remove_stale_temporaries(out):
         log(f"removed {stale}, left by a run that was killed")
     rows: list[dict[str, Any]] = []
-    machine = bench.machine_info()
+    machine = machine_info()
     received: list[str] = []
     try:
         with (
@@ -481,7 +481,7 @@ def _write(
     out: Path, machine: dict[str, Any], rows: list[dict[str, Any]], interrupted: str | None = None
 ) -> dict[str, Path]:
     """Write the JSON, Markdown and figures of ``rows``; ``interrupted``: by which signal."""
-    from vecstudy import bench
+    from vecstudy.records.results import atomic_write_text
 
     results: dict[str, Any] = {"machine": machine, "versions": _versions(), "rows": rows}
     if interrupted is not None:
@@ -491,8 +491,8 @@ def _write(
         "markdown": out / "dask-study.md",
         "figure": out / "dask-study.png",
     }
-    bench.atomic_write_text(paths["json"], json.dumps(results, indent=1, default=str))
-    bench.atomic_write_text(paths["markdown"], to_markdown(results))
+    atomic_write_text(paths["json"], json.dumps(results, indent=1, default=str))
+    atomic_write_text(paths["markdown"], to_markdown(results))
     figure(results, paths["figure"])
     return paths
 
