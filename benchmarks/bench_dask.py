@@ -36,11 +36,11 @@ class DaskStep:
         try:
             from distributed import Client
 
-            from vecstudy import config, distributed
+            from vecstudy import cluster, config
             from vecstudy.backends import dask as dk
         except ImportError as exc:  # the dask extra is not installed: asv skips
             raise NotImplementedError(str(exc)) from exc
-        self.cluster: Any = distributed.local_cluster(
+        self.cluster: Any = cluster.local_cluster(
             n_workers=config.available_cores(), processes=True
         )
         self.client = Client(self.cluster)

@@ -43,7 +43,7 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def estimator(backend: str, dtype: str) -> Any:
     """An unfitted LogisticRegressionGD; NotImplementedError (asv: skip) without scikit-learn."""
     try:
-        from vecstudy.estimator import LogisticRegressionGD
+        from vecstudy.learn.estimator import LogisticRegressionGD
     except ImportError as exc:
         raise NotImplementedError(f"scikit-learn is not installed: {exc}") from exc
     return LogisticRegressionGD(
@@ -105,10 +105,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from sklearn.linear_model import LogisticRegression
 
-    from vecstudy import bench
-    from vecstudy.threads import limit_threads, thread_info
+    from vecstudy.records.machine import machine_info
+    from vecstudy.runtime.threads import limit_threads, thread_info
+    from vecstudy.study.options import parse_threads
 
-    threads = bench.parse_threads(args.threads, "--threads")[0]
+    threads = parse_threads(args.threads, "--threads")[0]
     X, X_test, y, y_test = breast_cancer()
     names = [b for b in ("numba", "numpy") if b in BACKENDS]
     fits = {name: estimator(name, args.dtype).set_params(threads=threads) for name in names}
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
                 clf.fit(X, y)
                 samples[name].append(time.perf_counter() - t0)
 
-    mach = bench.machine_info()
+    mach = machine_info()
     print(f"machine: {mach['cpu']}, {mach['cores']} cores; load average {mach.get('load_average')}")
     blas = ", ".join(f"{p['library']} {p['threads']}" for p in info.get("blas", []))
     print(f"threads: {threads} (Numba {info.get('numba_threads')}; BLAS {blas or 'n/a'})")

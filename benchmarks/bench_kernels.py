@@ -95,7 +95,7 @@ _ADDED_MEMORY = """
 import resource, sys
 import numpy as np
 from vecstudy import backends
-from vecstudy.threads import limit_threads
+from vecstudy.runtime.threads import limit_threads
 backend, shape, dtype = sys.argv[1:4]
 n_x, m = map(int, shape.split("x"))
 mod = backends.load(backend)

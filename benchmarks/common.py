@@ -90,13 +90,13 @@ def load(backend: str) -> Any:
 
 
 class ThreadSetting:
-    """Enter ``vecstudy.threads.limit_threads(n)`` in setup and leave it in teardown."""
+    """Enter ``vecstudy.runtime.threads.limit_threads(n)`` in setup and leave it in teardown."""
 
     def __init__(self) -> None:
         self._stack = contextlib.ExitStack()
 
     def enter(self, threads: int) -> None:
-        from vecstudy.threads import limit_threads
+        from vecstudy.runtime.threads import limit_threads
 
         # numba too, even before its first use, so that its pool is pinned from the start
         self._stack.enter_context(limit_threads(threads, numba=True))
@@ -106,7 +106,7 @@ class ThreadSetting:
 
 
 def threads_in_force() -> dict[str, Any]:
-    """Thread information (BLAS, Numba) as :func:`vecstudy.threads.thread_info` reports it."""
-    from vecstudy.threads import thread_info
+    """Thread information (BLAS, Numba) as :func:`vecstudy.runtime.threads.thread_info` gives it."""
+    from vecstudy.runtime.threads import thread_info
 
     return thread_info()

@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import vecstudy
     from vecstudy.backends import load
+    from vecstudy.runtime.threads import limit_threads
     from vecstudy.study.stats import ratio_ci
-    from vecstudy.threads import limit_threads
 
     nb = load("numba")
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

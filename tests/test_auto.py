@@ -11,7 +11,7 @@ import pytest
 
 import vecstudy
 from vecstudy import auto
-from vecstudy.study import machine, results
+from vecstudy.records import machine, results
 
 
 def _rows(

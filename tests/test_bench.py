@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from vecstudy import backends
-from vecstudy.study import micro, results, sweep, timing
+from vecstudy.records import results
+from vecstudy.study import micro, sweep, timing
 from vecstudy.study import options as opt
 
 FAST: dict[str, object] = {

@@ -14,8 +14,9 @@ import pytest
 
 import vecstudy
 from vecstudy import cli
+from vecstudy.records import results
 from vecstudy.study import options as opt
-from vecstudy.study import results, sweep
+from vecstudy.study import sweep
 
 TINY = [
     "--shapes",
@@ -137,7 +138,7 @@ def test_roofline_calls_through(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     calls: dict[str, Any] = {}
-    fake = types.ModuleType("vecstudy.roofline")
+    fake = types.ModuleType("vecstudy.study.roofline")
 
     def measure_targets(*, threads: int | None, quick: bool) -> str:
         calls.update(threads=threads, quick=quick)
@@ -145,8 +146,8 @@ def test_roofline_calls_through(
 
     fake.measure_targets = measure_targets  # type: ignore[attr-defined]
     fake.format_targets = lambda df: f"targets from {df}"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vecstudy.roofline", fake)
-    monkeypatch.setattr(vecstudy, "roofline", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "vecstudy.study.roofline", fake)
+    monkeypatch.setattr("vecstudy.study.roofline", fake, raising=False)
     assert cli.main(["roofline", "--threads", "1", "--quick"]) == 0
     assert calls == {"threads": 1, "quick": True}
     assert capsys.readouterr().out.strip() == "targets from df"
@@ -155,14 +156,14 @@ def test_roofline_calls_through(
 def test_roofline_output_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from vecstudy import roofline
+    from vecstudy.study import roofline
 
-    fake = types.ModuleType("vecstudy.roofline")
+    fake = types.ModuleType("vecstudy.study.roofline")
     fake.measure_targets = lambda *, threads, quick: "df"  # type: ignore[attr-defined]
     fake.format_targets = lambda df: "target  ratio\nstep    1.50"  # type: ignore[attr-defined]
     fake.to_markdown = roofline.to_markdown  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vecstudy.roofline", fake)
-    monkeypatch.setattr(vecstudy, "roofline", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "vecstudy.study.roofline", fake)
+    monkeypatch.setattr("vecstudy.study.roofline", fake, raising=False)
     out = tmp_path / "r" / "roofline.md"
     assert cli.main(["roofline", "--quick", "--output", str(out)]) == 0
     text = out.read_text()

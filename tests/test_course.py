@@ -75,11 +75,11 @@ def test_install_hints_give_the_clone_form(monkeypatch: pytest.MonkeyPatch) -> N
     real_import = builtins.__import__
 
     def no_sklearn(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith("sklearn") or name == "vecstudy.estimator":
+        if name.startswith("sklearn") or name == "vecstudy.learn.estimator":
             raise ImportError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.delitem(sys.modules, "vecstudy.estimator", raising=False)
+    monkeypatch.delitem(sys.modules, "vecstudy.learn.estimator", raising=False)
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
     with pytest.raises(ImportError) as info:
         vecstudy.__getattr__("LogisticRegressionGD")

@@ -21,7 +21,8 @@ from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 import vecstudy
-from vecstudy import backends, distributed
+from vecstudy import backends
+from vecstudy import cluster as vcluster
 from vecstudy.backends import dask as dk
 
 RTOL = 1e-10
@@ -45,7 +46,7 @@ class _PeakTasks(SchedulerPlugin):
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with distributed.local_cluster(n_workers=2, processes=False) as c:
+    with vcluster.local_cluster(n_workers=2, processes=False) as c:
         yield c
 
 
@@ -70,10 +71,10 @@ def same(r1: tuple[Any, ...], r2: tuple[Any, ...], rtol: float = RTOL) -> None:
 
 
 def test_uses_the_active_client(client: Client) -> None:
-    c, where = distributed.get_client()
+    c, where = vcluster.get_client()
     assert c is client
     assert where.startswith("active client")
-    assert distributed.describe().startswith("active client")
+    assert vcluster.describe().startswith("active client")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -192,8 +193,8 @@ def test_zarr_round_trip_and_streaming(
 ) -> None:
     """X in Zarr, 4x larger than the workers' memory limit: read chunk by chunk at each step."""
     w, b, X, Y = problem(rng, 20, 1600)  # 256 kB of X
-    path = distributed.write_zarr(tmp_path / "d.zarr", X, Y.reshape(1, -1), chunk="16 kB")
-    Xz, Yz = distributed.open_zarr(path)
+    path = vcluster.write_zarr(tmp_path / "d.zarr", X, Y.reshape(1, -1), chunk="16 kB")
+    Xz, Yz = vcluster.open_zarr(path)
     assert Xz.chunks[1][0] == 100  # 16 kB / (20 x 8 bytes)
     np.testing.assert_array_equal(Xz.compute(), X)
     np.testing.assert_array_equal(Yz.compute(), Y)
@@ -201,7 +202,7 @@ def test_zarr_round_trip_and_streaming(
     settings["distributed.worker.memory.terminate"] = False
     with (
         dask.config.set(settings),
-        distributed.local_cluster(n_workers=1, processes=False, memory_limit="64 kB") as small,
+        vcluster.local_cluster(n_workers=1, processes=False, memory_limit="64 kB") as small,
         Client(small),
     ):
         plugin = _PeakTasks(small.scheduler)
@@ -222,17 +223,17 @@ def test_zarr_round_trip_and_streaming(
 
 def test_write_zarr_synthetic_is_seeded_and_atomic(tmp_path: Path) -> None:
     tmp_path = tmp_path / "out"
-    p1 = distributed.write_zarr(tmp_path / "a.zarr", shape=(4, 1000), chunk=4 * 8 * 300, seed=3)
-    p2 = distributed.write_zarr(tmp_path / "b.zarr", shape=(4, 1000), chunk=4 * 8 * 700, seed=3)
-    X1, Y1 = distributed.open_zarr(p1)
-    X2, _ = distributed.open_zarr(p2)
+    p1 = vcluster.write_zarr(tmp_path / "a.zarr", shape=(4, 1000), chunk=4 * 8 * 300, seed=3)
+    p2 = vcluster.write_zarr(tmp_path / "b.zarr", shape=(4, 1000), chunk=4 * 8 * 700, seed=3)
+    X1, Y1 = vcluster.open_zarr(p1)
+    X2, _ = vcluster.open_zarr(p2)
     assert X1.chunks == ((4,), (250, 250, 250, 250))  # 4 chunks of <= 300, equal
     assert set(np.unique(Y1.compute())) <= {0.0, 1.0}
     with pytest.raises(FileExistsError, match=r"a.zarr exists; pass overwrite=True"):
-        distributed.write_zarr(p1, shape=(4, 10))
+        vcluster.write_zarr(p1, shape=(4, 10))
     assert not np.array_equal(X1.compute(), X2.compute())  # chunks are drawn per chunk
-    distributed.write_zarr(p1, shape=(4, 10), overwrite=True)
-    assert distributed.open_zarr(p1)[0].shape == (4, 10)
+    vcluster.write_zarr(p1, shape=(4, 10), overwrite=True)
+    assert vcluster.open_zarr(p1)[0].shape == (4, 10)
     assert sorted(os.listdir(tmp_path)) == ["a.zarr", "b.zarr"]  # no temporary left
 
 
@@ -240,11 +241,11 @@ def test_write_zarr_rejects_bad_input(tmp_path: Path) -> None:
     tmp_path = tmp_path / "out"
     tmp_path.mkdir()
     with pytest.raises(ValueError, match=r"give either X and Y, or shape"):
-        distributed.write_zarr(tmp_path / "x.zarr")
+        vcluster.write_zarr(tmp_path / "x.zarr")
     with pytest.raises(ValueError, match=r"Y has 3 labels but X has 4 samples"):
-        distributed.write_zarr(tmp_path / "x.zarr", np.ones((2, 4)), np.ones(3))
+        vcluster.write_zarr(tmp_path / "x.zarr", np.ones((2, 4)), np.ones(3))
     with pytest.raises(ValueError, match=r"bad chunk size 'lots'"):
-        distributed.write_zarr(tmp_path / "x.zarr", shape=(2, 4), chunk="lots")
+        vcluster.write_zarr(tmp_path / "x.zarr", shape=(2, 4), chunk="lots")
     assert os.listdir(tmp_path) == []
 
 
@@ -269,7 +270,7 @@ def test_persist_rule(client: Client) -> None:
     ],
 )
 def test_columns_per_chunk(nbytes: int, m: int, multiple: int, cols: int) -> None:
-    assert distributed.columns_per_chunk(10, 8, nbytes, m, multiple) == cols
+    assert vcluster.columns_per_chunk(10, 8, nbytes, m, multiple) == cols
 
 
 def test_to_zarr_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -282,13 +283,13 @@ def test_to_zarr_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     args = ["to-zarr", str(out), "--X", str(tmp_path / "X.npy"), "--Y", str(tmp_path / "Y.npy")]
     assert main([*args, "--chunk", "48"]) == 0
     assert "X (3, 4) float64 in chunks of 2 samples" in capsys.readouterr().out
-    Xz, Yz = distributed.open_zarr(out)
+    Xz, Yz = vcluster.open_zarr(out)
     np.testing.assert_array_equal(Xz.compute(), X)
     np.testing.assert_array_equal(Yz.compute(), [0.0, 1.0, 1.0, 0.0])
     assert main(args) == 2
     assert "d.zarr exists; pass overwrite=True" in capsys.readouterr().err
     assert main(["to-zarr", str(tmp_path / "s.zarr"), "--synthetic", "5x100"]) == 0
-    assert distributed.open_zarr(tmp_path / "s.zarr")[0].shape == (5, 100)
+    assert vcluster.open_zarr(tmp_path / "s.zarr")[0].shape == (5, 100)
 
 
 def test_info_names_the_cluster(client: Client, capsys: pytest.CaptureFixture[str]) -> None:

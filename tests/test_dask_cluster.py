@@ -18,7 +18,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client
 
-from vecstudy import distributed
+from vecstudy import cluster as vcluster
 from vecstudy.backends import dask as dk
 
 
@@ -33,9 +33,9 @@ def test_unreachable_address_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     address = f"tcp://127.0.0.1:{closed_port()}"
     monkeypatch.setenv("VECSTUDY_DASK_ADDRESS", address)
     Path("vecstudy.toml").write_text("[dask]\ntimeout = 1\n")
-    assert distributed.describe().startswith(f"scheduler {address} (from environment variable")
+    assert vcluster.describe().startswith(f"scheduler {address} (from environment variable")
     with pytest.raises(
-        distributed.ClusterUnreachableError,
+        vcluster.ClusterUnreachableError,
         match=rf"cannot reach the Dask scheduler at '{address}' \(from environment variable VECSTUDY_DASK_ADDRESS\) within 1 s",
     ):
         vecstudy.propagate(np.zeros(1), 0.0, np.ones((1, 3)), np.ones(3), backend="dask")
@@ -63,9 +63,9 @@ def test_bad_dask_settings_name_file_and_key(text: str, match: str) -> None:
 def test_settings_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.resolve_dask()["chunk"] == config.Choice("128 MiB", "default")
     Path("vecstudy.toml").write_text("[dask]\nchunk = '1 MiB'\naddress = 'tcp://h:1'\n")
-    assert distributed.chunk_bytes() == 2**20
+    assert vcluster.chunk_bytes() == 2**20
     monkeypatch.setenv("VECSTUDY_DASK_CHUNK", "2 kB")
-    assert distributed.chunk_bytes() == 2000
+    assert vcluster.chunk_bytes() == 2000
     got = config.resolve_dask()["address"]
     assert (got.value, got.source.endswith("key 'dask.address'")) == ("tcp://h:1", True)
 
@@ -91,7 +91,7 @@ def test_worker_killed_mid_descent(rng: np.random.Generator) -> None:
     Y = (rng.random(4000) < 0.5).astype(float)
     w = rng.normal(size=5)
     numpy = backends.load("numpy")
-    with distributed.local_cluster(n_workers=2, processes=True) as cluster, Client(cluster) as cl:
+    with vcluster.local_cluster(n_workers=2, processes=True) as cluster, Client(cluster) as cl:
         pids = cl.run(os.getpid)
         with dk.placed(X, Y, chunk=5 * 8 * 1000) as data:
             first = dk.descend(data, w, 0.1, 5, 0.5, 100)
@@ -111,13 +111,13 @@ def test_embedded_cluster_closes_at_exit(tmp_path: Path) -> None:
 
     code = (
         "import numpy as np, vecstudy\n"
-        "from vecstudy import distributed\n"
+        "from vecstudy import cluster\n"
         "X, Y = np.ones((2, 5)), np.ones(5)\n"
         "vecstudy.propagate(np.zeros(2), 0.0, X, Y, backend='dask')\n"
-        "first = distributed.get_client()[0]\n"
+        "first = cluster.get_client()[0]\n"
         "vecstudy.optimize(np.zeros(2), 0.0, X, Y, 3, 0.1, backend='dask')\n"
-        "assert distributed.get_client()[0] is first\n"
-        "print(distributed.describe())\n"
+        "assert cluster.get_client()[0] is first\n"
+        "print(cluster.describe())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECSTUDY_")}
     done = subprocess.run(

@@ -28,14 +28,15 @@ import zarr
 from distributed import Client, LocalCluster
 
 import vecstudy
-from vecstudy import dask_study, distributed
+from vecstudy import cluster as vcluster
 from vecstudy.backends import dask as dk
 from vecstudy.cli import EXIT_INTERRUPTED, main
+from vecstudy.study import dask_study
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with distributed.local_cluster(n_workers=2, processes=False) as c:
+    with vcluster.local_cluster(n_workers=2, processes=False) as c:
         yield c
 
 
@@ -122,11 +123,11 @@ def store(tmp_path: Path) -> Path:
     X[:, 25:50] = 0.0
     Y = np.ones(100)
     Y[:25] = 0.0
-    return distributed.write_zarr(tmp_path / "d.zarr", X, Y, chunk=3 * 8 * 25)
+    return vcluster.write_zarr(tmp_path / "d.zarr", X, Y, chunk=3 * 8 * 25)
 
 
 def test_chunks_of_zeros_are_stored_and_read(store: Path) -> None:
-    X, Y = distributed.open_zarr(store)
+    X, Y = vcluster.open_zarr(store)
     assert X.numblocks == (1, 4)
     assert float(Y.sum().compute()) == 75.0
     assert float(X[:, 25:50].sum().compute()) == 0.0
@@ -136,21 +137,21 @@ def test_chunks_of_zeros_are_stored_and_read(store: Path) -> None:
 def test_missing_chunk_is_refused(store: Path, array: str, key: str) -> None:
     (store / array / key).unlink()
     with pytest.raises(
-        distributed.DamagedStoreError,
+        vcluster.DamagedStoreError,
         match=rf"1 of 4 chunk files of array {array} are missing \(the first: {array}/{key}\); "
         r"a missing chunk would be read as zeros",
     ):
-        distributed.open_zarr(store)
+        vcluster.open_zarr(store)
 
 
 def test_truncated_chunk_is_refused(store: Path) -> None:
     with open(store / "X" / "c" / "0" / "3", "r+b") as fh:
         fh.truncate(100)
     with pytest.raises(
-        distributed.DamagedStoreError,
+        vcluster.DamagedStoreError,
         match=r"array X have the wrong size \(the first: X/c/0/3, 100 bytes instead of 600\)",
     ):
-        distributed.open_zarr(store)
+        vcluster.open_zarr(store)
 
 
 def test_undecodable_chunk_names_array_and_chunk(tmp_path: Path, client: Client) -> None:
@@ -160,11 +161,11 @@ def test_undecodable_chunk_names_array_and_chunk(tmp_path: Path, client: Client)
     group.create_array("Y", shape=(10,), chunks=(5,), dtype="f8")[:] = np.ones(10)
     path = tmp_path / "z.zarr" / "X" / "c" / "0" / "1"
     path.write_bytes(path.read_bytes()[:10])
-    X, Y = distributed.open_zarr(tmp_path / "z.zarr")  # sizes of compressed chunks vary
+    X, Y = vcluster.open_zarr(tmp_path / "z.zarr")  # sizes of compressed chunks vary
     match = r"cannot read chunk X/c/0/1 of array X, samples 5:10 \(is the file damaged\?\)"
-    with pytest.raises(distributed.DamagedStoreError, match=match):
+    with pytest.raises(vcluster.DamagedStoreError, match=match):
         X.compute(scheduler="sync")
-    with pytest.raises(distributed.DamagedStoreError, match=match):  # on the cluster too
+    with pytest.raises(vcluster.DamagedStoreError, match=match):  # on the cluster too
         vecstudy.propagate(np.zeros(2), 0.0, X, Y, backend="dask")
 
 
@@ -205,16 +206,16 @@ def test_overwrite_refuses_a_foreign_zarr_store(tmp_path: Path) -> None:
     group = zarr.open_group(str(tmp_path / "z.zarr"), mode="w")
     group.create_array("X", shape=(2, 4), chunks=(2, 4), dtype="f8")[:] = 1.0
     with pytest.raises(FileExistsError, match=r"no 'vecstudy' attribute in its zarr.json"):
-        distributed.write_zarr(tmp_path / "z.zarr", shape=(2, 4), overwrite=True)
+        vcluster.write_zarr(tmp_path / "z.zarr", shape=(2, 4), overwrite=True)
     assert zarr.open_group(str(tmp_path / "z.zarr"), mode="r")["X"].shape == (2, 4)
 
 
 def test_overwrite_replaces_its_own_store_leaving_nothing(tmp_path: Path) -> None:
     tmp_path = tmp_path / "here"
-    path = distributed.write_zarr(tmp_path / "s.zarr", shape=(2, 10))
-    assert distributed.is_vecstudy_store(path)
-    distributed.write_zarr(path, shape=(3, 7), overwrite=True)
-    assert distributed.open_zarr(path)[0].shape == (3, 7)
+    path = vcluster.write_zarr(tmp_path / "s.zarr", shape=(2, 10))
+    assert vcluster.is_vecstudy_store(path)
+    vcluster.write_zarr(path, shape=(3, 7), overwrite=True)
+    assert vcluster.open_zarr(path)[0].shape == (3, 7)
     assert sorted(os.listdir(tmp_path)) == ["s.zarr"]
 
 
@@ -272,7 +273,7 @@ def test_listener_that_is_no_scheduler_is_unreachable_in_time(
         monkeypatch.setenv("VECSTUDY_DASK_ADDRESS", address)
         t0 = time.monotonic()
         with pytest.raises(
-            distributed.ClusterUnreachableError,
+            vcluster.ClusterUnreachableError,
             match=rf"cannot reach the Dask scheduler at '{address}' \(from environment "
             rf"variable VECSTUDY_DASK_ADDRESS\) within 1 s \(\[dask\] timeout\): .*{why}",
         ):
@@ -287,14 +288,14 @@ def test_failed_connections_print_nothing_at_exit(tmp_path: Path) -> None:
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_dask_faults import listener\n"
         "import numpy as np, vecstudy\n"
-        "from vecstudy import distributed\n"
+        "from vecstudy import cluster\n"
         "open('vecstudy.toml', 'w').write('[dask]\\ntimeout = 1\\n')\n"
         "for mode in ('silent', 'garbage'):\n"
         "    with listener(mode) as address:\n"
         "        os.environ['VECSTUDY_DASK_ADDRESS'] = address\n"
         "        try:\n"
         "            vecstudy.propagate(np.zeros(1), 0.0, np.ones((1, 3)), np.ones(3), backend='dask')\n"
-        "        except distributed.ClusterUnreachableError:\n"
+        "        except cluster.ClusterUnreachableError:\n"
         "            print(mode, 'unreachable')\n"
         "t_exit = time.monotonic()\n"
     )
@@ -324,7 +325,7 @@ def _run_as_main(monkeypatch: pytest.MonkeyPatch, path: Path, source: str) -> li
     module = types.ModuleType("__main__")
     module.__file__ = str(path)
     found: list[Any] = []
-    module.__dict__["record"] = lambda: found.append(distributed.unguarded_main_call())
+    module.__dict__["record"] = lambda: found.append(vcluster.unguarded_main_call())
     monkeypatch.setitem(sys.modules, "__main__", module)
     exec(compile(source, str(path), "exec"), module.__dict__)
     return found
@@ -354,18 +355,18 @@ def test_unguarded_script_is_refused_before_any_worker_starts(
     def no_cluster(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a cluster was started")
 
-    monkeypatch.setattr(distributed, "_start_local_once", no_cluster)
-    source = "record()\ndistributed._start_local()\n"
+    monkeypatch.setattr(vcluster, "_start_local_once", no_cluster)
+    source = "record()\ncluster._start_local()\n"
     script = tmp_path / "fit.py"
     script.write_text(source)
     import types
 
     module = types.ModuleType("__main__")
     module.__file__ = str(script)
-    module.__dict__.update(record=lambda: None, distributed=distributed)
+    module.__dict__.update(record=lambda: None, cluster=vcluster)
     monkeypatch.setitem(sys.modules, "__main__", module)
     with pytest.raises(
-        distributed.ClusterStartError,
+        vcluster.ClusterStartError,
         match=r"cannot start its local cluster from fit.py, line 2: worker processes re-import "
         r'the script .*put the script\'s work under `if __name__ == "__main__":`, or run on an '
         r"in-process cluster: `from distributed import Client; client = Client\(processes=False\)`",
@@ -379,8 +380,8 @@ def test_worker_importing_the_script_refuses_to_start_a_cluster(
     import multiprocessing
 
     monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
-    with pytest.raises(distributed.ClusterStartError, match=r"worker process was importing"):
-        distributed._start_local()
+    with pytest.raises(vcluster.ClusterStartError, match=r"worker process was importing"):
+        vcluster._start_local()
 
 
 @pytest.mark.slow
@@ -403,7 +404,7 @@ def test_unguarded_script_gets_a_one_line_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("vecstudy.distributed.ClusterStartError: the dask backend cannot")
+    assert last.startswith("vecstudy.errors.ClusterStartError: the dask backend cannot")
     assert "plain.py, line 3" in last
     assert "Nanny" not in done.stderr
     # refused before dask started anything: no frame of the distributed package
@@ -428,9 +429,9 @@ def test_local_start_is_retried_once_with_a_generous_timeout(
             raise TimeoutError("Nanny start timed out after 60s.")
         return _Fake(), _Fake()
 
-    monkeypatch.setattr(distributed, "_start_local_once", start)
-    monkeypatch.setattr(distributed.atexit, "register", lambda *args: None)
-    made = distributed._start_local(20.0, "config file")
+    monkeypatch.setattr(vcluster, "_start_local_once", start)
+    monkeypatch.setattr(vcluster.atexit, "register", lambda *args: None)
+    made = vcluster._start_local(20.0, "config file")
     assert isinstance(made.client, _Fake)
     assert calls == [120.0, 120.0]  # 6 x [dask] timeout, more than the 60 s floor
     assert "failed to start (attempt 1 of 2): TimeoutError" in caplog.text
@@ -447,14 +448,14 @@ def test_local_start_failing_twice_names_the_timeout_and_setting(
         seen.append(dask.config.get("distributed.comm.timeouts.connect"))
         raise TimeoutError("Nanny start timed out")
 
-    monkeypatch.setattr(distributed, "local_cluster", cluster)
+    monkeypatch.setattr(vcluster, "local_cluster", cluster)
     with pytest.raises(
-        distributed.ClusterStartError,
+        vcluster.ClusterStartError,
         match=r"failed to start twice, each attempt allowed 60 s \(max\(60 s, 6 x \[dask\] "
         r"timeout = 10 s from default\)\); last error: TimeoutError: Nanny start timed out. "
         r"On a slow or loaded machine raise \[dask\] timeout",
     ):
-        distributed._start_local(10.0, "default")
+        vcluster._start_local(10.0, "default")
     assert seen == ["60.0s", "60.0s"]  # connections made during the start wait as long
 
 
@@ -478,9 +479,9 @@ def test_worker_memory_too_small_for_the_chunks() -> None:
 def fake_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     """The study without clusters: the stages are replaced in each test."""
     monkeypatch.setattr(dask_study, "_cluster", lambda *a, **k: contextlib.nullcontext())
-    from vecstudy import bench
+    from vecstudy.records import machine
 
-    monkeypatch.setattr(bench, "machine_info", lambda: {"cpu": "test"})
+    monkeypatch.setattr(machine, "machine_info", lambda: {"cpu": "test"})
     # figures of partial results: test_partial_results_make_a_report
     monkeypatch.setattr(dask_study, "figure", lambda results, path: path.write_bytes(b"png"))
 

@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import vecstudy
 from vecstudy import backends
-from vecstudy.estimator import LogisticRegressionGD
+from vecstudy.learn.estimator import LogisticRegressionGD
 
 
 def _usable(name: str) -> bool:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from vecstudy import report
+from vecstudy.records import results as bench_results
 from vecstudy.report import figures
 from vecstudy.study import options as opt
-from vecstudy.study import results as bench_results
 
 # the rows of tests/test_report.py (shapes 10x100 and 100x1000, threads 1 and 2)
 _spec = importlib.util.spec_from_file_location(

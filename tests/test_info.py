@@ -119,7 +119,7 @@ def test_info_notes_numba_thread_cap(
 ) -> None:
     monkeypatch.setenv("VECSTUDY_THREADS", "2")
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
-    monkeypatch.setattr("vecstudy.config.available_cores", lambda: 2)
+    monkeypatch.setattr("vecstudy.runtime.cores.available_cores", lambda: 2)
     out = _info(capsys)
     assert "threads in force: 2 (from environment variable VECSTUDY_THREADS)" in out
     assert "numba runs 1 (NUMBA_NUM_THREADS)" in out

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vecstudy import backends
-from vecstudy.threads import limit_threads
+from vecstudy.runtime.threads import limit_threads
 
 
 def _problem(

@@ -17,11 +17,12 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vecstudy import report, roofline
+from vecstudy import report
 from vecstudy.escape import md_code, md_fence, md_text, md_unescape, one_line
+from vecstudy.records import results as bench_results
 from vecstudy.report.asv import asv_markdown
 from vecstudy.report.markdown import reproduce_line
-from vecstudy.study import results as bench_results
+from vecstudy.study import roofline
 from vecstudy.study.compare import compare_files, comparison_markdown, write_comparison
 
 EVIL = "<img src=x onerror=alert(1)>\n| a | b |\n# Heading\r\n```\nrm -rf ~\n```\n> [x](http://e)"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vecstudy import auto, cli, config
-from vecstudy.study import machine, results
+from vecstudy.records import machine, results
 from vecstudy.study import options as opt
 
 HUGE = "x" * 100_000

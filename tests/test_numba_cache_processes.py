@@ -36,7 +36,7 @@ _RUN = textwrap.dedent(
     """
     import numpy as np
     import vecstudy
-    from vecstudy.estimator import LogisticRegressionGD
+    from vecstudy.learn.estimator import LogisticRegressionGD
 
     def problem(n_x, m, order):
         rng = np.random.default_rng(n_x * 7919 + m)

@@ -9,8 +9,8 @@ import pytest
 
 import vecstudy
 from vecstudy import backends
-from vecstudy.caches import CacheSizes, cache_sizes, parse_size, read_sysfs
-from vecstudy.threads import limit_threads
+from vecstudy.runtime.caches import CacheSizes, cache_sizes, parse_size, read_sysfs
+from vecstudy.runtime.threads import limit_threads
 
 #: fused C, sample-major F, feature-split C (wide, and too few sample blocks for threads)
 SHAPES = [(30, 40_000), (3000, 40), (300, 700), (5, 20_000)]

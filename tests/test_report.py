@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vecstudy import report
-from vecstudy.study import results as bench_results
+from vecstudy.records import results as bench_results
 
 # seconds per step: python 1 ms, numpy 10 µs, numba 5 µs at 1 thread and 4 µs at 2
 MEDIANS = {"python": 1e-3, "numpy": 1e-5, "numba": 5e-6}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vecstudy.study import results
+from vecstudy.records import results
 
 
 def row(run_id: str, i: int, **changes: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vecstudy import backends
-from vecstudy.roofline import JaxDescent
+from vecstudy.study.roofline import JaxDescent
 
 jax = pytest.importorskip("jax")
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-import vecstudy
 from vecstudy import cli
+from vecstudy.records import results
 from vecstudy.signals import Terminated, sigterm_as_interrupt
-from vecstudy.study import results, sweep
+from vecstudy.study import sweep
 
 TINY = [
     "--shapes",
@@ -132,10 +132,10 @@ def test_roofline_stopped_by_sigterm_writes_nothing(
         _terminate_self()
         time.sleep(5)  # pragma: no cover
 
-    fake = types.ModuleType("vecstudy.roofline")
+    fake = types.ModuleType("vecstudy.study.roofline")
     fake.measure_targets = measure  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vecstudy.roofline", fake)
-    monkeypatch.setattr(vecstudy, "roofline", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "vecstudy.study.roofline", fake)
+    monkeypatch.setattr("vecstudy.study.roofline", fake, raising=False)
     out = tmp_path / "roofline.md"
     assert cli.main(["roofline", "--output", str(out)]) == 143
     assert not out.exists()

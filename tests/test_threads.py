@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import vecstudy
-from vecstudy import backends, threads
-from vecstudy.config import available_cores
+from vecstudy import backends
+from vecstudy.runtime import threads
+from vecstudy.runtime.cores import available_cores
 
 X = np.random.default_rng(3).normal(size=(4, 300))
 Y = (X[0] > 0).astype(float).reshape(1, -1)
@@ -102,7 +103,8 @@ def test_pools_loaded_by_numba_after_the_first_limit_are_limited() -> None:
     code = textwrap.dedent(
         """
         import numpy as np, vecstudy
-        from vecstudy import backends, threads
+        from vecstudy import backends
+        from vecstudy.runtime import threads
         backends.load("numba")  # imported, but its first call has not run yet
         with threads.limit_threads(1):  # builds the controller now
             pass
@@ -133,7 +135,7 @@ def test_numba_first_call_inside_a_limit_runs_limited() -> None:
     code = textwrap.dedent(
         """
         import numpy as np
-        from vecstudy import threads
+        from vecstudy.runtime import threads
         with threads.limit_threads(1, numba=True):
             from vecstudy import backends
             backends.load("numba").read_sum(np.ones(10))  # a parallel function
@@ -161,7 +163,7 @@ def test_thread_warning_points_at_the_caller() -> None:
 def test_limit_with_numba_jit_disabled() -> None:
     code = textwrap.dedent(
         """
-        from vecstudy import threads
+        from vecstudy.runtime import threads
         with threads.limit_threads(1, numba=True):
             print(threads.running_threads()["numba_threads"])
         """

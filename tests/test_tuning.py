@@ -20,8 +20,8 @@ import pytest
 
 from vecstudy import config, tuning
 from vecstudy.backends import numba as nb
-from vecstudy.caches import cache_sizes
 from vecstudy.cli import main
+from vecstudy.runtime.caches import cache_sizes
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +138,7 @@ _WRITER = textwrap.dedent(
 
     from vecstudy import tuning
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     who, n, here = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     (here / f"ready-{who}").touch()

@@ -15,6 +15,7 @@ notebook), a figure and files.
 
 from typing import TYPE_CHECKING
 
+from vecstudy._version import __version__
 from vecstudy.api import (
     DivergenceError,
     DivergenceWarning,
@@ -32,15 +33,13 @@ from vecstudy.backends import available_backends
 from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
 from vecstudy.course import basic_sigmoid
 from vecstudy.plots import plot_costs
-from vecstudy.threads import ThreadCountWarning
+from vecstudy.runtime.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
     from vecstudy import study
-    from vecstudy.estimator import LogisticRegressionGD
+    from vecstudy.learn.estimator import LogisticRegressionGD
     from vecstudy.study.face import StudyInterrupted, compare_backends
     from vecstudy.study.view import StudyResult
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
@@ -89,7 +88,7 @@ def __getattr__(name: str) -> object:
         return importlib.import_module("vecstudy.study")  # a package one can call
     if name == "LogisticRegressionGD":
         try:
-            from vecstudy.estimator import LogisticRegressionGD
+            from vecstudy.learn.estimator import LogisticRegressionGD
         except ImportError as exc:
             raise ImportError(
                 f"vecstudy.LogisticRegressionGD needs scikit-learn ({exc}); install it with: "

@@ -36,8 +36,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecstudy import backends, config
-from vecstudy.distributed import is_dask_array as _lazy
-from vecstudy.threads import limit_threads
+from vecstudy.cluster import is_dask_array as _lazy
+from vecstudy.runtime.threads import limit_threads
 
 Array: TypeAlias = NDArray[np.floating[Any]]
 Grads: TypeAlias = dict[str, Any]
@@ -300,7 +300,7 @@ def _check_X(X: ArrayLike, name: str = "X", *, finite: bool = True) -> NDArray[A
     only to name the culprit (:func:`_raise_if_nonfinite`).
     """
     if _lazy(X):  # a dask array: checked without reading it
-        from vecstudy.distributed import check_lazy_X
+        from vecstudy.cluster import check_lazy_X
 
         return check_lazy_X(X, name)  # type: ignore[no-any-return]
     arr = _as_real_array(X, name)
@@ -331,7 +331,7 @@ def _check_Y(
     Y: ArrayLike, m: int, name: str = "Y", x_shape: tuple[int, ...] | None = None
 ) -> NDArray[Any]:
     if _lazy(Y):
-        from vecstudy.distributed import check_lazy_Y
+        from vecstudy.cluster import check_lazy_Y
 
         return check_lazy_Y(Y, m, name)  # type: ignore[no-any-return]
     arr = _as_real_array(Y, name)
@@ -562,7 +562,7 @@ def _prepare(
     Ya = None if Y is None else _check_Y(Y, m, x_shape=Xa.shape)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
     if _lazy(Xa) or _lazy(Ya):  # dask arrays: converted lazily, never read here
-        from vecstudy.distributed import lazy_inputs
+        from vecstudy.cluster import lazy_inputs
 
         Xl, Yl = lazy_inputs(Xa, Ya, dt)
         return np.ascontiguousarray(wa, dtype=dt), bf, Xl, Yl, dt

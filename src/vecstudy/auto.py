@@ -35,6 +35,7 @@ from pathlib import Path
 
 from vecstudy import backends
 from vecstudy.config import Choice
+from vecstudy.errors import ResultsFileWarning as ResultsFileWarning
 from vecstudy.escape import bounded
 
 #: Result files looked for under the current directory when the config names none.
@@ -47,10 +48,6 @@ DEFAULT_RESULTS = (
 STUDY_RUNS = "reports/runs/*/study-results.json"
 
 _warned: set[tuple[str, int]] = set()
-
-
-class ResultsFileWarning(UserWarning):
-    """A results file on hand could not be used to pick a backend; it is ignored."""
 
 
 def _results_candidates() -> list[Path]:
@@ -86,8 +83,8 @@ def _medians(path: str, mtime_ns: int) -> dict[tuple[str, int, int], dict[str, f
     Only rows measured on this machine (same CPU model and core count) with the most
     threads the file holds.  Cached per file version.
     """
-    from vecstudy.study.machine import machine_info
-    from vecstudy.study.results import load_results
+    from vecstudy.records.machine import machine_info
+    from vecstudy.records.results import load_results
 
     results = load_results(path)
     here = machine_info()

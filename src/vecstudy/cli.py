@@ -93,7 +93,7 @@ def _add_report_options(p: argparse.ArgumentParser, default_dir: str) -> None:
 
 
 def _version() -> str:
-    from vecstudy import __version__
+    from vecstudy._version import __version__
 
     return __version__
 
@@ -343,12 +343,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_roofline(args: argparse.Namespace) -> int:
-    from vecstudy import bench
+    from vecstudy.records.machine import machine_info
+    from vecstudy.records.results import atomic_write_text
+    from vecstudy.study.options import parse_threads
 
     threads = None
     if args.threads is not None:
-        threads = bench.parse_threads(args.threads, "option --threads")[0]
-    from vecstudy import roofline
+        threads = parse_threads(args.threads, "option --threads")[0]
+    from vecstudy.study import roofline
 
     df = roofline.measure_targets(threads=threads, quick=args.quick)
     table = roofline.format_targets(df)
@@ -356,10 +358,10 @@ def _cmd_roofline(args: argparse.Namespace) -> int:
     if args.output is not None:
         words = ["vecstudy", "roofline", *(["--quick"] if args.quick else [])]
         words += [*(["--threads", args.threads] if args.threads else []), "--output", args.output]
-        mach = bench.machine_info()
+        mach = machine_info()
         where = f"{mach['cpu']}, {mach['cores']} cores, {mach['os']}, {mach['timestamp']}"
         text = roofline.to_markdown(table, command=shlex.join(words), machine=where)
-        bench.atomic_write_text(Path(args.output), text)
+        atomic_write_text(Path(args.output), text)
         print(f"written to {args.output}")
     return 0
 
@@ -371,7 +373,8 @@ def _settings_in_force() -> list[str]:
     it: the environment variables and every key of the config file (``[bench]`` and
     ``[dask]`` included), and ``VECSTUDY_CACHE_SIZES``.
     """
-    from vecstudy import caches, config
+    from vecstudy import config
+    from vecstudy.runtime import caches
     from vecstudy.study import options
 
     config.check_settings()
@@ -407,7 +410,8 @@ def _settings_in_force() -> list[str]:
 
 def _cmd_info(_args: argparse.Namespace) -> int:
     import vecstudy
-    from vecstudy import backends, bench
+    from vecstudy import backends
+    from vecstudy.records import machine as bench
 
     settings = _settings_in_force()  # checked before anything is printed
     mach = bench.machine_info()
@@ -667,7 +671,8 @@ def _number(text: str, option: str, kind: type[int] | type[float]) -> float:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from vecstudy import bench, train
+    from vecstudy import train
+    from vecstudy.study import options as bench
 
     if args.example:
         if args.data is not None:
@@ -836,7 +841,7 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
             "Write X (n_x, m) and Y (m,) to a Zarr group in chunks of whole columns, one "
             "chunk at a time, into a temporary directory renamed into place at the end. "
             "The dask backend reads such a store chunk by chunk "
-            "(vecstudy.distributed.open_zarr)."
+            "(vecstudy.cluster.open_zarr)."
         ),
     )
     z.add_argument("output", help="the Zarr store to write (a directory)")
@@ -885,7 +890,7 @@ def _add_dask_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _print_dask_info() -> None:
-    from vecstudy import distributed
+    from vecstudy import cluster as distributed
 
     print(f"dask cluster: {distributed.describe()}")
 
@@ -893,7 +898,8 @@ def _print_dask_info() -> None:
 def _cmd_to_zarr(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vecstudy import bench, distributed
+    from vecstudy import cluster as distributed
+    from vecstudy.study import options as bench
 
     if args.synthetic is not None:
         n_x, m = bench.parse_shapes(args.synthetic, "option --synthetic")[0]
@@ -922,7 +928,7 @@ def _cmd_to_zarr(args: argparse.Namespace) -> int:
 
 
 def _cmd_dask_study(args: argparse.Namespace) -> int:
-    from vecstudy import dask_study
+    from vecstudy.study import dask_study
 
     try:
         sizes = tuple(int(s) for s in args.sizes.split(","))

@@ -35,7 +35,6 @@ import contextlib
 import math
 import numbers
 import os
-import sys
 import tomllib
 import warnings
 from collections.abc import Iterator, Mapping
@@ -44,14 +43,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from vecstudy.backends import available_backends, unknown_backend_message
+from vecstudy.errors import ConfigError as ConfigError
+from vecstudy.errors import ConfigWarning as ConfigWarning
+from vecstudy.errors import external_stacklevel as external_stacklevel
 from vecstudy.escape import bounded, one_line, short
+from vecstudy.registry import available_backends, unknown_backend_message
+from vecstudy.runtime import cores
 
 #: Backend name that defers the choice to the problem's shape (see :mod:`vecstudy.auto`).
 AUTO: Final = "auto"
 DEFAULT_BACKEND: Final = "numpy"
 VALID_DTYPES: Final = ("float64", "float32")
-#: Top-level keys a config file may hold; ``bench`` is a table validated by ``vecstudy.bench``.
+#: Top-level keys a config file may hold; ``bench`` is a table validated by
+#: :mod:`vecstudy.study.options`.
 FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb", "dask", "numba")
 SECTIONS: Final = ("bench", "dask", "numba")
 
@@ -59,32 +63,6 @@ ENV_BACKEND: Final = "VECSTUDY_BACKEND"
 ENV_DTYPE: Final = "VECSTUDY_DTYPE"
 ENV_THREADS: Final = "VECSTUDY_THREADS"
 ENV_CONFIG: Final = "VECSTUDY_CONFIG"
-
-
-class ConfigError(ValueError):
-    """A setting has an unknown name or a bad value; the message names its source."""
-
-
-class ConfigWarning(UserWarning):
-    """A ``pyproject.toml`` that is not vecstudy's own could not be read; it is ignored."""
-
-
-def external_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning point at the first frame outside vecstudy.
-
-    Called by the function that issues the warning (level 1); frames of this package
-    and of :mod:`contextlib` (``with`` blocks) are skipped.
-    """
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame = sys._getframe(1)
-    level = 1
-    while frame.f_back is not None and (
-        frame.f_code.co_filename.startswith(package)
-        or frame.f_code.co_filename == contextlib.__file__
-    ):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -140,11 +118,8 @@ def check_dtype(value: object, source: str) -> str:
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS tells, else all)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+    """Cores this process may run on: :func:`vecstudy.runtime.cores.available_cores`."""
+    return cores.available_cores()
 
 
 def check_threads(value: object, source: str) -> int | None:

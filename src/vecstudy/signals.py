@@ -18,13 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 
-
-class Terminated(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM inside :func:`sigterm_as_interrupt`."""
-
-    def __init__(self, signum: int = signal.SIGTERM) -> None:
-        super().__init__(f"terminated by signal {signum}")
-        self.signum = signum
+from vecstudy.errors import Terminated as Terminated
 
 
 @dataclass

@@ -1710,7 +1710,7 @@ def check_writable(training: Training, paths: Sequence[Path] = ()) -> None:
     Serializes the model document without its runs (labels, feature names, the
     scaler, the settings) and checks that each path is not a read-only file.
     """
-    from vecstudy.study.results import check_writable as writable
+    from vecstudy.records.results import check_writable as writable
 
     skeleton = Training(
         source=training.source,
@@ -1729,7 +1729,7 @@ def check_writable(training: Training, paths: Sequence[Path] = ()) -> None:
 
 def write_model(training: Training, path: Path) -> Path:
     """Write :func:`model_document` as JSON, atomically."""
-    from vecstudy.bench import atomic_write_text
+    from vecstudy.records.results import atomic_write_text
 
     atomic_write_text(path, model_text(training))
     return path
@@ -1802,8 +1802,8 @@ def write_outputs(training: Training, figure: Path, model: Path) -> bool:
     import secrets
     import stat
 
-    from vecstudy.bench import atomic_write_bytes
-    from vecstudy.study.results import check_writable as writable
+    from vecstudy.records.results import atomic_write_bytes
+    from vecstudy.records.results import check_writable as writable
 
     targets = [writable(figure), writable(model)]
     for target in targets:
@@ -1835,7 +1835,7 @@ def plot_costs(training: Training, path: Path) -> Path:
     plot; several (the course's learning-rate study), one curve per learning
     rate, one panel per backend, sharing the y axis.
     """
-    from vecstudy.bench import atomic_write_bytes
+    from vecstudy.records.results import atomic_write_bytes
 
     atomic_write_bytes(path, render_costs(training, path.suffix.lstrip(".") or "png"))
     return path

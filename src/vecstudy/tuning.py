@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from vecstudy import config
+from vecstudy.errors import TuningWarning as TuningWarning
 
 if TYPE_CHECKING:
     from vecstudy.backends.numba import Plan
@@ -88,10 +89,6 @@ RECHECK_SECONDS: Final = 1.0
 DTYPES: Final = {8: "float64", 4: "float32"}
 _MAX_B: Final = 1 << 16
 _MAX_T: Final = 1 << 30
-
-
-class TuningWarning(RuntimeWarning):
-    """The wisdom file cannot be read or written; the cache model is used instead."""
 
 
 _warned: set[str] = set()
@@ -145,15 +142,15 @@ def machine() -> dict[str, str]:
         import llvmlite.binding as ll  # type: ignore[import-untyped]
         import numba
 
-        import vecstudy
-        from vecstudy.study.machine import _cpu_model
+        from vecstudy._version import __version__
+        from vecstudy.records.machine import _cpu_model
 
         features = ll.get_host_cpu_features().flatten()
         info = {
             "cpu": _cpu_model(),
             "llvm_cpu": str(ll.get_host_cpu_name()),
             "features": hashlib.sha256(features.encode()).hexdigest()[:16],
-            "vecstudy": vecstudy.__version__,
+            "vecstudy": __version__,
             "numba": numba.__version__,
         }
         key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:16]
@@ -221,7 +218,7 @@ def candidates(
     [2, 2, 2]
     """
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     model = nb.plan(n_x, m, itemsize, order, cache_sizes())
     out: list[Plan] = []
@@ -433,7 +430,7 @@ def measure(
     import numpy as np
 
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     n_x, m, dt, order, ts, budget = _check_args(shape, dtype, order, threads, budget_s)
     if nb.JIT_DISABLED:
@@ -745,7 +742,7 @@ def save(results: Sequence[Tuned], *, timeout: float = 120.0) -> Path:
     that processes tuning at once keep each other's entries.  An unreadable file is
     replaced (after its warning).
     """
-    from vecstudy.study.results import atomic_write_text, remove_stale_temporaries
+    from vecstudy.records.results import atomic_write_text, remove_stale_temporaries
 
     path = wisdom_path()
     with _lock(path, timeout):
@@ -778,7 +775,7 @@ def clear() -> tuple[Path, int]:
             sec = doc["machines"].pop(machine()["key"], None)
             n = len(sec.get("entries", {})) if isinstance(sec, dict) else 0
             if doc["machines"]:
-                from vecstudy.study.results import atomic_write_text
+                from vecstudy.records.results import atomic_write_text
 
                 atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
             else:
@@ -952,13 +949,13 @@ def _first_use(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Pla
 
 # --------------------------------------------------------------------------- for the CLI
 #: ``vecstudy tune``'s default shapes: those of the roofline grid
-#: (:data:`vecstudy.roofline.GRID_FULL`) with ``X`` up to this many bytes in float64.
+#: (:data:`vecstudy.study.roofline.GRID_FULL`) with ``X`` up to this many bytes in float64.
 DEFAULT_MAX_BYTES: Final = 70_000_000
 
 
 def default_shapes() -> list[tuple[int, int]]:
     """The roofline grid's shapes up to :data:`DEFAULT_MAX_BYTES` (float64)."""
-    from vecstudy.roofline import GRID_FULL
+    from vecstudy.study.roofline import GRID_FULL
 
     return [s for s in GRID_FULL if s[0] * s[1] * 8 <= DEFAULT_MAX_BYTES]
 

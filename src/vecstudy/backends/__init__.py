@@ -1,4 +1,8 @@
-"""The backend registry: the one list that tests, benchmarks, config and the CLI iterate.
+"""The backends and the kernel interface they share; the registry is re-exported here.
+
+The registry (:mod:`vecstudy.registry`) is the one list that tests, benchmarks,
+config and the CLI iterate; its functions (``load``, ``register``,
+``available_backends``...) are importable from here too.
 
 Every backend is a module with the same functions and signatures (the *kernel
 interface*).  Kernels are strict and lean: they never validate, never read
@@ -49,95 +53,25 @@ when they overflow, and ``optimize`` stops early (below).
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import Final
-
-#: Interface every backend module must provide.
-KERNEL_FUNCTIONS: Final = (
-    "sigmoid",
-    "sigmoid_derivative",
-    "gradient_sums",
-    "propagate",
-    "optimize",
-    "predict",
+# The registry lives in vecstudy.registry (it imports no backend); its names are
+# re-exported here, where they were first defined.
+from vecstudy.registry import (
+    _LOADED,  # noqa: F401 - the loaded modules, which tests reset
+    KERNEL_FUNCTIONS,
+    BackendUnavailable,
+    available_backends,
+    backend_extra,
+    load,
+    register,
+    unknown_backend_message,
 )
 
-_REGISTRY: dict[str, str] = {}
-#: The pip extra that provides a backend's optional dependencies.
-_EXTRAS: dict[str, str] = {}
-_LOADED: dict[str, ModuleType] = {}
-
-
-class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented contract)
-    """A registered backend cannot be loaded because an optional dependency is missing.
-
-    The message is one line naming the pip extra that installs it, e.g.
-    ``pip install 'vecstudy[dask]'``.
-    """
-
-
-def register(name: str, module: str, *, extra: str | None = None) -> None:
-    """Register backend ``name`` implemented by importable ``module``.
-
-    The module is imported lazily, on first use.  Registering a name twice is
-    an error.  ``extra`` names the pip extra holding the backend's optional
-    dependencies: when importing the module fails for want of one, :func:`load`
-    raises :class:`BackendUnavailable` naming it.
-    """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"backend name must be an identifier, got {name!r}")
-    if name in _REGISTRY:
-        raise ValueError(f"backend {name!r} is already registered (module {_REGISTRY[name]!r})")
-    _REGISTRY[name] = module
-    if extra is not None:
-        _EXTRAS[name] = extra
-
-
-def available_backends() -> tuple[str, ...]:
-    """Names of the registered backends, in registration order."""
-    return tuple(_REGISTRY)
-
-
-def backend_extra(name: str) -> str | None:
-    """The pip extra that installs backend ``name``'s optional dependencies (None: none needed)."""
-    return _EXTRAS.get(name)
-
-
-def unknown_backend_message(name: object, source: str) -> str:
-    """The error text for an unknown backend name coming from ``source``."""
-    valid = ", ".join(repr(n) for n in (*available_backends(), "auto"))
-    return f"unknown backend {name!r} from {source}; valid backends are {valid}"
-
-
-def load(name: str) -> ModuleType:
-    """Import (once) and return the module of backend ``name``."""
-    try:
-        return _LOADED[name]
-    except KeyError:
-        pass
-    if name not in _REGISTRY:
-        raise ValueError(unknown_backend_message(name, "the registry"))
-    try:
-        module = importlib.import_module(_REGISTRY[name])
-    except ImportError as exc:
-        own = (exc.name or "").startswith("vecstudy")
-        if name not in _EXTRAS or own or isinstance(exc, BackendUnavailable):
-            raise
-        dependency = exc.name or str(exc)
-        raise BackendUnavailable(
-            f"backend {name!r} needs {dependency}, which is not installed; "
-            f"install it with: pip install 'vecstudy[{_EXTRAS[name]}]' "
-            f"(from a clone: pip install '.[{_EXTRAS[name]}]')"
-        ) from exc
-    missing = [f for f in KERNEL_FUNCTIONS if not callable(getattr(module, f, None))]
-    if missing:
-        raise TypeError(f"backend {name!r} ({module.__name__}) lacks {', '.join(missing)}")
-    _LOADED[name] = module
-    return module
-
-
-register("python", "vecstudy.backends.python")
-register("numba", "vecstudy.backends.numba")
-register("numpy", "vecstudy.backends.numpy")
-register("dask", "vecstudy.backends.dask", extra="dask")
+__all__ = [
+    "KERNEL_FUNCTIONS",
+    "BackendUnavailable",
+    "available_backends",
+    "backend_extra",
+    "load",
+    "register",
+    "unknown_backend_message",
+]

@@ -55,10 +55,10 @@ Faults: if workers die and take scattered chunks with them, the chunks are
 scattered again from the client's copy and the step is repeated (persisted dask
 chunks are recomputed by the scheduler from their source); after
 :data:`MAX_RETRIES` failed attempts of one step the call raises
-:class:`vecstudy.distributed.ClusterError`.  Ctrl-C while a step runs cancels the
+:class:`vecstudy.cluster.ClusterError`.  Ctrl-C while a step runs cancels the
 step's tasks and raises ``KeyboardInterrupt`` in the client.
 
-Which cluster: see :mod:`vecstudy.distributed` (an active client, else the
+Which cluster: see :mod:`vecstudy.cluster` (an active client, else the
 configured scheduler address, else a local cluster started once per process).
 """
 
@@ -78,14 +78,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecstudy.api import NumericalError
-from vecstudy.distributed import (
-    ClusterError,
+from vecstudy.cluster import (
     chunk_bytes,
     columns_per_chunk,
     get_client,
     is_dask_array,
     lazy_inputs,
 )
+from vecstudy.errors import ClusterError
 
 Array = NDArray[np.floating[Any]]
 

@@ -7,7 +7,7 @@ it twice: ``w @ X`` then ``X @ (a - y)``).
 Algorithm
 ---------
 :func:`plan` picks one of three walks over ``X`` from its shape, dtype, order and the
-cache sizes the OS reports (:func:`vecstudy.caches.cache_sizes`):
+cache sizes the OS reports (:func:`vecstudy.runtime.caches.cache_sizes`):
 
 *fused C* (C-ordered ``X``, up to ~850 features on a 1.25 MiB L2): the samples are
 cut into tiles of ``B`` columns (128 to 1024) that stay in L2.  For the tile ``j0 <= j
@@ -461,7 +461,7 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     with the ``[numba] tune`` setting ``"off"``): its tiles and chunks do not depend on
     the thread count either, only its ``parallel`` flag.  Otherwise, the model below.
 
-    ``c = vecstudy.caches.cache_sizes()`` gives ``L1d``, ``L2`` and the L3 share of one
+    ``c = vecstudy.runtime.caches.cache_sizes()`` gives ``L1d``, ``L2`` and the L3 share of one
     core.  With ``r = n_x * itemsize`` (bytes of one sample) and ``s = m * itemsize``
     (bytes of one row):
 
@@ -512,7 +512,7 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
 
     Examples
     --------
-    >>> from vecstudy.caches import CacheSizes
+    >>> from vecstudy.runtime.caches import CacheSizes
     >>> c = CacheSizes(48 << 10, 1280 << 10, 24 << 20, "example")
     >>> plan(20, 10000, 8, "C", c)
     Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
@@ -523,7 +523,7 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     """
     if caches is None:  # this machine: a measured plan first (vecstudy.tuning), else the model
         from vecstudy import tuning
-        from vecstudy.caches import cache_sizes
+        from vecstudy.runtime.caches import cache_sizes
 
         tuned = tuning.planned(n_x, m, itemsize, order)
         if tuned is not None:
@@ -1297,7 +1297,7 @@ def read_sum(a: Array) -> float:
 
 # --------------------------------------------------------------------------------------
 # The course's micro-studies, as compiled loops (the pure-Python and NumPy versions
-# live in vecstudy.bench)
+# live in vecstudy.study.micro)
 # --------------------------------------------------------------------------------------
 
 

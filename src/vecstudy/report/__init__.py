@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from vecstudy.escape import one_line, plain
+from vecstudy.records.results import Results, atomic_write_text, load_results
 from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
 from vecstudy.report.markdown import (
     build_markdown,
@@ -53,7 +54,6 @@ from vecstudy.report.markdown import (
     stability_lines,
 )
 from vecstudy.report.tables import kernel_table
-from vecstudy.study.results import Results, atomic_write_text, load_results
 from vecstudy.study.stats import flag_bandwidth, ratio_ci, summarize
 
 __all__ = [

@@ -32,6 +32,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, NullFormatter
 from matplotlib.typing import LineStyleType
 
+from vecstudy.records.results import atomic_write_bytes
 from vecstudy.report.markdown import (
     COURSE_SHAPE,
     base_threads,
@@ -42,7 +43,6 @@ from vecstudy.report.markdown import (
     headline_op,
     headline_shapes,
 )
-from vecstudy.study.results import atomic_write_bytes
 
 #: Colour of each backend in every figure (others cycle through the default palette).
 COLORS: Final = {"python": "#d62728", "numba": "#2ca02c", "numpy": "#1f77b4"}

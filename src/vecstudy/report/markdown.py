@@ -17,7 +17,7 @@ from typing import Any, Final
 import pandas as pd
 
 from vecstudy.escape import Markup, bounded, md_code, md_fence, md_text, md_unescape, one_line
-from vecstudy.study.results import Results
+from vecstudy.records.results import Results
 from vecstudy.study.stats import FLAG_TEXT
 
 #: The course's training set: 209 images of 64x64x3 (12,288 features).
@@ -829,7 +829,7 @@ _ROOFLINE: Final = re.compile(
 
 
 def roofline_lines(text: str) -> list[str]:
-    """The text of ``roofline.md`` (written by :func:`vecstudy.roofline.to_markdown`) as
+    """The text of ``roofline.md`` (written by :func:`vecstudy.study.roofline.to_markdown`) as
     lines to embed: its first line escaped again, its table in a fence it cannot close.
 
     The file lies beside the report and may have been written by anyone: anything

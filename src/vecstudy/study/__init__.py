@@ -9,10 +9,6 @@ work as usual.
 
 ``options``
     Names, parsing and defaults of a sweep's options.
-``machine``
-    What drives the numbers: CPU, governor, load, affinity, BLAS, threads, environment.
-``results``
-    The results file: format, validation, locking, atomic writes.
 ``timing``
     Warm-up, the budget, autorange, raw timings.
 ``stats``
@@ -27,6 +23,8 @@ work as usual.
     :func:`vecstudy.compare_backends` and :func:`vecstudy.study`: the study from Python.
 ``view``
     What they return: :class:`~vecstudy.study.view.StudyResult` (frame, tables, figure, files).
+
+The results file and the machine fingerprint live below, in :mod:`vecstudy.records`.
 
 Nothing here is imported by ``import vecstudy``.
 """

@@ -8,7 +8,7 @@ the 95% interval of ``median(new) / median(base)`` and the ratio of minimums
 both beyond ``factor``).  Read-bandwidth probes measure the machine, not the
 code: they are listed, never judged.  The command exits with status 1 when any
 case is worse, so that CI can gate on it, and warns when the two runs' machines differ in anything
-that moves timings (:func:`vecstudy.study.machine.machine_differences`).
+that moves timings (:func:`vecstudy.records.machine.machine_differences`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from vecstudy.study.machine import machine_differences
-from vecstudy.study.results import Results, load_results
+from vecstudy.records.machine import machine_differences
+from vecstudy.records.results import Results, load_results
 from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
 
 VERDICTS: Final = ("worse", "better", "unchanged", "machine")
@@ -247,8 +247,8 @@ def figure_comparison(cmp: Comparison) -> Any:
 
 def write_comparison(cmp: Comparison, output_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``compare.md`` and ``compare.png/.svg`` into ``output_dir``; return the paths."""
+    from vecstudy.records.results import atomic_write_text
     from vecstudy.report.figures import plain_text, save
-    from vecstudy.study.results import atomic_write_text
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

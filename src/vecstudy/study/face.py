@@ -403,7 +403,7 @@ def compare_backends(
 
 def _only_run(path: Path) -> str | None:
     """The run id of a results file holding one run (None when it holds no row)."""
-    from vecstudy.study.results import load_results
+    from vecstudy.records.results import load_results
 
     try:
         runs = load_results(path).runs

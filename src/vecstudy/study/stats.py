@@ -178,7 +178,7 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     rows : DataFrame
-        Rows of a results file (:data:`vecstudy.study.results.COLUMNS`).
+        Rows of a results file (:data:`vecstudy.records.results.COLUMNS`).
 
     Returns
     -------

@@ -43,9 +43,10 @@ from numpy.typing import NDArray
 
 from vecstudy import backends
 from vecstudy.api import announce_compile
-from vecstudy.study import machine, micro
+from vecstudy.records import machine
+from vecstudy.records.results import ResultsWriter, Row
+from vecstudy.study import micro
 from vecstudy.study.options import BenchOptionError, BenchOptions
-from vecstudy.study.results import ResultsWriter, Row
 from vecstudy.study.timing import (
     SMALL_ELEMENTS,
     SMALL_ITERATIONS,
@@ -463,7 +464,7 @@ def _now() -> str:
 
 def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any) -> int:
     """Prepare and time one group in interleaved rounds; return the number of skipped cases."""
-    from vecstudy.threads import limit_threads
+    from vecstudy.runtime.threads import limit_threads
 
     o = sweep.options
     with limit_threads(group[0].threads):

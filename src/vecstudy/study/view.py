@@ -52,8 +52,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from vecstudy.records.results import Results
     from vecstudy.report import ReportFiles
-    from vecstudy.study.results import Results
 
 #: Columns of :attr:`StudyResult.frame`, in order.
 FRAME_COLUMNS: Final = (
@@ -147,7 +147,7 @@ def tidy_frame(rows: pd.DataFrame, shapes: Sequence[tuple[int, int]] | None = No
     Parameters
     ----------
     rows : DataFrame
-        Raw rows of one run (:data:`vecstudy.study.results.COLUMNS`).
+        Raw rows of one run (:data:`vecstudy.records.results.COLUMNS`).
     shapes : sequence of (n_x, m), optional
         The kernel shapes asked for; rows of other kernel shapes (a smaller ``X``
         the Python loop was timed on to estimate it) are left out.  None: all.
@@ -407,13 +407,13 @@ class StudyResult:
     @cached_property
     def results(self) -> Results:
         """The whole results file (every run in it)."""
-        from vecstudy.study.results import load_results
+        from vecstudy.records.results import load_results
 
         return load_results(self.path)
 
     @cached_property
     def rows(self) -> pd.DataFrame:
-        """Raw timings of this run: one row per timing (:data:`vecstudy.study.results.COLUMNS`)."""
+        """Raw timings of this run, one row per timing (see ``records.results.COLUMNS``)."""
         rows = self.results.rows
         if self.run_id is not None:
             rows = rows[rows["run_id"] == self.run_id]
@@ -514,7 +514,7 @@ class StudyResult:
         ReportFiles
         """
         from vecstudy import report
-        from vecstudy.study.results import atomic_write_bytes, check_writable, lock_for
+        from vecstudy.records.results import atomic_write_bytes, check_writable, lock_for
 
         out = Path(directory)
         for parent in (out, *out.parents):

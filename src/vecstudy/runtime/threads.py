@@ -17,10 +17,10 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController, threadpool_info
 
-
-class ThreadCountWarning(RuntimeWarning):
-    """Fewer threads run than were asked for (more than the cores, or Numba's own cap)."""
-
+from vecstudy.errors import ThreadCountWarning as ThreadCountWarning
+from vecstudy.errors import external_stacklevel
+from vecstudy.escape import short
+from vecstudy.runtime import cores as _cores
 
 #: (number of modules in sys.modules when built, controller).
 _controller: tuple[int, ThreadpoolController] | None = None
@@ -56,10 +56,10 @@ def _numba_module() -> Any:
     """The numba backend module if numba is already in use, else None (never imports it)."""
     if "numba" not in sys.modules:
         return None
-    from vecstudy import backends
+    from vecstudy import registry
 
     try:
-        return backends.load("numba")
+        return registry.load("numba")
     except ImportError:
         return None
 
@@ -89,13 +89,11 @@ def effective_threads(n: int) -> int:
     More threads than cores only oversubscribe them (and absurd counts such as
     ``2**70`` overflow the C integers of the libraries).
     """
-    from vecstudy.config import _short, available_cores, external_stacklevel
-
-    cores = available_cores()
+    cores = _cores.available_cores()
     if n > cores:
         warnings.warn(
             ThreadCountWarning(
-                f"threads={_short(n)} is more than the {cores} cores available to this process; "
+                f"threads={short(n, 60)} is more than the {cores} cores available to this process; "
                 f"using {cores}"
             ),
             stacklevel=external_stacklevel(),
@@ -134,14 +132,12 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     n = effective_threads(int(count))
     nb = None
     if numba or (numba is None and "numba" in sys.modules):
-        from vecstudy import backends
+        from vecstudy import registry
 
-        nb = backends.load("numba")
+        nb = registry.load("numba")
     with _limit_lock:
         previous = None
         if nb is not None:
-            from vecstudy.config import external_stacklevel
-
             _load_numba_pools(nb)
             cap = int(nb.max_threads())
             if n > cap:

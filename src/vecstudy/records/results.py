@@ -5,7 +5,7 @@ A results file is one JSON document ``{"format", "runs", "rows"}``:
 ``runs``
     One object per sweep: ``run_id``, the ``command`` that repeats it, its
     ``options``, where each option came from (``sources``), ``machine``
-    (:func:`vecstudy.study.machine.machine_info`), ``started``/``finished``
+    (:func:`vecstudy.records.machine.machine_info`), ``started``/``finished``
     (UTC), ``status`` (``"running"``, ``"complete"`` or ``"interrupted"``) and
     ``rows``.
 ``rows``
@@ -40,6 +40,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from vecstudy.errors import ResultsFileError as ResultsFileError
 from vecstudy.escape import short
 
 #: Identifies the results file layout; bumped when columns change incompatibly.
@@ -76,10 +77,6 @@ STATUSES: Final = ("ok", "skipped")
 MAX_DEPTH: Final = 64
 
 Row = dict[str, Any]
-
-
-class ResultsFileError(ValueError):
-    """A results file is missing its structure, or holds values it cannot hold."""
 
 
 # --------------------------------------------------------------------------- writing

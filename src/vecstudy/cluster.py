@@ -48,6 +48,10 @@ from typing import Any
 import numpy as np
 
 from vecstudy import config
+from vecstudy.errors import ClusterError as ClusterError
+from vecstudy.errors import ClusterStartError as ClusterStartError
+from vecstudy.errors import ClusterUnreachableError as ClusterUnreachableError
+from vecstudy.errors import DamagedStoreError as DamagedStoreError
 
 logger = logging.getLogger("vecstudy")
 
@@ -62,22 +66,6 @@ LOCAL_START_FACTOR = 6.0
 #: Group attribute that marks a Zarr store written by :func:`write_zarr`; only such a
 #: store may be replaced with ``overwrite=True``.
 ZARR_MARKER = "vecstudy"
-
-
-class ClusterUnreachableError(ConnectionError):
-    """The configured Dask scheduler could not be reached in time."""
-
-
-class ClusterError(RuntimeError):
-    """The cluster failed in the middle of a computation (for example it lost every worker)."""
-
-
-class ClusterStartError(ClusterError):
-    """The embedded local cluster could not start (or must not, from this script)."""
-
-
-class DamagedStoreError(ValueError):
-    """A Zarr store has chunks missing, of the wrong size, or that do not decode."""
 
 
 @dataclass

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from vecstudy.config import available_cores
 from vecstudy.escape import short
+from vecstudy.runtime.cores import available_cores
 
 #: Environment variables that change what a timing measures (threads, BLAS kernels, JIT).
 ENV_VARS: Final = (
@@ -49,11 +49,6 @@ COMPARABLE_KEYS: Final = (
     "blas_kernel",
     "env",
 )
-
-
-def all_cores() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
-    return available_cores()
 
 
 def _cpu_model() -> str:
@@ -93,9 +88,9 @@ def git_commit(where: Path | None = None) -> str | None:
 
 
 def thread_state() -> dict[str, Any]:
-    """:func:`vecstudy.threads.thread_info`, or the error it raised (never raises)."""
+    """:func:`vecstudy.runtime.threads.thread_info`, or the error it raised (never raises)."""
     try:
-        from vecstudy.threads import thread_info
+        from vecstudy.runtime.threads import thread_info
 
         return dict(thread_info())
     except Exception as exc:
@@ -123,12 +118,8 @@ def machine_info() -> dict[str, Any]:
     architecture, e.g. ``"openblas/openblas Haswell"``).
     """
     threads = thread_state()
-    try:
-        import vecstudy
+    from vecstudy._version import __version__ as version
 
-        version = getattr(vecstudy, "__version__", None) or _version("vecstudy")
-    except ImportError:  # pragma: no cover - part of vecstudy
-        version = None
     try:
         mem: float | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
@@ -136,7 +127,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "cores_available": all_cores(),
+        "cores_available": available_cores(),
         "memory_gib": None if mem is None else round(mem, 1),
         "os": platform.platform(),
         "hostname": platform.node(),
@@ -205,7 +196,7 @@ def blas_kernel(threads: Mapping[str, Any]) -> str | None:
 def threads_in_force() -> tuple[int | None, int | None]:
     """(BLAS threads, Numba threads) in force now; None where unknown.
 
-    Read from :func:`vecstudy.threads.thread_info` at the moment of the call, so
+    Read from :func:`vecstudy.runtime.threads.thread_info` at the moment of the call, so
     that rows record what actually ran (the most threads any BLAS allows).
     """
     info = thread_state()

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_info
 
-from vecstudy.threads import limit_threads
+from vecstudy.runtime.threads import limit_threads
 
 _MB = 1e6
 BIG_BYTES = 80 * _MB
@@ -383,10 +383,10 @@ def measure_targets(
         (PASS / MISS / info) and ``note``.  ``df.attrs`` holds the environment
         (BLAS, threading layer, SVML, caches, CPU count).
     """
-    import vecstudy
+    from vecstudy import api
     from vecstudy.backends import load
     from vecstudy.backends import numba as nb
-    from vecstudy.caches import cache_sizes
+    from vecstudy.runtime.caches import cache_sizes
 
     npb = load("numpy")
     pyb = load("python")
@@ -476,8 +476,8 @@ def measure_targets(
                 with _threads(t):
                     args = (W, b, XX, Y2, ITERATIONS, 1e-3)
                     t_nb, t_np = pair(
-                        partial(vecstudy.optimize, *args, backend="numba", threads=t),
-                        partial(vecstudy.optimize, *args, backend="numpy", threads=t),
+                        partial(api.optimize, *args, backend="numba", threads=t),
+                        partial(api.optimize, *args, backend="numpy", threads=t),
                         rounds=1,
                     )
                     t_rd = timed(nb.read_sum, XX)
@@ -637,8 +637,8 @@ def format_targets(df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m vecstudy.roofline [--quick] [--threads N]``."""
-    parser = argparse.ArgumentParser(prog="python -m vecstudy.roofline", description=__doc__)
+    """Command line: ``python -m vecstudy.study.roofline [--quick] [--threads N]``."""
+    parser = argparse.ArgumentParser(prog="python -m vecstudy.study.roofline", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     parser.add_argument("--threads", type=int, default=None, help="the all-threads count")
     parser.add_argument("--no-progress", action="store_true", help="no per-row log on stderr")

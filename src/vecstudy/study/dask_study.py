@@ -17,7 +17,7 @@ Four measurements, side by side on one machine:
    same Zarr array; every worker's peak resident memory against its limit; and the
    dask fit against the numba backend's in-memory fit.
 
-All data are synthetic and seeded (:func:`vecstudy.distributed.write_zarr`), read by
+All data are synthetic and seeded (:func:`vecstudy.cluster.write_zarr`), read by
 every contender from the same Zarr store.  Results: ``dask-study.json`` (the raw
 timings), ``dask-study.md`` (tables) and ``dask-study.png`` / ``.svg`` (figures) in the
 output directory.
@@ -50,7 +50,8 @@ from typing import Any
 
 import numpy as np
 
-from vecstudy import backends, config, distributed
+from vecstudy import backends, cluster, config
+from vecstudy.errors import StudyInterrupted as StudyInterrupted
 
 #: Learning rate of every timed descent (the values do not matter for time).
 LEARNING_RATE = 0.5
@@ -67,29 +68,6 @@ IDLE_WORKER_BYTES = 128 * 2**20
 TMP_PREFIX = ".dask-study-"
 #: Worker processes (False: threads in this process, for tests).
 PROCESSES = True
-
-
-class StudyInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during the study; the finished measurements are saved.
-
-    Attributes
-    ----------
-    signal_name : str
-        ``"SIGINT"`` or ``"SIGTERM"``.
-    rows_kept : int
-        Finished measurements (rows) saved.
-    paths : dict
-        The files written (empty when nothing had finished).
-    """
-
-    def __init__(self, signal_name: str, rows_kept: int, paths: dict[str, Path]) -> None:
-        where = f" in {paths['json']}" if paths else ""
-        super().__init__(
-            f"interrupted ({signal_name}); kept {rows_kept} finished measurements{where}"
-        )
-        self.signal_name = signal_name
-        self.rows_kept = rows_kept
-        self.paths = paths
 
 
 def _pause_fraction() -> float:
@@ -120,7 +98,7 @@ def check_worker_memory(
         raise ValueError(
             f"--worker-memory must be bytes such as '400 MiB'; got {str(worker_memory)[:40]!r}"
         ) from None
-    chunk_size = distributed.chunk_bytes(chunk)
+    chunk_size = cluster.chunk_bytes(chunk)
     pause = _pause_fraction()
     need = math.ceil((idle + OOC_CHUNKS_HELD * chunk_size) / pause / 2**20)
     if limit < need * 2**20:
@@ -228,7 +206,7 @@ def _cluster(workers: int, memory_limit: str | None = None) -> Iterator[Any]:
     options: dict[str, Any] = {"n_workers": workers, "processes": PROCESSES}
     if memory_limit is not None:
         options["memory_limit"] = memory_limit
-    with distributed.local_cluster(**options) as cluster, Client(cluster) as client:
+    with cluster.local_cluster(**options) as local, Client(local) as client:
         client.run(_warm_worker)  # numba's cache loaded before anything is timed
         yield client
 
@@ -263,18 +241,18 @@ def in_memory(
     Rows are appended to ``rows`` (returned) as each size is finished.
     """
     from vecstudy.backends import dask as dk
-    from vecstudy.threads import limit_threads
+    from vecstudy.runtime.threads import limit_threads
 
     rows = [] if rows is None else rows
     cores = config.available_cores()
     for size in sizes_mb:
         m = size * 10**6 // (8 * N_X)
         # chunks of at most 128 MiB, and at least one per worker
-        chunk = min(distributed.chunk_bytes(distributed.DEFAULT_CHUNK), 8 * N_X * m // cores)
-        path = distributed.write_zarr(
+        chunk = min(cluster.chunk_bytes(cluster.DEFAULT_CHUNK), 8 * N_X * m // cores)
+        path = cluster.write_zarr(
             root / f"x{size}.zarr", shape=(N_X, m), seed=size, chunk=max(1, chunk)
         )
-        Xz, Yz = distributed.open_zarr(path)
+        Xz, Yz = cluster.open_zarr(path)
         X, Y = Xz.compute(), Yz.compute()
         w0 = np.zeros(N_X)
         times: dict[str, list[float]] = {"numba": [], "numpy": [], "dask": []}
@@ -320,7 +298,7 @@ def overhead(
     Rows are appended to ``rows`` (returned) as each is finished.
     """
     from vecstudy.backends import dask as dk
-    from vecstudy.threads import limit_threads
+    from vecstudy.runtime.threads import limit_threads
 
     rows = [] if rows is None else rows
     workers = len(client.scheduler_info()["workers"])
@@ -398,8 +376,8 @@ def out_of_core(
     limit = check_worker_memory(worker_memory, chunk)
     m = 4 * workers * limit // (8 * N_X)
     log(f"out of core: writing {8 * N_X * m / 1e9:.2f} GB of X to Zarr")
-    path = distributed.write_zarr(root / "ooc.zarr", shape=(N_X, m), chunk=chunk, seed=4)
-    Xz, Yz = distributed.open_zarr(path)
+    path = cluster.write_zarr(root / "ooc.zarr", shape=(N_X, m), chunk=chunk, seed=4)
+    Xz, Yz = cluster.open_zarr(path)
     w0 = np.zeros(N_X)
     with _cluster(workers, worker_memory) as client:
         idle = max(client.run(_rss).values())
@@ -466,7 +444,7 @@ def run(
     measurements (if any) marked as interrupted.  The temporary data are removed on
     every way out.
     """
-    from vecstudy import bench
+    from vecstudy.records.machine import machine_info
 
     if log is None:
         log = functools.partial(print, flush=True)
@@ -477,7 +455,7 @@ def run(
     for stale in remove_stale_temporaries(out):
         log(f"removed {stale}, left by a run that was killed")
     rows: list[dict[str, Any]] = []
-    machine = bench.machine_info()
+    machine = machine_info()
     received: list[str] = []
     try:
         with (
@@ -503,7 +481,7 @@ def _write(
     out: Path, machine: dict[str, Any], rows: list[dict[str, Any]], interrupted: str | None = None
 ) -> dict[str, Path]:
     """Write the JSON, Markdown and figures of ``rows``; ``interrupted``: by which signal."""
-    from vecstudy import bench
+    from vecstudy.records.results import atomic_write_text
 
     results: dict[str, Any] = {"machine": machine, "versions": _versions(), "rows": rows}
     if interrupted is not None:
@@ -513,8 +491,8 @@ def _write(
         "markdown": out / "dask-study.md",
         "figure": out / "dask-study.png",
     }
-    bench.atomic_write_text(paths["json"], json.dumps(results, indent=1, default=str))
-    bench.atomic_write_text(paths["markdown"], to_markdown(results))
+    atomic_write_text(paths["json"], json.dumps(results, indent=1, default=str))
+    atomic_write_text(paths["markdown"], to_markdown(results))
     figure(results, paths["figure"])
     return paths
 

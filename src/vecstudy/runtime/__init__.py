@@ -1,0 +1,9 @@
+"""What this process runs on: its cores, thread pools and data caches.
+
+- :mod:`vecstudy.runtime.cores`: the cores this process may use;
+- :mod:`vecstudy.runtime.threads`: one thread limit for Numba and the BLAS under NumPy;
+- :mod:`vecstudy.runtime.caches`: the data-cache sizes the compiled kernels tile for.
+
+Below :mod:`vecstudy.config`: nothing here imports the configuration or a backend
+module (the numba backend is reached through :mod:`vecstudy.registry`, once loaded).
+"""
