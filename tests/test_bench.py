@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import timeit
@@ -114,6 +115,21 @@ def test_slow_python_case_is_skipped_and_recorded(tmp_path: Path) -> None:
     assert python["reason"].str.contains("budget 0.5 s").all()
     numpy_rows = kern[kern["backend"] == "numpy"]
     assert (numpy_rows["status"] == "ok").all()
+
+
+def test_course_shape_loop_step_gets_the_longer_budget(tmp_path: Path) -> None:
+    """The headline's Python loop at 12288x209 is timed, not estimated, under --budget 5."""
+    opts = options(tmp_path, shapes="4x50", dtypes="float64", budget=5.0, micro=False)
+    sw = sweep.Sweep(opts, "run")
+    course = sweep.Case("kernel", "propagate", "python", "float64", 1, *sweep.COURSE_SHAPE)
+    assert sw._timing(course)["budget"] == sweep.COURSE_LOOP_BUDGET > 5.0
+    for other in (
+        dataclasses.replace(course, operation="optimize"),
+        dataclasses.replace(course, backend="numpy"),
+        dataclasses.replace(course, n_x=100, m=10000),
+    ):
+        assert sw._timing(other)["budget"] == 5.0
+    assert sweep.Sweep(options(tmp_path, budget=60.0), "run")._timing(course)["budget"] == 60.0
 
 
 def test_python_timed_once_across_thread_settings(tmp_path: Path) -> None:

@@ -19,9 +19,8 @@ import pandas as pd
 from vecstudy.escape import Markup, bounded, md_code, md_fence, md_text, md_unescape, one_line
 from vecstudy.records.results import Results
 from vecstudy.study.stats import FLAG_TEXT
+from vecstudy.study.sweep import COURSE_SHAPE as COURSE_SHAPE  # 209 images of 64x64x3
 
-#: The course's training set: 209 images of 64x64x3 (12,288 features).
-COURSE_SHAPE: Final = (12288, 209)
 #: Longest ``--note`` shown, longest command shown under *Reproduce*, most lines of
 #: ``roofline.md`` embedded.
 NOTE_LIMIT: Final = 500

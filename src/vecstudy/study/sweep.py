@@ -57,6 +57,12 @@ from vecstudy.study.timing import (
 )
 
 LEARNING_RATE: Final = 0.005
+#: The course's shape (64x64x3 images, 209 of them).  One gradient step of the Python
+#: loop there is the headline's reference: it is timed with a budget of at least
+#: :data:`COURSE_LOOP_BUDGET` seconds (about 2.5 s a call here, so 7 repeats take
+#: ~17 s), so that the learner's headline quotes a measured loop, not an estimate.
+COURSE_SHAPE: Final = (12288, 209)
+COURSE_LOOP_BUDGET: Final = 30.0
 RECORD_EVERY: Final = 100
 SEED: Final = 0
 #: Memory a sweep keeps free beyond its arrays (bytes).
@@ -274,9 +280,17 @@ class Sweep:
             return self._bandwidth(case)
         return self._micro(case)
 
-    def _timing(self) -> dict[str, Any]:
+    def _timing(self, case: Case | None = None) -> dict[str, Any]:
         o = self.options
-        return {"repeats": o.repeats, "min_time": o.min_time, "budget": o.budget}
+        budget = o.budget
+        if (
+            case is not None
+            and case.backend == "python"
+            and case.operation == "propagate"
+            and (case.n_x, case.m) == COURSE_SHAPE
+        ):
+            budget = max(budget, COURSE_LOOP_BUDGET)  # the headline's loop: timed, not guessed
+        return {"repeats": o.repeats, "min_time": o.min_time, "budget": budget}
 
     def _kernel(self, case: Case) -> Prepared:
         mod = self.modules[case.backend]
@@ -294,7 +308,7 @@ class Sweep:
 
             full: Callable[[], object] = lambda: mod.propagate(w, b, X, Y)  # noqa: E731
             return prepare(
-                full, small, case.m, m_small, per_call=1, work_scale=1.0, **self._timing()
+                full, small, case.m, m_small, per_call=1, work_scale=1.0, **self._timing(case)
             )
         args = (o.iterations, LEARNING_RATE, RECORD_EVERY)
         few = min(o.iterations, SMALL_ITERATIONS)
