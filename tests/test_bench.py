@@ -117,8 +117,8 @@ def test_slow_python_case_is_skipped_and_recorded(tmp_path: Path) -> None:
     assert (numpy_rows["status"] == "ok").all()
 
 
-def test_course_shape_loop_step_gets_the_longer_budget(tmp_path: Path) -> None:
-    """The headline's Python loop at 12288x209 is timed, not estimated, under --budget 5."""
+def test_course_loops_get_the_longer_budget(tmp_path: Path) -> None:
+    """The Python loops at 12288x209 and of the micro-studies are timed under --budget 5."""
     opts = options(tmp_path, shapes="4x50", dtypes="float64", budget=5.0, micro=False)
     sw = sweep.Sweep(opts, "run")
     course = sweep.Case("kernel", "propagate", "python", "float64", 1, *sweep.COURSE_SHAPE)
@@ -130,6 +130,9 @@ def test_course_shape_loop_step_gets_the_longer_budget(tmp_path: Path) -> None:
     ):
         assert sw._timing(other)["budget"] == 5.0
     assert sweep.Sweep(options(tmp_path, budget=60.0), "run")._timing(course)["budget"] == 60.0
+    dot = sweep.Case("micro", "dot", "python", "float64", 1, 1, 1_000_000)
+    assert sw._timing(dot)["budget"] == sweep.COURSE_LOOP_BUDGET
+    assert sw._timing(dataclasses.replace(dot, backend="numpy"))["budget"] == 5.0
 
 
 def test_python_timed_once_across_thread_settings(tmp_path: Path) -> None:

@@ -198,6 +198,13 @@ def _size_axis(
     labels = [f"{n}x{m}" for n, m in zip(pts["n_x"], pts["m"], strict=True)]
     if with_bytes or x == "bytes_x":
         labels = [f"{s}\n{format_bytes(b)}" for b, s in zip(pts["bytes_x"], labels, strict=True)]
+    ticks = np.log10(pts[x].to_numpy(dtype=float))
+    span = math.log10(xlim[1] / xlim[0]) if xlim[0] > 0 and xlim[1] > xlim[0] else 1.0
+    if len(ticks) > 1 and float(np.min(np.diff(ticks))) < 0.12 * span:
+        # neighbours closer than a label's width (100x10000 beside 12288x209): every
+        # other label one row lower, so that no two overlap
+        depth = 1 + max(label.count("\n") for label in labels)
+        labels = [("\n" * depth if i % 2 else "") + label for i, label in enumerate(labels)]
     ax.set_xticklabels(labels, fontsize=7)
     ax.minorticks_off()
     ax.set_xlim(*xlim)
@@ -254,8 +261,8 @@ def _text_below(ax: Axes, text: str) -> None:
         ax.annotate(
             text,
             xy=(0.0, 0.0),
-            xycoords="axes fraction",
-            xytext=(0, -58),
+            xycoords=("axes fraction", ax.xaxis.label),  # under the axis title, whatever
+            xytext=(0, -6),  # the tick labels' height
             textcoords="offset points",
             va="top",
             ha="left",
