@@ -23,7 +23,7 @@ from vecstudy.records import results as bench_results
 from vecstudy.report import roofline
 from vecstudy.report.asv import asv_markdown
 from vecstudy.report.compare import comparison_markdown, write_comparison
-from vecstudy.report.markdown import reproduce_line
+from vecstudy.report.document import reproduce_line
 from vecstudy.study.compare import compare_files
 
 EVIL = "<img src=x onerror=alert(1)>\n| a | b |\n# Heading\r\n```\nrm -rf ~\n```\n> [x](http://e)"
