@@ -146,8 +146,9 @@ def test_roofline_calls_through(
 
     fake.measure_targets = measure_targets  # type: ignore[attr-defined]
     fake.format_targets = lambda df: f"targets from {df}"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vecstudy.study.roofline", fake)
-    monkeypatch.setattr("vecstudy.study.roofline", fake, raising=False)
+    for name in ("vecstudy.study.roofline", "vecstudy.report.roofline"):
+        monkeypatch.setitem(sys.modules, name, fake)
+        monkeypatch.setattr(name, fake, raising=False)
     assert cli.main(["roofline", "--threads", "1", "--quick"]) == 0
     assert calls == {"threads": 1, "quick": True}
     assert capsys.readouterr().out.strip() == "targets from df"
@@ -156,14 +157,15 @@ def test_roofline_calls_through(
 def test_roofline_output_file(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from vecstudy.study import roofline
+    from vecstudy.report import roofline
 
     fake = types.ModuleType("vecstudy.study.roofline")
     fake.measure_targets = lambda *, threads, quick: "df"  # type: ignore[attr-defined]
     fake.format_targets = lambda df: "target  ratio\nstep    1.50"  # type: ignore[attr-defined]
     fake.to_markdown = roofline.to_markdown  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vecstudy.study.roofline", fake)
-    monkeypatch.setattr("vecstudy.study.roofline", fake, raising=False)
+    for name in ("vecstudy.study.roofline", "vecstudy.report.roofline"):
+        monkeypatch.setitem(sys.modules, name, fake)
+        monkeypatch.setattr(name, fake, raising=False)
     out = tmp_path / "r" / "roofline.md"
     assert cli.main(["roofline", "--quick", "--output", str(out)]) == 0
     text = out.read_text()

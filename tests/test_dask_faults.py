@@ -31,6 +31,7 @@ import vecstudy
 from vecstudy import cluster as vcluster
 from vecstudy.backends import dask as dk
 from vecstudy.cli import EXIT_INTERRUPTED, main
+from vecstudy.report import dask_study as dask_report
 from vecstudy.study import dask_study
 
 
@@ -483,7 +484,7 @@ def fake_stages(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(machine, "machine_info", lambda: {"cpu": "test"})
     # figures of partial results: test_partial_results_make_a_report
-    monkeypatch.setattr(dask_study, "figure", lambda results, path: path.write_bytes(b"png"))
+    monkeypatch.setattr(dask_report, "figure", lambda results, path: path.write_bytes(b"png"))
 
 
 def _row(name: str = "numba") -> dict[str, Any]:
@@ -574,12 +575,12 @@ def test_partial_results_make_a_report(tmp_path: Path) -> None:
         "rows": [_row(), {**_row("dask"), "mb": 2}],
         "interrupted": {"signal": "SIGINT", "rows_kept": 2},
     }
-    text = dask_study.to_markdown(results)
+    text = dask_report.to_markdown(results)
     assert "**Interrupted (SIGINT): only the 2 measurements finished before it are shown.**" in (
         text
     )
     assert "| 1 MB (100x1250) | 2 | 5.0 ms | n/a | n/a |" in text
-    dask_study.figure(results, tmp_path / "f.png")
+    dask_report.figure(results, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 0
 
 

@@ -192,7 +192,7 @@ def test_info_lists_a_backend_that_is_not_installed_apart(
         return real(name)
 
     monkeypatch.setattr(backends, "load", load)
-    monkeypatch.setattr("vecstudy.cli._print_dask_info", lambda: None)
+    monkeypatch.setattr("vecstudy.cli.info._print_dask_info", lambda: None)
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "available backends: python, numba, numpy\n" in out

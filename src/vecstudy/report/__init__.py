@@ -27,8 +27,10 @@ Figures show one thread setting, the headline's (one thread when it was run);
 other thread settings have their own headline line and table section.
 
 Modules: :mod:`~vecstudy.report.tables` (speedups), :mod:`~vecstudy.report.figures`,
-:mod:`~vecstudy.report.markdown`, :mod:`~vecstudy.report.asv`.  Every file is
-written atomically.
+:mod:`~vecstudy.report.markdown` (formats, escaped tables), :mod:`~vecstudy.report.plain_words`,
+:mod:`~vecstudy.report.document` (``report.md``), :mod:`~vecstudy.report.asv`; the other
+commands' renderers: :mod:`~vecstudy.report.compare`, :mod:`~vecstudy.report.roofline`,
+:mod:`~vecstudy.report.dask_study`.  Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -43,16 +45,15 @@ from typing import Any
 from vecstudy.escape import one_line, plain
 from vecstudy.records.results import Results, atomic_write_text, load_results
 from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
+from vecstudy.report.document import build_markdown
 from vecstudy.report.markdown import (
-    build_markdown,
     format_bytes,
     format_ratio,
     format_ratio_ci,
     format_seconds,
-    headline,
     markdown_table,
-    stability_lines,
 )
+from vecstudy.report.plain_words import headline, stability_lines
 from vecstudy.report.tables import kernel_table
 from vecstudy.study.stats import flag_bandwidth, ratio_ci, summarize
 

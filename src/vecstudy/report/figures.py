@@ -33,12 +33,10 @@ from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, NullFormatter
 from matplotlib.typing import LineStyleType
 
 from vecstudy.records.results import atomic_write_bytes
-from vecstudy.report.markdown import (
+from vecstudy.report.markdown import format_bytes, format_ratio, format_seconds
+from vecstudy.report.plain_words import (
     COURSE_SHAPE,
     base_threads,
-    format_bytes,
-    format_ratio,
-    format_seconds,
     headline_dtype,
     headline_op,
     headline_shapes,

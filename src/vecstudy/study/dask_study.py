@@ -17,6 +17,12 @@ Four measurements, side by side on one machine:
    same Zarr array; every worker's peak resident memory against its limit; and the
    dask fit against the numba backend's in-memory fit.
 
+Every timing is :func:`vecstudy.study.timing.time_once` of a whole descent of a fixed
+number of iterations, repeated in a few rounds: not :func:`~vecstudy.study.timing.autorange`'s
+loop counts of :func:`~vecstudy.study.timing.time_round`, which suit calls of
+microseconds; a descent on a cluster takes tens of milliseconds to seconds, the
+scheduler's round trips included, and the out-of-core fit is run once.
+
 All data are synthetic and seeded (:func:`vecstudy.cluster.write_zarr`), read by
 every contender from the same Zarr store.  Results: ``dask-study.json`` (the raw
 timings), ``dask-study.md`` (tables) and ``dask-study.png`` / ``.svg`` (figures) in the
@@ -34,7 +40,6 @@ raises :class:`StudyInterrupted`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -44,7 +49,8 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +58,7 @@ import numpy as np
 
 from vecstudy import backends, cluster, config
 from vecstudy.errors import StudyInterrupted as StudyInterrupted
+from vecstudy.study.timing import time_once
 
 #: Learning rate of every timed descent (the values do not matter for time).
 LEARNING_RATE = 0.5
@@ -211,12 +218,6 @@ def _cluster(workers: int, memory_limit: str | None = None) -> Iterator[Any]:
         yield client
 
 
-def _time(fn: Callable[..., object], *args: Any) -> float:
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
-
-
 def _glm(Xt: Any, y: Any, iterations: int) -> Any:
     """dask-glm's gradient descent for exactly ``iterations`` iterations (no normalization)."""
     from dask_glm.algorithms import gradient_descent
@@ -262,15 +263,16 @@ def in_memory(
             dk.descend(data, w0, 0.0, 1, LEARNING_RATE, 100)
             steps = (iterations, LEARNING_RATE, 100)
             for _ in range(rounds):
-                times["numba"].append(_time(nb.optimize, w0, 0.0, X, Y, *steps))
-                times["numpy"].append(_time(npy.optimize, w0, 0.0, X, Y, *steps))
-                times["dask"].append(_time(dk.descend, data, w0, 0.0, *steps))
+                times["numba"].append(time_once(partial(nb.optimize, w0, 0.0, X, Y, *steps)))
+                times["numpy"].append(time_once(partial(npy.optimize, w0, 0.0, X, Y, *steps)))
+                times["dask"].append(time_once(partial(dk.descend, data, w0, 0.0, *steps)))
             chunks = data.n_chunks
         del X, Y
         with contextlib.suppress(ImportError):
             Xt, yd = client.persist([Xz.T, Yz])
             _glm(Xt, yd, 1)
-            times["dask-glm"] = [_time(_glm, Xt, yd, iterations) for _ in range(rounds)]
+            glm = partial(_glm, Xt, yd, iterations)
+            times["dask-glm"] = [time_once(glm) for _ in range(rounds)]
             del Xt, yd
         for name, samples in times.items():
             rows.append(
@@ -303,12 +305,12 @@ def overhead(
     rows = [] if rows is None else rows
     workers = len(client.scheduler_info()["workers"])
     # dask's own floor: one no-op task per worker, submitted and gathered
-    noop = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
+
+    def round_trips() -> None:
         for _ in range(iterations):
             client.gather(client.map(_noop, range(workers), pure=False))
-        noop.append(time.perf_counter() - t0)
+
+    noop = [time_once(round_trips) for _ in range(rounds)]
     rows.append(
         {
             "study": "overhead",
@@ -335,8 +337,8 @@ def overhead(
             nb.optimize(w0, 0.0, X, Y, 2, LEARNING_RATE, 100)
             t_d, t_n = [], []
             for _ in range(rounds):
-                t_d.append(_time(dk.descend, data, w0, 0.0, iterations, 0.5, 10**9))
-                t_n.append(_time(nb.optimize, w0, 0.0, X, Y, iterations, 0.5, 10**9))
+                t_d.append(time_once(partial(dk.descend, data, w0, 0.0, iterations, 0.5, 10**9)))
+                t_n.append(time_once(partial(nb.optimize, w0, 0.0, X, Y, iterations, 0.5, 10**9)))
         for name, samples in (("dask", t_d), ("numba (1 thread)", t_n)):
             rows.append(
                 {
@@ -385,6 +387,7 @@ def out_of_core(
         with dk.placed(Xz, Yz) as data:
             if not data.streamed:
                 raise RuntimeError("X fits in the workers' memory: not an out-of-core run")
+            # timed by hand, not by time_once: the fit is kept, to check it below
             t0 = time.perf_counter()
             fit = dk.descend(data, w0, 0.0, iterations, 0.5, 100)
             seconds = time.perf_counter() - t0
@@ -408,7 +411,7 @@ def out_of_core(
 
             client.restart()  # fresh worker processes: a peak of their own
             client.run(_warm_worker)
-            seconds = _time(_glm, Xz.T, Yz, iterations)
+            seconds = time_once(partial(_glm, Xz.T, Yz, iterations))
             peaks = client.run(_peak_rss)
             rows.append({**first, "contender": "dask-glm", "samples_s": [seconds]})
             rows[-1].update(
@@ -447,7 +450,7 @@ def run(
     from vecstudy.records.machine import machine_info
 
     if log is None:
-        log = functools.partial(print, flush=True)
+        log = partial(print, flush=True)
     if ooc_iterations > 0:  # before anything runs: a too small limit would hang the run
         check_worker_memory(worker_memory, ooc_chunk)
     out = Path(output_dir)
@@ -480,8 +483,14 @@ def run(
 def _write(
     out: Path, machine: dict[str, Any], rows: list[dict[str, Any]], interrupted: str | None = None
 ) -> dict[str, Path]:
-    """Write the JSON, Markdown and figures of ``rows``; ``interrupted``: by which signal."""
+    """Write the JSON, Markdown and figures of ``rows``; ``interrupted``: by which signal.
+
+    The Markdown and the figures are drawn by :mod:`vecstudy.report.dask_study`: the one
+    import of this module from the floor above, as :func:`run` is the study's one-call
+    workflow (measure, then write everything).
+    """
     from vecstudy.records.results import atomic_write_text
+    from vecstudy.report import dask_study as render
 
     results: dict[str, Any] = {"machine": machine, "versions": _versions(), "rows": rows}
     if interrupted is not None:
@@ -492,8 +501,8 @@ def _write(
         "figure": out / "dask-study.png",
     }
     atomic_write_text(paths["json"], json.dumps(results, indent=1, default=str))
-    atomic_write_text(paths["markdown"], to_markdown(results))
-    figure(results, paths["figure"])
+    atomic_write_text(paths["markdown"], render.to_markdown(results))
+    render.figure(results, paths["figure"])
     return paths
 
 
@@ -507,213 +516,3 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def to_markdown(results: dict[str, Any]) -> str:
-    """Tables of the study: per iteration, ratios, overhead, out of core."""
-    rows = results["rows"]
-    mach = results["machine"]
-    lines = [
-        "# The dask backend: distributed study",
-        "",
-        f"Machine: {mach.get('cpu')}, {mach.get('cores')} cores, {mach.get('os')}; "
-        f"{mach.get('timestamp')}.  Versions: "
-        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-        + ".",
-        "",
-        *(
-            [
-                f"**Interrupted ({results['interrupted']['signal']}): only the "
-                f"{results['interrupted']['rows_kept']} measurements finished before it "
-                "are shown.**",
-                "",
-            ]
-            if "interrupted" in results
-            else []
-        ),
-        "Local cluster: one worker process per core, one thread each.  numba and numpy run "
-        "in the client process on every core.  Times are medians of interleaved rounds; "
-        "the machine may be shared, so read ratios rather than absolute times.",
-        "",
-        "## Per iteration, X in memory (float64, n_x = 100)",
-        "",
-        "| X | chunks | numba | numpy | dask | dask-glm | dask / numba | dask-glm / dask |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    mem = [r for r in rows if r["study"] == "in-memory"]
-    for size in sorted({r["mb"] for r in mem}):
-        t = {r["contender"]: r for r in mem if r["mb"] == size}
-
-        def ms(name: str, t: dict[str, Any] = t) -> str:
-            return f"{t[name]['per_iteration_s'] * 1e3:.1f} ms" if name in t else "n/a"
-
-        def ratio(a: str, b: str, t: dict[str, Any] = t) -> str:
-            if a not in t or b not in t:
-                return "n/a"
-            return f"{t[a]['per_iteration_s'] / t[b]['per_iteration_s']:.2f}x"
-
-        any_row = next(iter(t.values()))
-        lines.append(
-            f"| {size} MB ({any_row['shape']}) | {any_row['chunks']} | {ms('numba')} | "
-            f"{ms('numpy')} | {ms('dask')} | {ms('dask-glm')} | {ratio('dask', 'numba')} | "
-            f"{ratio('dask-glm', 'dask')} |"
-        )
-    lines += [
-        "",
-        "## Per-step overhead at small sizes (one chunk per worker)",
-        "",
-        "| X | dask step | numba step (1 thread) | overhead (difference) |",
-        "|---|---|---|---|",
-    ]
-    ovh = [r for r in rows if r["study"] == "overhead" and r["shape"] != "-"]
-    for shape in dict.fromkeys(r["shape"] for r in ovh):
-        pair = [r for r in ovh if r["shape"] == shape]
-        d = next((r for r in pair if r["contender"] == "dask"), None)
-        n = next((r for r in pair if r["contender"] != "dask"), None)
-        if d is None or n is None:
-            continue
-        lines.append(
-            f"| {shape} | {d['per_iteration_s'] * 1e3:.2f} ms | "
-            f"{n['per_iteration_s'] * 1e3:.3f} ms | "
-            f"{(d['per_iteration_s'] - n['per_iteration_s']) * 1e3:.2f} ms |"
-        )
-    noop = [r for r in rows if r["contender"] == "dask no-op round trip"]
-    if noop:
-        lines += [
-            "",
-            f"For scale: dask's own round trip here, {noop[0]['chunks']} no-op tasks submitted "
-            f"and gathered, takes {noop[0]['per_iteration_s'] * 1e3:.2f} ms (median).",
-        ]
-    ooc = [r for r in rows if r["study"] == "out-of-core"]
-    if ooc:
-        first = ooc[0]
-        limit = first["worker_limit_bytes"]
-        lines += [
-            "",
-            f"## Out of core: X in Zarr, {first['mb'] / 1e3:.2f} GB ({first['shape']}, "
-            f"{first['chunks']} chunks), 4x the workers' total memory limit",
-            "",
-            f"Memory limit per worker: {limit / 2**20:.0f} MiB.  Peak memory: the worker "
-            "process's peak resident set (`VmHWM`), imports included.",
-            "",
-            "| contender | per iteration | peak per worker | under the limit |",
-            "|---|---|---|---|",
-        ]
-        for r in ooc:
-            peaks = ", ".join(f"{p / 2**20:.0f} MiB" for p in r["worker_peak_bytes"])
-            under = "yes" if max(r["worker_peak_bytes"]) < limit else "**no**"
-            lines.append(f"| {r['contender']} | {r['per_iteration_s']:.2f} s | {peaks} | {under} |")
-        if "max_rel_diff_vs_in_memory" in first:
-            lines += [
-                "",
-                f"The dask fit against the numba backend's in-memory fit, {first['iterations']} "
-                f"iterations: largest relative difference in w, b = "
-                f"{first['max_rel_diff_vs_in_memory']:.1e}.",
-            ]
-    lines += [
-        "",
-        "dask-glm: `dask_glm.algorithms.gradient_descent(X.T, y, max_iter=N, tol=-inf, "
-        "normalize=False)` on the same chunks (transposed to its samples-by-features layout),"
-        " persisted for the in-memory rows and read from Zarr for the out-of-core row.",
-        "",
-        "Reproduce: `vecstudy dask-study --output-dir DIR`.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def figure(results: dict[str, Any], path: Path) -> None:
-    """Three panels: per iteration in memory, per-step overhead, out of core."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = results["rows"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
-    colors = {"numba": "C0", "numpy": "C1", "dask": "C2", "dask-glm": "C3"}
-    mem = [r for r in rows if r["study"] == "in-memory"]
-    sizes = sorted({r["mb"] for r in mem})
-    names = [n for n in colors if any(r["contender"] == n for r in mem)]
-    ax = axes[0]
-    ax.set_visible(bool(mem))
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        vals = [
-            next(
-                (
-                    r["per_iteration_s"] * 1e3
-                    for r in mem
-                    if r["mb"] == s and r["contender"] == name
-                ),
-                0.0,
-            )
-            for s in sizes
-        ]
-        xs = np.arange(len(sizes)) + (i - (len(names) - 1) / 2) * width
-        bars = ax.bar(xs, vals, width, label=name, color=colors[name])
-        ax.bar_label(bars, fmt="%.0f", fontsize=8)
-    ax.set_xticks(np.arange(len(sizes)), [f"{s} MB" for s in sizes])
-    if mem:
-        ax.set_yscale("log")
-    ax.set_ylabel("time per iteration (ms, log scale; lower is better)")
-    ax.set_title("X in memory, float64, n_x = 100")
-    if mem:
-        ax.legend(fontsize=8)
-
-    ax = axes[1]
-    ovh = [r for r in rows if r["study"] == "overhead"]
-    ax.set_visible(bool(ovh))
-    for r in ovh:
-        if r["contender"] == "dask no-op round trip":
-            ax.axhline(
-                r["per_iteration_s"] * 1e3,
-                color="grey",
-                linestyle=":",
-                label=f"dask no-op round trip ({r['chunks']} tasks)",
-            )
-    for name, color in (("dask", "C2"), ("numba (1 thread)", "C0")):
-        pts = [(r["mb"], r["per_iteration_s"] * 1e3) for r in ovh if r["contender"] == name]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), "o-", color=color, label=name)
-    if ovh:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    ax.set_xlabel("size of X (MB), n_x = 10, one chunk per worker")
-    ax.set_ylabel("time per step (ms, log scale)")
-    ax.set_title("Per-step overhead at small sizes")
-    if ovh:
-        ax.legend(fontsize=8)
-
-    ax = axes[2]
-    ooc = [r for r in rows if r["study"] == "out-of-core"]
-    if ooc:
-        limit = ooc[0]["worker_limit_bytes"] / 2**20
-        labels = [r["contender"] for r in ooc]
-        peaks = [max(r["worker_peak_bytes"]) / 2**20 for r in ooc]
-        bars = ax.bar(labels, peaks, color=[colors[c] for c in labels])
-        ax.bar_label(
-            bars,
-            labels=[f"{r['per_iteration_s']:.1f} s/iter" for r in ooc],
-            fontsize=8,
-        )
-        ax.axhline(limit, color="k", linestyle="--", label=f"worker memory limit ({limit:.0f} MiB)")
-        ax.set_ylim(0, limit * 1.4)
-        ax.set_ylabel("largest worker peak memory (MiB)")
-        ax.set_title(
-            f"Out of core: {ooc[0]['mb'] / 1e3:.1f} GB of X from Zarr, "
-            f"{len(ooc[0]['worker_peak_bytes'])} workers"
-        )
-        ax.legend(fontsize=8, loc="upper left")
-    else:
-        ax.set_visible(False)
-    mach = results["machine"]
-    fig.suptitle(
-        f"dask backend vs numba, numpy and dask-glm: {mach.get('cpu')}, {mach.get('cores')} cores",
-        fontsize=10,
-    )
-    for target in (path, path.with_suffix(".svg")):
-        tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(target)
-    plt.close(fig)

@@ -1,7 +1,8 @@
-"""How close the Numba backend comes to NumPy and to the machine's limits: printed figures.
+"""How close the Numba backend comes to NumPy and to the machine's limits: measured targets.
 
 Every figure is a median of repeated :class:`timeit.Timer` runs (``autorange`` picks the
-loop count), measured after a warm-up call (compilation excluded), numba and NumPy side
+loop count: :mod:`vecstudy.study.timing`'s rules), measured after a warm-up call
+(compilation excluded), numba and NumPy side
 by side in one run: the machine may be shared and noisy, so only ratios measured
 together mean anything.  Each measurement is taken with one thread and with all threads
 (Numba's threads and, through :func:`threadpoolctl.threadpool_limits`, the BLAS threads
@@ -34,12 +35,12 @@ reaches: its row is measured once, with all threads.
 
 This is a benchmark, not a test: nothing here asserts on a time.  Run it with
 ``vecstudy roofline [--quick] [--threads N]`` (unset ``OPENBLAS_CORETYPE`` and
-``OPENBLAS_L2_SIZE`` in that command: they slow NumPy's BLAS down).
+``OPENBLAS_L2_SIZE`` in that command: they slow NumPy's BLAS down).  The table it
+prints is :func:`vecstudy.report.roofline.format_targets`.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import timeit
@@ -53,6 +54,7 @@ import pandas as pd
 from threadpoolctl import threadpool_info
 
 from vecstudy.runtime.threads import limit_threads
+from vecstudy.study.timing import autorange, time_once, time_round
 
 _MB = 1e6
 BIG_BYTES = 80 * _MB
@@ -90,12 +92,20 @@ PY_SHAPES_FULL = [(2, 100), (4, 1000), (20, 1000), (100, 1000)]
 PY_SHAPES_QUICK = [(2, 100), (20, 1000)]
 
 
+#: Seconds a timing lasts at least (:meth:`timeit.Timer.autorange`'s own target).
+MIN_TIME = 0.2
+
+
 def _median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds per call of ``fn`` (``autorange`` loop count, ``repeat`` repeats)."""
-    fn()  # warm-up: compilation, first-touch of memory
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    return float(np.median(timer.repeat(repeat=repeat, number=number))) / number
+    """Median seconds per call of ``fn`` (``autorange`` loop count, ``repeat`` repeats).
+
+    The study's timing rules (:mod:`vecstudy.study.timing`): one warm-up call
+    (compilation, first touch of memory), a loop count lasting :data:`MIN_TIME`,
+    then ``repeat`` timings of that many calls.
+    """
+    time_once(fn)  # warm-up: compilation, first-touch of memory
+    number = autorange(timeit.Timer(fn), MIN_TIME)
+    return float(np.median([time_round(fn, number) for _ in range(repeat)])) / number
 
 
 def _threads(n: int) -> AbstractContextManager[None]:
@@ -320,6 +330,7 @@ class JaxDescent:
                 jax.device_put(np.asarray(Y, dt)),
                 jax.device_put(np.asarray(learning_rate, dt)),
             )
+            # timed by hand, not by time_once: the compiled program is kept
             t0 = time.perf_counter()
             compiled = fn.lower(*args, n_iter=int(num_iterations)).compile()
             compile_s = time.perf_counter() - t0
@@ -573,80 +584,3 @@ def _jax_row(
     return _row("descent vs jax", shape, "float64", threads,
                 (t_nb / ITERATIONS, "jax", t_jax / ITERATIONS), t_jax / t_nb, None, note,
                 order)  # fmt: skip
-
-
-def to_markdown(table: str, *, command: str, machine: str) -> str:
-    """The printed table of :func:`format_targets` as a Markdown file body.
-
-    ``machine`` is escaped, ``command`` shown as code (escaped when it is not plain
-    words), and the table fenced by more backticks than any run inside it.
-
-    >>> print(to_markdown("a  1.5", command="vecstudy roofline", machine="<b>CPU</b>"))
-    Measured on &lt;b>CPU&lt;/b> with `vecstudy roofline`.
-    <BLANKLINE>
-    ```text
-    a  1.5
-    ```
-    <BLANKLINE>
-    """
-    from vecstudy.escape import md_code, md_fence, md_text
-
-    head = f"Measured on {md_text(machine, 300)} with {md_code(command, 300)}."
-    return "\n".join([head, "", *md_fence(table.rstrip().splitlines(), "text")]) + "\n"
-
-
-def format_targets(df: pd.DataFrame) -> str:
-    """The rows of :func:`measure_targets` as a fixed-width text table with a header."""
-    a = df.attrs
-    lines = [
-        "vecstudy roofline: numba against NumPy and the memory limit "
-        "(medians; ratio = bigger is better)",
-        f"BLAS (threadpoolctl): {a.get('blas', '?')}",
-        f"numba threading layer: {a.get('threading_layer', '?')}, all-threads = "
-        f"{a.get('numba_threads', '?')}, SVML: {a.get('svml', '?')}, "
-        f"fastmath: {a.get('fastmath', '?')}",
-        f"caches: {a.get('caches', '?')}",
-        f"peers: {a.get('peers', '?')}",
-        "step: one propagate on prepared arrays; iteration: public optimize time / "
-        "iterations (validation, relayout included); ord: C = (n_x, m) C-ordered, "
-        "F = sample-major; mem: bytes(X) / read bandwidth (same run, same threads)",
-        "",
-        f"{'target':<15}{'shape':>12} {'ord':<4}{'dtype':<8}{'thr':>3} {'numba ms':>10} "
-        f"{'baseline':<10}{'base ms':>10} {'ratio':>7} {'goal':>6}  result  note",
-    ]
-    for r in df.to_dict("records"):
-        goal_v = r["goal"]
-        goal = "" if goal_v is None or pd.isna(goal_v) else f">={float(goal_v):.2f}"
-        lines.append(
-            f"{r['target']!s:<15}{r['shape']!s:>12} {r.get('order', 'C')!s:<4}"
-            f"{r['dtype']!s:<8}{r['threads']!s:>3} "
-            f"{float(r['numba_s']) * 1e3:>10.3f} {r['baseline']!s:<10}"
-            f"{float(r['baseline_s']) * 1e3:>10.3f} {float(r['ratio']):>7.2f} {goal:>6}  "
-            f"{r['status']!s:<6}  {r['note']}"
-        )
-    scored = df[df["status"] != "info"]
-    n_pass = int((scored["status"] == "PASS").sum())
-    lines += ["", f"{n_pass} of {len(scored)} targets PASS"]
-    missed = scored[scored["status"] == "MISS"]
-    for r in missed.to_dict("records"):
-        lines.append(
-            f"  MISS {r['target']} {r['shape']} {r.get('order', 'C')} t={r['threads']}: "
-            f"{float(r['ratio']):.2f} against {float(r['goal']):.2f}"
-        )
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m vecstudy.study.roofline [--quick] [--threads N]``."""
-    parser = argparse.ArgumentParser(prog="python -m vecstudy.study.roofline", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
-    parser.add_argument("--threads", type=int, default=None, help="the all-threads count")
-    parser.add_argument("--no-progress", action="store_true", help="no per-row log on stderr")
-    args = parser.parse_args(argv)
-    df = measure_targets(threads=args.threads, quick=args.quick, progress=not args.no_progress)
-    print(format_targets(df))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

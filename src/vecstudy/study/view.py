@@ -544,9 +544,9 @@ class StudyResult:
 
 
 def _is_reference(path: Path) -> bool:
-    from vecstudy.cli import _is_reference_report
+    from vecstudy.records.reference import is_reference_report
 
-    return _is_reference_report(path)
+    return is_reference_report(path)
 
 
 # --------------------------------------------------------------------------- figure

@@ -1,0 +1,102 @@
+"""``vecstudy tune``: time the numba backend's plans on this machine and keep the winners."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vecstudy.cli._common import EXIT_INTERRUPTED, Subparsers
+
+
+def add_parser(sub: Subparsers) -> None:
+    """The parser of ``tune``."""
+    t = sub.add_parser(
+        "tune",
+        help="time the numba backend's plans here and keep the winners (its wisdom)",
+        description=(
+            "For each shape, dtype and order, time the numba backend's candidate walks "
+            "over X (the cache model's plan, its tiles and panels halved and doubled, the "
+            "other walk; each serial and parallel at each thread count) in interleaved "
+            "rounds, and store the winner in the wisdom file, which the backend then uses "
+            "(setting [numba] tune, VECSTUDY_TUNE). The file is written after every shape: "
+            "Ctrl-C keeps every finished one. Timings on a busy machine are noisy."
+        ),
+    )
+    t.add_argument(
+        "--shapes",
+        metavar="NxM,...",
+        help="default: the roofline grid's shapes with X up to 70 MB in float64",
+    )
+    t.add_argument("--dtype", metavar="DTYPE,...", default="float64", help="default: float64")
+    t.add_argument("--order", metavar="C,F", default="C,F", help="default: C,F")
+    t.add_argument("--threads", metavar="N,...", default="1,all", help="default: 1,all")
+    t.add_argument(
+        "--budget", metavar="S", default="1", help="seconds per shape, dtype and order (default: 1)"
+    )
+    t.add_argument("--show", action="store_true", help="print the stored plans and exit")
+    t.add_argument("--clear", action="store_true", help="remove this machine's stored plans")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from tqdm import tqdm
+
+    from vecstudy import tuning
+    from vecstudy.study import options as opts
+
+    if args.clear:
+        path, n = tuning.clear()
+        print(f"removed {n} stored plans of this machine from {path}")
+        return 0
+    if args.show:
+        path = tuning.wisdom_path()
+        stored = tuning.stored_entries()
+        print(f"wisdom file: {path} ({len(stored)} shapes for this machine)")
+        if stored:
+            print(tuning.format_table(stored))
+        return 0
+    shapes = (
+        opts.parse_shapes(args.shapes, "option --shapes")
+        if args.shapes
+        else tuning.default_shapes()
+    )
+    dtypes = opts.parse_dtypes(args.dtype, "option --dtype")
+    orders = [o.strip().upper() for o in args.order.split(",")]
+    if not orders or any(o not in ("C", "F") for o in orders):
+        raise ValueError(f"option --order: expected C, F or C,F; got {args.order[:40]!r}")
+    threads = list(opts.parse_threads(args.threads, "option --threads"))
+    budget = opts._parse_float(args.budget, "option --budget")
+    if not args.shapes:
+        print(f"shapes: {', '.join(f'{a}x{b}' for a, b in shapes)} (the roofline grid up to 70 MB)")
+    jobs = [(s, d, o) for s in shapes for d in dtypes for o in dict.fromkeys(orders)]
+    done: list[dict[str, object]] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)  # kill: as Ctrl-C, keep what is done
+    try:
+        with tqdm(jobs, desc="tune", unit="shape", disable=args.no_progress) as bar:
+            for shape, dtype, order in bar:
+                bar.set_postfix_str(f"{shape[0]}x{shape[1]} {dtype} {order}")
+                result = tuning.measure(shape, dtype, order, threads, budget)
+                tuning.save([result])
+                done.append(result.to_entry())
+    except KeyboardInterrupt:
+        if done:
+            print(tuning.format_table(done))
+        print(
+            f"vecstudy tune: interrupted; kept {len(done)} tuned shapes in {tuning.wisdom_path()}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(tuning.format_table(done))
+    print(f"wisdom file: {tuning.wisdom_path()} (gain: model time / tuned time, median)")
+    note = tuning.busy_note(done)
+    if note:
+        print(note)
+    return 0
