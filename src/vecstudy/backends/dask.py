@@ -77,7 +77,7 @@ import distributed  # noqa: F401  (a missing extra must fail at load(), not at f
 import numpy as np
 from numpy.typing import NDArray
 
-from vecstudy.api import NumericalError
+from vecstudy.errors import NumericalError
 from vecstudy.cluster import (
     chunk_bytes,
     columns_per_chunk,
