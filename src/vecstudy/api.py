@@ -45,6 +45,7 @@ from vecstudy.runtime.threads import limit_threads
 from vecstudy.validation import COST_RISE_FACTOR as COST_RISE_FACTOR
 from vecstudy.validation import COST_RISE_MARGIN as COST_RISE_MARGIN
 from vecstudy.validation import MAX_ITERATIONS as MAX_ITERATIONS
+from vecstudy.validation import _transposed_hint as _transposed_hint  # the advice in X's errors
 from vecstudy.validation import (
     Array,
     Grads,

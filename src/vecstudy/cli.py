@@ -665,13 +665,13 @@ def _number(text: str, option: str, kind: type[int] | type[float]) -> float:
         return kind(text)
     except ValueError:
         what = "an integer" if kind is int else "a number"
-        from vecstudy.train import _short
+        from vecstudy.learn.text import _short
 
         raise ValueError(f"{option}: expected {what}, got {_short(text)}") from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from vecstudy import train
+    from vecstudy.learn import train
     from vecstudy.study import options as bench
 
     if args.example:
