@@ -16,8 +16,8 @@ import pytest
 
 import vecstudy
 from vecstudy import api, backends
-from vecstudy.learn import train
 from vecstudy.cli import main
+from vecstudy.learn import train
 
 
 def _usable(name: str) -> bool:

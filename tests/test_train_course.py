@@ -18,9 +18,9 @@ import pytest
 
 import vecstudy
 from vecstudy import api, backends
-from vecstudy.learn import descent, train
 from vecstudy.cli import IMAGE_LEARNING_RATE, TRAIN_BUDGET, main
 from vecstudy.datasets import flatten
+from vecstudy.learn import descent, train
 
 CLASSES = np.array([b"non-cat", b"cat"], dtype="S7")
 

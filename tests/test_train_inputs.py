@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from vecstudy import api
-from vecstudy.learn import train
 from vecstudy.cli import main
+from vecstudy.learn import train
 
 
 def _frame(m: int = 40, seed: int = 0) -> pd.DataFrame:

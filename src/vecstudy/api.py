@@ -45,7 +45,6 @@ from vecstudy.runtime.threads import limit_threads
 from vecstudy.validation import COST_RISE_FACTOR as COST_RISE_FACTOR
 from vecstudy.validation import COST_RISE_MARGIN as COST_RISE_MARGIN
 from vecstudy.validation import MAX_ITERATIONS as MAX_ITERATIONS
-from vecstudy.validation import _transposed_hint as _transposed_hint  # the advice in X's errors
 from vecstudy.validation import (
     Array,
     Grads,
@@ -56,8 +55,6 @@ from vecstudy.validation import (
     _check_learning_rate,
     _check_lr_for_dtype,
     _check_same_features,
-    _check_X,
-    _check_Y,
     _check_z,
     _converted,
     _describe,
@@ -66,6 +63,9 @@ from vecstudy.validation import (
     _raise_if_nonfinite,
     _warn_if_rising,
 )
+from vecstudy.validation import _check_X as _check_X  # the checks study.face makes too
+from vecstudy.validation import _check_Y as _check_Y
+from vecstudy.validation import _transposed_hint as _transposed_hint  # the advice in X's errors
 
 logger = logging.getLogger("vecstudy")
 

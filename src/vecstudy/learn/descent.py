@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecstudy import api, backends, config
+from vecstudy.cluster import is_dask_array
 from vecstudy.errors import DivergenceError
 from vecstudy.validation import (
     MAX_ITERATIONS,
@@ -168,7 +169,7 @@ def _descend(
         n_x, m = Xa.shape
         ya = _check_Y(y, m, x_shape=Xa.shape)
         dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
-        name = api._backend_name(backend, n_x, m, dt, api._lazy(Xa))  # a dask X: backend dask
+        name = api._backend_name(backend, n_x, m, dt, is_dask_array(Xa))  # a dask X: backend dask
         w, b, Xc, yc, _ = _converted(np.zeros(n_x, dtype=dt), 0.0, Xa, ya, dt)
         assert yc is not None
         _check_lr_for_dtype(lr, dt)
@@ -259,7 +260,7 @@ def _laid_out(Xc: Array, name: str, n_iter: int, threads: Any) -> Array:
     Done once for a run that :func:`descend` makes in several calls (each call would
     otherwise copy for only its own iterations).
     """
-    if api._lazy(Xc):
+    if is_dask_array(Xc):
         return Xc
     try:
         module = backends.load(name)

@@ -74,7 +74,8 @@ from vecstudy.learn.table import Table as Table
 from vecstudy.learn.table import check_table as check_table
 from vecstudy.learn.table import constant_columns as constant_columns
 from vecstudy.learn.table import split as split
-from vecstudy.learn.text import _bounded_path, _joined, _label, _names, _short
+from vecstudy.learn.text import _bounded_path, _joined, _label, _names
+from vecstudy.learn.text import _short as _short  # bounds the CLI's messages too
 
 if TYPE_CHECKING:
     import pandas as pd
