@@ -31,7 +31,7 @@ LEARNING_RATE = 0.5
 @functools.lru_cache(maxsize=1)
 def breast_cancer() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Standardized ``(X_train, X_test, y_train, y_test)``: (456, 30), (113, 30), labels 0/1."""
-    from vecstudy import train
+    from vecstudy.learn import train
 
     training = train.prepare(train.read_table(train.example_path()), train.EXAMPLE_TARGET)
     Xs = training.scaler.transform(training.table.X)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +183,21 @@ def test_a_backend_whose_dependencies_are_missing_is_skipped(
     write_results(Path("reports/bench-results.json"), rows)
     choice = auto.choose_backend(2, 3)
     assert choice.value == "numpy"
+
+
+def test_results_named_by_the_bench_table_are_read_without_the_study_package() -> None:
+    """The ``output`` of ``[bench]`` is found from the raw table, even beside a bad key."""
+    rows = _rows({(10, 1000): {"numpy": 1e-5, "numba": 2e-5}})
+    path = write_results(Path("elsewhere/mine.json"), rows)
+    Path("vecstudy.toml").write_text('[bench]\noutput = "elsewhere/mine.json"\nrepeats = "x"\n')
+    choice = auto.choose_backend(10, 1000)
+    assert choice.value == "numpy"
+    assert str(path) in choice.source
+    code = (
+        "import sys, vecstudy.auto as a; a.choose_backend(10, 1000); "
+        "print(sorted(m for m in sys.modules if m.startswith('vecstudy.study')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"  # auto reads records and config, not the study

@@ -463,11 +463,11 @@ def test_sweep_says_when_numba_may_compile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The first numba case of a dtype may compile for seconds: one INFO line says so."""
-    from vecstudy import api
+    from vecstudy.runtime import announce
 
     if "numba" not in backends.available_backends():
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(api, "_numba_seen", set())  # as in a fresh process
+    monkeypatch.setattr(announce, "_numba_seen", set())  # as in a fresh process
     opts = options(
         tmp_path, shapes="4x50", backends="numba", dtypes="float64", repeats=1, micro=False
     )

@@ -172,7 +172,7 @@ def test_pipeline_with_scaler_and_grid_search() -> None:
 
 @pytest.fixture(scope="module")
 def breast_cancer() -> tuple[np.ndarray, ...]:
-    from vecstudy.train import split
+    from vecstudy.learn import split
 
     X, y = load_breast_cancer(return_X_y=True)
     train, test = split(y, test_size=0.2, seed=0)  # the split `vecstudy train` makes

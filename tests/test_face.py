@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 import vecstudy
 from vecstudy import api, cli
+from vecstudy.runtime import announce
 from vecstudy.study import face, sweep, view
 from vecstudy.study.options import BenchOptionError
 
@@ -366,8 +367,8 @@ def test_compile_notice_is_shown_when_nothing_else_would(
 def test_compile_notice_prints_in_a_kernel(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(api, "_numba_seen", set())
-    monkeypatch.setattr(api, "_in_kernel", lambda: True)
+    monkeypatch.setattr(announce, "_numba_seen", set())
+    monkeypatch.setattr(announce, "_in_kernel", lambda: True)
     api.announce_compile("numba", "propagate", np.ones((2, 3)))
     assert capsys.readouterr().err.startswith(
         "vecstudy: compiling or loading cached numba kernels for propagate, float64"

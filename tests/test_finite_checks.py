@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import vecstudy
-from vecstudy import api, backends
+from vecstudy import backends, validation
 
 N_X, M = 6, 9
 POSITIONS = {"first": (0, 0), "last": (N_X - 1, M - 1), "middle": (3, 4), "row0-end": (0, M - 1)}
@@ -44,10 +44,10 @@ def _calls(backend: str) -> dict[str, Callable[..., object]]:
     }
 
 
-@pytest.fixture(params=[4, api._SCAN_BLOCK], ids=["tiny-blocks", "blocks"])
+@pytest.fixture(params=[4, validation._SCAN_BLOCK], ids=["tiny-blocks", "blocks"])
 def block(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """The scan's block size: tiny blocks walk the many-block paths on small arrays."""
-    monkeypatch.setattr(api, "_SCAN_BLOCK", request.param)
+    monkeypatch.setattr(validation, "_SCAN_BLOCK", request.param)
     return int(request.param)
 
 
@@ -171,7 +171,7 @@ def test_conversion_is_the_plain_cast(make: Callable[[Any], Any], dt: str) -> No
     """The blocked conversion gives the bits and the layout of one ``np.asarray`` cast."""
     rng = np.random.default_rng(3)
     Xo = make(rng.normal(size=(7, 11)) * 1e30)
-    Xc = api._as_kernel_array(Xo, dt)
+    Xc = validation._as_kernel_array(Xo, dt)
     expected = np.asarray(Xo, dtype=dt)
     if not (expected.flags.c_contiguous or expected.flags.f_contiguous):
         expected = np.ascontiguousarray(expected)
@@ -207,15 +207,15 @@ def _arrays_with_holes(draw: st.DrawFn) -> tuple[Any, int]:
 @given(_arrays_with_holes())
 def test_first_nonfinite_is_argwhere(case: tuple[Any, int]) -> None:
     X, block_size = case
-    saved = api._SCAN_BLOCK
-    api._SCAN_BLOCK = block_size
+    saved = validation._SCAN_BLOCK
+    validation._SCAN_BLOCK = block_size
     try:
-        found = api._first_nonfinite(X)
+        found = validation._first_nonfinite(X)
     finally:
-        api._SCAN_BLOCK = saved
+        validation._SCAN_BLOCK = saved
     bad = np.argwhere(~np.isfinite(X))
     assert found == (None if bad.size == 0 else tuple(int(i) for i in bad[0]))
-    assert api._first_nonfinite(X[0]) == (
+    assert validation._first_nonfinite(X[0]) == (
         None if np.isfinite(X[0]).all() else (int(np.argwhere(~np.isfinite(X[0]))[0, 0]),)
     )
 
@@ -249,7 +249,7 @@ _PEAKS = """
 import json, sys, tracemalloc
 import numpy as np
 import vecstudy
-from vecstudy import api
+from vecstudy import validation
 
 def peak(fn):
     def run():
@@ -278,7 +278,7 @@ for order in "CF":
             ("propagate", lambda: vecstudy.propagate(w, 0.0, X, Y, backend="numpy")),
             ("optimize", lambda: vecstudy.optimize(w, 0.0, X, Y, 2, 0.1, backend="numpy")),
             ("predict", lambda: vecstudy.predict(w, 0.0, X, backend="numpy")),
-            ("to float32", lambda: api._prepare(w, 0.0, X, Y, "float32", scan_X=False)),
+            ("to float32", lambda: validation._prepare(w, 0.0, X, Y, "float32", scan_X=False)),
         ):
             out[f"{name} {order} {'nan' if bad else 'finite'}"] = peak(fn)
 json.dump(out, sys.stdout)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import vecstudy
-from vecstudy import api, cli
+from vecstudy import cli
+from vecstudy.runtime import announce
 
 
 def _info(capsys: pytest.CaptureFixture[str]) -> str:
@@ -84,7 +85,7 @@ def test_info_checks_file_settings_that_env_overrides(
 def test_compile_notice_is_logged_once_per_kernel_dtype_and_layout(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "_numba_seen", set())
+    monkeypatch.setattr(announce, "_numba_seen", set())
     X = np.ones((2, 3))
     args = (np.ones((2, 1)), 0.0)
     with caplog.at_level(logging.INFO, logger="vecstudy"):

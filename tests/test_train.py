@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 import vecstudy
-from vecstudy import api, backends, train
+from vecstudy import api, backends
 from vecstudy.cli import main
+from vecstudy.learn import train
 
 
 def _usable(name: str) -> bool:
@@ -178,7 +179,7 @@ def test_descent_counts_iterations_across_calls_on_divergence(
 ) -> None:
     """A divergence in a later call reports the iteration counted from the start."""
     calls: list[int] = []
-    real = api.optimize
+    real = api._optimize_checked
 
     def flaky(w, b, X, Y, n, lr, **kw):  # type: ignore[no-untyped-def]
         calls.append(n)
@@ -188,7 +189,7 @@ def test_descent_counts_iterations_across_calls_on_divergence(
             )
         return real(w, b, X, Y, n, lr, **kw)
 
-    monkeypatch.setattr(api, "optimize", flaky)
+    monkeypatch.setattr(api, "_optimize_checked", flaky)
     X = np.array([[1.0, -1.0, 2.0, -2.0]])
     with pytest.raises(api.DivergenceError, match="diverged at iteration 24") as info:
         train.descend(
@@ -492,7 +493,7 @@ def test_train_works_without_scikit_learn(tmp_path: Path) -> None:
 
 
 def test_import_vecstudy_does_not_import_scikit_learn() -> None:
-    code = "import sys, vecstudy; print('sklearn' in sys.modules, 'vecstudy.train' in sys.modules)"
+    code = "import sys, vecstudy; print('sklearn' in sys.modules, 'vecstudy.learn.train' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 import vecstudy
-from vecstudy import api, backends, train
+from vecstudy import api, backends
 from vecstudy.cli import IMAGE_LEARNING_RATE, TRAIN_BUDGET, main
 from vecstudy.datasets import flatten
+from vecstudy.learn import descent, train
 
 CLASSES = np.array([b"non-cat", b"cat"], dtype="S7")
 
@@ -388,14 +389,14 @@ def test_progress_moves_every_two_seconds_and_keeps_the_costs(
     common: dict[str, Any] = {"max_iter": 1000, "learning_rate": 0.1, "backend": "numpy"}
     want = train.descend(X, y, record_every=record_every, **common)
     clock = FakeClock(per_iteration=0.05)  # 100 iterations: 5 s
-    real = api.optimize
+    real = api._optimize_checked
 
     def timed(w: Any, b: Any, X: Any, Y: Any, n: int, lr: float, **kw: Any) -> Any:
         clock.now += n * clock.per_iteration
         return real(w, b, X, Y, n, lr, **kw)
 
-    monkeypatch.setattr(train, "_clock", clock)
-    monkeypatch.setattr(api, "optimize", timed)
+    monkeypatch.setattr(descent, "_clock", clock)
+    monkeypatch.setattr(api, "_optimize_checked", timed)
     updates: list[tuple[int, float]] = []
     got = train.descend(
         X,
@@ -417,14 +418,14 @@ def test_progress_moves_every_two_seconds_and_keeps_the_costs(
 
 def test_progress_of_a_slow_backend_moves_every_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock(per_iteration=1.5)  # python on 200,000 x 50
-    real = api.optimize
+    real = api._optimize_checked
 
     def timed(w: Any, b: Any, X: Any, Y: Any, n: int, lr: float, **kw: Any) -> Any:
         clock.now += n * clock.per_iteration
         return real(w, b, X, Y, n, lr, **kw)
 
-    monkeypatch.setattr(train, "_clock", clock)
-    monkeypatch.setattr(api, "optimize", timed)
+    monkeypatch.setattr(descent, "_clock", clock)
+    monkeypatch.setattr(api, "_optimize_checked", timed)
     updates: list[int] = []
     X = np.array([[1.0, -1.0, 2.0, -2.0]])
     train.descend(X, np.array([1.0, 0.0, 1.0, 0.0]), max_iter=12, learning_rate=0.1,

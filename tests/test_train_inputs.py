@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vecstudy import api, train
+from vecstudy import api
 from vecstudy.cli import main
+from vecstudy.learn import train
 
 
 def _frame(m: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -375,7 +376,7 @@ def test_a_huge_column_name_gives_a_short_error_quickly(
 def test_a_header_line_beyond_the_limit_is_refused_before_pandas(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(train, "MAX_HEADER_BYTES", 1000)
+    monkeypatch.setattr("vecstudy.learn.data.MAX_HEADER_BYTES", 1000)
     path = tmp_path / "h.csv"
     path.write_text("a" * 1001 + ",label\n1,2\n")
     with pytest.raises(train.DataError, match=r"the first line \(the header\) is longer than"):

@@ -17,10 +17,6 @@ from typing import TYPE_CHECKING
 
 from vecstudy._version import __version__
 from vecstudy.api import (
-    DivergenceError,
-    DivergenceWarning,
-    NumericalError,
-    SlowRunWarning,
     initialize_with_zeros,
     model,
     optimize,
@@ -30,10 +26,18 @@ from vecstudy.api import (
     sigmoid_derivative,
 )
 from vecstudy.backends import available_backends
-from vecstudy.config import ConfigError, ConfigWarning, get_backend, set_backend, use_backend
+from vecstudy.config import get_backend, set_backend, use_backend
 from vecstudy.course import basic_sigmoid
+from vecstudy.errors import (
+    ConfigError,
+    ConfigWarning,
+    DivergenceError,
+    DivergenceWarning,
+    NumericalError,
+    SlowRunWarning,
+    ThreadCountWarning,
+)
 from vecstudy.plots import plot_costs
-from vecstudy.runtime.threads import ThreadCountWarning
 
 if TYPE_CHECKING:
     from vecstudy import study

@@ -33,9 +33,10 @@ import os
 import warnings
 from pathlib import Path
 
-from vecstudy import backends
+from vecstudy import backends, config
 from vecstudy.config import Choice
 from vecstudy.errors import ResultsFileWarning as ResultsFileWarning
+from vecstudy.errors import external_stacklevel
 from vecstudy.escape import bounded
 
 #: Result files looked for under the current directory when the config names none.
@@ -50,14 +51,28 @@ STUDY_RUNS = "reports/runs/*/study-results.json"
 _warned: set[tuple[str, int]] = set()
 
 
+def _bench_output() -> Path | None:
+    """The results file named by ``output`` in the config file's ``[bench]`` table, if any.
+
+    Read from the raw table (:func:`vecstudy.config.file_section`): the sweep's other
+    options do not matter here, and a config file that cannot be read leaves the
+    defaults to decide.
+    """
+    try:
+        table, _ = config.file_section("bench")
+    except ValueError:  # a config file that cannot be read: use the defaults
+        return None
+    value = table.get("output")
+    if isinstance(value, str | os.PathLike) and str(value).strip():
+        return Path(value)
+    return None
+
+
 def _results_candidates() -> list[Path]:
     paths: list[Path] = []
-    try:
-        from vecstudy.study.options import resolve_options
-
-        paths.append(Path(resolve_options().output))
-    except (ImportError, ValueError):  # no pandas, or a bad [bench] table: use the defaults
-        pass
+    output = _bench_output()
+    if output is not None:
+        paths.append(output)
     paths.extend(Path(p) for p in DEFAULT_RESULTS)
     paths.extend(Path().glob(STUDY_RUNS))
     return [p for p in dict.fromkeys(paths) if p.is_file()]
@@ -67,8 +82,6 @@ def _ignore(path: Path, mtime_ns: int, why: str) -> None:
     key = (str(path.resolve()), mtime_ns)
     if key not in _warned:
         _warned.add(key)
-        from vecstudy.config import external_stacklevel
-
         warnings.warn(
             f"backend='auto' ignores {os.fspath(path)}: {why}",
             ResultsFileWarning,

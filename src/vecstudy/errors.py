@@ -6,14 +6,10 @@ is :class:`ConfigError`), so code written against those names keeps working.
 It also holds :func:`external_stacklevel`, which aims every warning of the package at
 the caller's line.
 
-To move here in stage B of the layers redesign (their modules are being edited
+Still to move here in stage B of the layers redesign (their modules are being edited
 elsewhere; each will then re-import the class from here):
 
-- ``vecstudy.api``: ``NumericalError``, ``DivergenceError`` (with its pickling helper
-  ``_rebuild_divergence``), ``DivergenceWarning``;
-- ``vecstudy.backends.dask``: ``NonFiniteInputError`` (subclasses ``NumericalError``,
-  so it follows it);
-- ``vecstudy.train``: ``DataError``, ``ModelFileError``;
+- ``vecstudy.backends.dask``: ``NonFiniteInputError`` (subclasses :class:`NumericalError`);
 - ``vecstudy.backends.numba``: ``NumbaCacheWarning``;
 - ``vecstudy.study.options``: ``BenchOptionError``;
 - ``vecstudy.study.sweep``: ``SweepInterrupted``.
@@ -25,21 +21,28 @@ import contextlib
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
     "BackendUnavailable",
+    "BudgetError",
     "ClusterError",
     "ClusterStartError",
     "ClusterUnreachableError",
     "ConfigError",
     "ConfigWarning",
     "DamagedStoreError",
+    "DataError",
+    "DivergenceError",
+    "DivergenceWarning",
+    "ModelFileError",
+    "NumericalError",
     "ResultsFileError",
     "ResultsFileWarning",
+    "SlowRunWarning",
     "StudyInterrupted",
     "Terminated",
     "ThreadCountWarning",
@@ -78,6 +81,102 @@ class ConfigWarning(UserWarning):
 
 class ThreadCountWarning(RuntimeWarning):
     """Fewer threads run than were asked for (more than the cores, or Numba's own cap)."""
+
+
+# --------------------------------------------------------------------------- numerics
+class NumericalError(FloatingPointError):
+    """z, the gradient or the cost came out non-finite (overflow).
+
+    Raised by :func:`vecstudy.propagate`, :func:`vecstudy.predict` and
+    :func:`vecstudy.optimize` (as its subclass :class:`DivergenceError`) instead of
+    returning NaN, infinity, or a result computed from them.  The inputs were finite:
+    the values overflowed the dtype in the sum ``z = w^T X + b`` or in the gradient
+    ``X (A - Y)^T / m``.  Scaling (standardizing) ``X``, or smaller weights, avoids it.
+    """
+
+
+class DivergenceError(NumericalError):
+    """Gradient descent produced non-finite parameters (or a non-finite gradient).
+
+    Attributes
+    ----------
+    iteration : int
+        The iteration whose gradient or update came out non-finite (or, when only a
+        recorded cost did, the iteration of that cost).
+    params : dict
+        The last finite ``{"w", "b"}``.
+    grads : dict
+        The gradients computed at that iteration.
+    costs : list of float
+        The costs recorded before it.
+
+    It pickles with its attributes (to cross process boundaries, e.g. from a worker).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        iteration: int,
+        params: dict[str, Any],
+        grads: dict[str, Any],
+        costs: list[float],
+    ) -> None:
+        super().__init__(message)
+        self.iteration = iteration
+        self.params = params
+        self.grads = grads
+        self.costs = costs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        details = {
+            "iteration": self.iteration,
+            "params": self.params,
+            "grads": self.grads,
+            "costs": self.costs,
+        }
+        return (_rebuild_divergence, (str(self), details))
+
+
+def _rebuild_divergence(message: str, details: dict[str, Any]) -> DivergenceError:
+    return DivergenceError(message, **details)
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Gradient descent is diverging although every number stayed finite.
+
+    Issued by :func:`vecstudy.optimize` (and :func:`vecstudy.model`) when a recorded
+    cost rises *well* above the first one: ``J_k > 2 J_0`` and ``J_k > J_0 + 1`` (the
+    first condition ignores small oscillations around a good fit; the second keeps a
+    tiny ``J_0`` from making noise look like divergence).  A cost that grows instead
+    of falling means the learning rate is too large for the scale of ``X``.
+    """
+
+
+class SlowRunWarning(UserWarning):
+    """A python-backend descent is estimated to take more than ``vecstudy.api.SLOW_RUN_SECONDS``.
+
+    :func:`vecstudy.optimize` (and so :func:`vecstudy.model`) times the first iteration
+    of a descent of at least ``vecstudy.api.SLOW_RUN_MIN_ITERATIONS`` iterations on the
+    python backend, keeps it, and extrapolates to ``num_iterations``; the warning gives
+    that estimate.  The python backend is the course's double loop, there to be read
+    and to check the others against: ``backend="numpy"`` or ``backend="numba"`` runs
+    the same descent (to rounding) in a small fraction of the time.  ``vecstudy train``
+    makes the same estimate before it trains, and refuses a run over its ``--budget``.
+    """
+
+
+# --------------------------------------------------------------------------- learning from tables
+class DataError(ValueError):
+    """The data cannot be trained on as it is (the message says why and what to do)."""
+
+
+class ModelFileError(DataError):
+    """A model document lacks a field, or holds a value a model cannot have (the field is named)."""
+
+
+class BudgetError(DataError):
+    """The runs are estimated to take longer than the budget allows; nothing was trained."""
 
 
 # --------------------------------------------------------------------------- backends

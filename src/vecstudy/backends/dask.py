@@ -77,7 +77,6 @@ import distributed  # noqa: F401  (a missing extra must fail at load(), not at f
 import numpy as np
 from numpy.typing import NDArray
 
-from vecstudy.api import NumericalError
 from vecstudy.cluster import (
     chunk_bytes,
     columns_per_chunk,
@@ -85,7 +84,7 @@ from vecstudy.cluster import (
     is_dask_array,
     lazy_inputs,
 )
-from vecstudy.errors import ClusterError
+from vecstudy.errors import ClusterError, NumericalError
 
 Array = NDArray[np.floating[Any]]
 

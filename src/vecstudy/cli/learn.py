@@ -16,7 +16,7 @@ TRAIN_OUTPUT_DIR = "reports/runs/train"
 #: ``vecstudy train``'s learning rate for standardized tables, and for images (the course's).
 DEFAULT_LEARNING_RATE = "0.5"
 IMAGE_LEARNING_RATE = "0.005"
-#: ``--budget`` by default, in seconds (``vecstudy.train.DEFAULT_BUDGET``; not imported here,
+#: ``--budget`` by default, in seconds (``vecstudy.learn.train.DEFAULT_BUDGET``; not imported here,
 #: to keep ``vecstudy --help`` fast).
 TRAIN_BUDGET = 600.0
 
@@ -134,13 +134,13 @@ def _number(text: str, option: str, kind: type[int] | type[float]) -> float:
         return kind(text)
     except ValueError:
         what = "an integer" if kind is int else "a number"
-        from vecstudy.train import _short
+        from vecstudy.learn.text import _short
 
         raise ValueError(f"{option}: expected {what}, got {_short(text)}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from vecstudy import train
+    from vecstudy.learn import train
     from vecstudy.study import options as bench
 
     if args.example:

@@ -28,7 +28,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vecstudy import api, config
-from vecstudy.train import _plain, _short, descend
+from vecstudy.errors import NumericalError
+from vecstudy.learn.descent import _descend
+from vecstudy.learn.text import _plain, _short
+from vecstudy.validation import MAX_ITERATIONS, _check_int, _check_learning_rate
 
 __all__ = ["LogisticRegressionGD"]
 
@@ -106,16 +109,18 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         tags.classifier_tags.multi_class = False
         return tags
 
-    def _check_params(self) -> None:
-        api._check_learning_rate(self.learning_rate)
-        api._check_int(self.max_iter, "max_iter", 1, api.MAX_ITERATIONS)
-        api._check_int(self.record_every, "record_every", 1, api.MAX_ITERATIONS)
+    def _check_params(self) -> tuple[float, int, int]:
+        """The learning rate, ``max_iter`` and ``record_every``, checked (once per fit)."""
+        lr = _check_learning_rate(self.learning_rate)
+        n_iter = _check_int(self.max_iter, "max_iter", 1, MAX_ITERATIONS)
+        every = _check_int(self.record_every, "record_every", 1, MAX_ITERATIONS)
         if self.backend is not None:
             config.check_backend(self.backend, "parameter backend=")
         if self.dtype is not None:
             config.resolve_dtype(self.dtype)
         if self.threads is not None:
             config.resolve_threads(self.threads)
+        return lr, n_iter, every
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> LogisticRegressionGD:
         """Run ``max_iter`` steps of gradient descent from zero weights on ``(X, y)``.
@@ -138,16 +143,18 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             If an update would make the parameters non-finite (``learning_rate``
             too large for this data: standardize ``X`` or lower it).
         """
-        self._check_params()
+        checked = self._check_params()
         saved = dict(self.__dict__)  # validate_data sets n_features_in_, feature_names_in_
         try:
-            return self._fit(X, y)
+            return self._fit(X, y, *checked)
         except BaseException:  # a failed or interrupted fit leaves the estimator as it was
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X: ArrayLike, y: ArrayLike) -> LogisticRegressionGD:
+    def _fit(
+        self, X: ArrayLike, y: ArrayLike, lr: float, n_iter: int, every: int
+    ) -> LogisticRegressionGD:
         Xv, yv = validate_data(self, X, y, dtype=[np.float64, np.float32])
         Xa: NDArray[np.floating[Any]] = np.asarray(Xv)
         ya: NDArray[Any] = np.asarray(yv)
@@ -162,12 +169,13 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
                 f"(target type {kind}). Only binary classification is supported."
             )
         y01 = (ya == classes[1]).astype(Xa.dtype)
-        result = descend(
+        # the parameters were checked by fit; X and y are checked once, in _descend
+        result = _descend(
             Xa.T,
             y01,
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            record_every=self.record_every,
+            n_iter,
+            every,
+            lr,
             backend=self.backend,
             dtype=self.dtype,
             threads=self.threads,
@@ -199,7 +207,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             z = np.asarray(Xv @ coef + self.intercept_[0])
         bad = np.flatnonzero(~np.isfinite(z))
         if bad.size:
-            raise api.NumericalError(
+            raise NumericalError(
                 f"z = X coef_.T + intercept_ overflowed (came out non-finite in {z.dtype}) for "
                 f"{bad.size} of {z.size} samples (the first is sample {int(bad[0])}); a "
                 "prediction from it would be meaningless; scale X (standardize its features)"

@@ -42,9 +42,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecstudy import backends
-from vecstudy.api import announce_compile
 from vecstudy.records import machine
 from vecstudy.records.results import ResultsWriter, Row
+from vecstudy.runtime.announce import announce_compile
 from vecstudy.study import micro
 from vecstudy.study.options import BenchOptionError, BenchOptions
 from vecstudy.study.timing import (
