@@ -11,10 +11,7 @@ elsewhere; each will then re-import the class from here):
 
 - ``vecstudy.api``: ``NumericalError``, ``DivergenceError`` (with its pickling helper
   ``_rebuild_divergence``), ``DivergenceWarning``;
-- ``vecstudy.backends.dask``: ``NonFiniteInputError`` (subclasses ``NumericalError``,
-  so it follows it);
 - ``vecstudy.train``: ``DataError``, ``ModelFileError``;
-- ``vecstudy.backends.numba``: ``NumbaCacheWarning``;
 - ``vecstudy.study.options``: ``BenchOptionError``;
 - ``vecstudy.study.sweep``: ``SweepInterrupted``.
 """
@@ -38,6 +35,8 @@ __all__ = [
     "ConfigError",
     "ConfigWarning",
     "DamagedStoreError",
+    "NonFiniteInputError",
+    "NumbaCacheWarning",
     "ResultsFileError",
     "ResultsFileWarning",
     "StudyInterrupted",
@@ -91,6 +90,20 @@ class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented
 
 class TuningWarning(RuntimeWarning):
     """The wisdom file cannot be read or written; the cache model is used instead."""
+
+
+class NumbaCacheWarning(RuntimeWarning):
+    """Numba cannot cache compiled kernels on disk here: every new process compiles again."""
+
+
+class NonFiniteInputError(ValueError):
+    """``X`` holds NaN or infinity (found because a result came out non-finite).
+
+    A ``ValueError``, as on the numpy path, which names a non-finite ``X`` in the same
+    words; here it is found after the fact, from a non-finite result, so that a finite
+    ``X`` costs no extra pass.  Not a :class:`vecstudy.NumericalError`: the input is
+    wrong, nothing overflowed.
+    """
 
 
 # --------------------------------------------------------------------------- the dask cluster
