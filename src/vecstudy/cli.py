@@ -482,7 +482,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from vecstudy import tuning
+    from vecstudy.backends.numba import tuning
     from vecstudy.study import options as opts
 
     if args.clear:

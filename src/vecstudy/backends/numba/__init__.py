@@ -85,8 +85,8 @@ Conventions
 ``Y`` : (m,) ; all arrays one dtype, float32 or float64.  See :mod:`vecstudy.backends`.
 """
 
-# Numba internals are untyped (decorated kernels, numba.config attributes):
-# mypy: disable-error-code="no-any-return,import-untyped,attr-defined"
+# Numba internals are untyped (numba.config attributes):
+# mypy: disable-error-code="attr-defined"
 
 from __future__ import annotations
 

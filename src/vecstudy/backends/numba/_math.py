@@ -10,9 +10,8 @@ float64 version by the overloads below.  The module is named ``_math`` so that i
 not stand in for the standard library's ``math`` as an attribute of the package.
 """
 
-# Numba internals are untyped (decorated kernels, intrinsics):
-# mypy: disable-error-code="misc,untyped-decorator,no-any-return,no-untyped-call"
-# mypy: disable-error-code="import-untyped"
+# Numba internals are untyped (intrinsics):
+# mypy: disable-error-code="misc,import-untyped,call-arg,unreachable,var-annotated"
 
 from __future__ import annotations
 

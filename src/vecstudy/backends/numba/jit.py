@@ -13,9 +13,8 @@ when its own file changes, not when a helper it calls from another file of this 
 does (remove the cache, ``__pycache__/*.nbi`` and ``*.nbc``, after editing one).
 """
 
-# Numba internals are untyped (decorated kernels, numba.config attributes):
-# mypy: disable-error-code="misc,untyped-decorator,no-any-return,no-untyped-call"
-# mypy: disable-error-code="import-untyped,attr-defined"
+# Numba internals are untyped (numba.config attributes):
+# mypy: disable-error-code="attr-defined"
 
 from __future__ import annotations
 

@@ -16,8 +16,7 @@ in this file with the kernels that inline it.
 """
 
 # Numba internals are untyped (decorated kernels):
-# mypy: disable-error-code="misc,untyped-decorator,no-any-return,no-untyped-call"
-# mypy: disable-error-code="import-untyped"
+# mypy: disable-error-code="no-untyped-call"
 
 from __future__ import annotations
 

@@ -4,10 +4,6 @@ The pure-Python and NumPy versions live in :mod:`vecstudy.study.micro`, which ti
 three side by side.
 """
 
-# Numba internals are untyped (decorated kernels):
-# mypy: disable-error-code="misc,untyped-decorator,no-any-return,no-untyped-call"
-# mypy: disable-error-code="import-untyped"
-
 from __future__ import annotations
 
 import math

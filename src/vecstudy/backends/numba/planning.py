@@ -9,9 +9,6 @@ into the integers and scratch arrays the kernels take.  The measurements behind 
 rules are on the design page ``docs/design/numba-plan.md``.
 """
 
-# Numba internals are untyped (numba.config attributes):
-# mypy: disable-error-code="no-any-return,import-untyped,attr-defined"
-
 from __future__ import annotations
 
 from typing import Any, Final, NamedTuple

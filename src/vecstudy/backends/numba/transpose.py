@@ -6,10 +6,6 @@
 one name in the package.)
 """
 
-# Numba internals are untyped (decorated kernels):
-# mypy: disable-error-code="misc,untyped-decorator,no-any-return,no-untyped-call"
-# mypy: disable-error-code="import-untyped"
-
 from __future__ import annotations
 
 from typing import Any, Final
