@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import vecstudy
-from vecstudy import backends, tuning
+from vecstudy import backends
 
 # Numba compiles on first use; hypothesis must not count that against a deadline.
 settings.register_profile(
@@ -29,7 +30,11 @@ def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("VECSTUDY_TUNE", raising=False)
     monkeypatch.setenv("VECSTUDY_TUNE_DIR", str(tmp_path / "tune"))  # never the user's wisdom
-    tuning._forget()  # no tuned plan or tune setting remembered from another test
+    # no tuned plan or tune setting remembered from another test (importing the tuning
+    # module would import numba: nothing is remembered where it is not loaded yet)
+    tuning = sys.modules.get("vecstudy.backends.numba.tuning")
+    if tuning is not None:
+        tuning._forget()
     home = tmp_path / "cwd"
     home.mkdir()
     monkeypatch.chdir(home)

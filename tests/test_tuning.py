@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vecstudy import config, tuning
+from vecstudy import config
 from vecstudy.backends import numba as nb
+from vecstudy.backends.numba import tuning
 from vecstudy.cli import main
 from vecstudy.runtime.caches import cache_sizes
 
@@ -136,8 +137,8 @@ _WRITER = textwrap.dedent(
     import time
     from pathlib import Path
 
-    from vecstudy import tuning
     from vecstudy.backends import numba as nb
+    from vecstudy.backends.numba import tuning
     from vecstudy.runtime.caches import cache_sizes
 
     who, n, here = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])

@@ -651,7 +651,7 @@ def use_tune(mode: str) -> Iterator[str]:
 
 
 def resolve_tune(tune: str | None = None) -> Choice:
-    """Whether the numba backend uses measured plans (see :mod:`vecstudy.tuning`).
+    """Whether the numba backend uses measured plans (see :mod:`vecstudy.backends.numba.tuning`).
 
     The argument, then :func:`use_tune`, then ``VECSTUDY_TUNE``, then ``tune`` in the
     ``[numba]`` table of the config file, then :data:`DEFAULT_TUNE`.

@@ -9,8 +9,6 @@ the caller's line.
 Still to move here in stage B of the layers redesign (their modules are being edited
 elsewhere; each will then re-import the class from here):
 
-- ``vecstudy.backends.dask``: ``NonFiniteInputError`` (subclasses :class:`NumericalError`);
-- ``vecstudy.backends.numba``: ``NumbaCacheWarning``;
 - ``vecstudy.study.options``: ``BenchOptionError``;
 - ``vecstudy.study.sweep``: ``SweepInterrupted``.
 """
@@ -39,6 +37,8 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "ModelFileError",
+    "NonFiniteInputError",
+    "NumbaCacheWarning",
     "NumericalError",
     "ResultsFileError",
     "ResultsFileWarning",
@@ -190,6 +190,20 @@ class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented
 
 class TuningWarning(RuntimeWarning):
     """The wisdom file cannot be read or written; the cache model is used instead."""
+
+
+class NumbaCacheWarning(RuntimeWarning):
+    """Numba cannot cache compiled kernels on disk here: every new process compiles again."""
+
+
+class NonFiniteInputError(ValueError):
+    """``X`` holds NaN or infinity (found because a result came out non-finite).
+
+    A ``ValueError``, as on the numpy path, which names a non-finite ``X`` in the same
+    words; here it is found after the fact, from a non-finite result, so that a finite
+    ``X`` costs no extra pass.  Not a :class:`vecstudy.NumericalError`: the input is
+    wrong, nothing overflowed.
+    """
 
 
 # --------------------------------------------------------------------------- the dask cluster

@@ -85,6 +85,7 @@ from vecstudy.cluster import (
     lazy_inputs,
 )
 from vecstudy.errors import ClusterError, NumericalError
+from vecstudy.errors import NonFiniteInputError as NonFiniteInputError
 
 Array = NDArray[np.floating[Any]]
 
@@ -98,16 +99,6 @@ MAX_RETRIES = 3
 SPLIT_MIN_BYTES = 16 * 2**20
 #: With a single chunk, one task runs about this many multiply-adds of descent (~0.1 s).
 SLICE_WORK = 100_000_000
-
-
-class NonFiniteInputError(ValueError):
-    """``X`` holds NaN or infinity (found because a result came out non-finite).
-
-    A ``ValueError``, as on the numpy path, which names a non-finite ``X`` in the same
-    words; here it is found after the fact, from a non-finite result, so that a finite
-    ``X`` costs no extra pass.  Not a :class:`vecstudy.NumericalError`: the input is
-    wrong, nothing overflowed.
-    """
 
 
 # --------------------------------------------------------------------------- on the workers

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from vecstudy import tuning
+    from vecstudy.backends.numba import tuning
     from vecstudy.study import options as opts
 
     if args.clear:

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_info
 
+from vecstudy.backends.numba.tuning import GRID_FULL as GRID_FULL
 from vecstudy.runtime.threads import limit_threads
 from vecstudy.study.timing import autorange, time_once, time_round
 
@@ -61,23 +62,6 @@ BIG_BYTES = 80 * _MB
 ITER_BYTES = 20 * _MB
 MEM_BYTES = 50 * _MB
 
-#: (n_x, m) of the step grid, small to large, each in C and F order: tall, square-ish,
-#: the course's own 12288x209 (64x64x3 images) and other wide ones.
-GRID_FULL = [
-    (2, 100),
-    (4, 1000),
-    (20, 10000),
-    (100, 10000),
-    (500, 2000),
-    (10, 1_000_000),
-    (1000, 10000),
-    (100, 100_000),
-    (12288, 209),
-    (4096, 2000),
-    (12288, 1000),
-    (2, 5_000_000),
-    (30, 1_000_000),
-]
 GRID_QUICK = [(2, 100), (20, 10000), (12288, 209), (100, 100_000)]
 #: Shapes of the per-iteration optimize targets (X >= 20 MB) and their iteration counts.
 #: (2 x 5e6 is in the step grid only: NumPy takes ~0.1-0.3 s per iteration there, 7x numba.)

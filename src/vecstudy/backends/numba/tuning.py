@@ -59,7 +59,7 @@ from vecstudy import config
 from vecstudy.errors import TuningWarning as TuningWarning
 
 if TYPE_CHECKING:
-    from vecstudy.backends.numba import Plan
+    from vecstudy.backends.numba.planning import Plan
 
 log = logging.getLogger("vecstudy")
 
@@ -948,15 +948,32 @@ def _first_use(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Pla
 
 
 # --------------------------------------------------------------------------- for the CLI
-#: ``vecstudy tune``'s default shapes: those of the roofline grid
-#: (:data:`vecstudy.study.roofline.GRID_FULL`) with ``X`` up to this many bytes in float64.
+#: (n_x, m) of the step grid, small to large, each in C and F order: tall, square-ish,
+#: the course's own 12288x209 (64x64x3 images) and other wide ones.  The shapes
+#: ``vecstudy tune`` tunes by default and ``vecstudy roofline`` measures
+#: (:mod:`vecstudy.study.roofline` imports it from here).
+GRID_FULL: Final = [
+    (2, 100),
+    (4, 1000),
+    (20, 10000),
+    (100, 10000),
+    (500, 2000),
+    (10, 1_000_000),
+    (1000, 10000),
+    (100, 100_000),
+    (12288, 209),
+    (4096, 2000),
+    (12288, 1000),
+    (2, 5_000_000),
+    (30, 1_000_000),
+]
+#: ``vecstudy tune``'s default shapes: those of :data:`GRID_FULL` with ``X`` up to this
+#: many bytes in float64.
 DEFAULT_MAX_BYTES: Final = 70_000_000
 
 
 def default_shapes() -> list[tuple[int, int]]:
-    """The roofline grid's shapes up to :data:`DEFAULT_MAX_BYTES` (float64)."""
-    from vecstudy.study.roofline import GRID_FULL
-
+    """The shapes of :data:`GRID_FULL` up to :data:`DEFAULT_MAX_BYTES` (float64)."""
     return [s for s in GRID_FULL if s[0] * s[1] * 8 <= DEFAULT_MAX_BYTES]
 
 
@@ -1007,6 +1024,7 @@ def format_table(entries_: Sequence[dict[str, Any]]) -> str:
 __all__ = [
     "BUCKET_FACTOR",
     "FIRST_USE_BUDGET_S",
+    "GRID_FULL",
     "Tuned",
     "TuningWarning",
     "candidates",

@@ -1,0 +1,376 @@
+"""Numba backend: one fused, cache-blocked, parallel pass over ``X`` per gradient step.
+
+The same loops as :mod:`vecstudy.backends.python`, compiled, and arranged so that one
+step reads ``X`` from memory once where the layout allows it (the NumPy backend reads
+it twice: ``w @ X`` then ``X @ (a - y)``).
+
+Algorithm
+---------
+:func:`plan` picks one of three walks over ``X`` from its shape, dtype, order and the
+cache sizes the OS reports (:func:`vecstudy.runtime.caches.cache_sizes`):
+
+*fused C* (C-ordered ``X``, up to ~850 features on a 1.25 MiB L2): the samples are
+cut into tiles of ``B`` columns (128 to 1024) that stay in L2.  For the tile ``j0 <= j
+< j1``::
+
+    z_j    = b + sum_i w_i X_ij          forward: eight rows at a time, each over a
+                                          contiguous segment X[i, j0:j1] (vectorized)
+    e_j    = exp(-|z_j|)                  never overflows
+    a_j    = 1 / (1 + e_j)  if z_j >= 0 else e_j / (1 + e_j)
+    d_j    = a_j - y_j + 0 * z_j          NaN where z_j is not finite
+    dW_ki += sum_j X_ij d_j               backward: dot products, four rows at a time,
+                                          re-reading the tile from cache
+    db_k  += sum_j d_j
+    c_k   += sum_j log1p(e_j) + max(z_j, 0) - y_j z_j   (only when the cost is wanted)
+
+*sample-major F* (F-ordered ``X``, used as it is, without a copy): each sample is a
+contiguous column; four samples at a time, ``z_j`` is a dot product with ``w`` and the
+backward pass an axpy into ``dW_k``, re-reading the samples from L1 (or L2 for very
+wide ``X``).
+
+*split C* (C-ordered ``X`` too wide for a tile of 1 KiB per row to stay in L2, or too
+few samples to share among threads): two passes by panels of rows, both parallel over
+features and eight rows at a time: partial ``z`` per panel, added in panel order, then
+``dw_i = X_i . d`` per row.
+
+Tiles are grouped in chunks; chunks run in parallel (``prange``), each writing only its
+own row ``dW[k]`` of a ``(n_chunks, n_x)`` array of partial sums, which are then added
+in chunk order.  The decomposition depends on the shape, dtype, order and caches only,
+never on the thread count, and the serial path (used for small problems, where starting
+threads costs more than it saves) walks the same chunks in the same order, so results
+are bitwise identical for any thread count and on every run.
+
+``optimize`` runs the whole descent compiled, in slices of about 30 ms between which
+Python sees Ctrl-C; ``vecstudy.optimize`` may first copy ``X`` once into the faster
+layout for its shape (:func:`relayout_order`).
+
+``exp`` and ``log1p`` are written in plain arithmetic (range reduction, polynomial,
+``2**n`` by building the exponent bits) so that the loops vectorize without SVML; they
+are accurate to about 1 ulp over the range used here (``exp`` of ``x <= 0``, ``log1p``
+of ``0 <= e <= 1``).  Everything stays in the dtype of ``X``: float32 inputs are
+computed in float32 (constants come from the dtype), about twice as fast as float64.
+
+Fast-math flags are ``reassoc, contract, arcp, nsz, afn`` (never ``nnan``/``ninf``, so
+non-finite values stay detectable).  Every function is compiled lazily, on first use
+for each dtype, and cached on disk (``cache=True, error_model="numpy"``); where no cache
+directory is writable they compile without one (:class:`NumbaCacheWarning`), and with
+``NUMBA_DISABLE_JIT=1`` they run as plain Python.  Each ``parallel=True`` kernel is
+called from Python only, never from another cached kernel (see
+:func:`vecstudy.backends.numba.jit._jit`): the step and the descent are inline helpers
+compiled into a serial and a parallel kernel each.
+
+Modules
+-------
+This module is the backend's contract (the kernel functions of :mod:`vecstudy.backends`,
+threads, probes); the rest lives beside it, the lower ones first:
+
+- :mod:`~vecstudy.backends.numba.jit`: the ``_jit`` decorator, fast-math flags, the
+  disk-cache fallback;
+- :mod:`~vecstudy.backends.numba._math`: ``exp`` and ``log1p`` in plain arithmetic;
+- :mod:`~vecstudy.backends.numba.planning`: :class:`Plan`, :func:`plan`, its constants,
+  :func:`relayout_order`;
+- :mod:`~vecstudy.backends.numba.kernels`: the compiled step, descent, ``predict`` and
+  ``read_sum`` kernels;
+- :mod:`~vecstudy.backends.numba.transpose`: :func:`relayout`, the cache-blocked copy;
+- :mod:`~vecstudy.backends.numba.micro`: the course's micro-studies, compiled;
+- :mod:`~vecstudy.backends.numba.tuning`: plans measured on this machine (``vecstudy
+  tune``).
+
+The measurements behind the plan's rules are on the design page
+``docs/design/numba-plan.md``.
+
+Conventions
+-----------
+``w`` : (n_x,) ; ``b`` : Python float ; ``X`` : (n_x, m) C- or F-contiguous ;
+``Y`` : (m,) ; all arrays one dtype, float32 or float64.  See :mod:`vecstudy.backends`.
+"""
+
+# Numba internals are untyped (numba.config attributes):
+# mypy: disable-error-code="attr-defined"
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+# The kernels are re-exported under their own names: the test that no kernel calls a
+# parallel one looks them up here, and callers (tuning, benchmarks) use some of them.
+from vecstudy.backends.numba._math import _exp_nonpos as _exp_nonpos
+from vecstudy.backends.numba._math import _exp_nonpos_32 as _exp_nonpos_32
+from vecstudy.backends.numba._math import _exp_nonpos_64 as _exp_nonpos_64
+from vecstudy.backends.numba._math import _log1p_unit as _log1p_unit
+from vecstudy.backends.numba._math import _log1p_unit_32 as _log1p_unit_32
+from vecstudy.backends.numba._math import _log1p_unit_64 as _log1p_unit_64
+from vecstudy.backends.numba.jit import FASTMATH as FASTMATH
+from vecstudy.backends.numba.jit import JIT_DISABLED as JIT_DISABLED
+from vecstudy.backends.numba.jit import NumbaCacheWarning as NumbaCacheWarning
+from vecstudy.backends.numba.kernels import _READ_BLOCK
+from vecstudy.backends.numba.kernels import _block as _block
+from vecstudy.backends.numba.kernels import _block_sm as _block_sm
+from vecstudy.backends.numba.kernels import _chunk as _chunk
+from vecstudy.backends.numba.kernels import _descend_body as _descend_body
+from vecstudy.backends.numba.kernels import _descend_parallel as _descend_parallel
+from vecstudy.backends.numba.kernels import _descend_serial as _descend_serial
+from vecstudy.backends.numba.kernels import _link as _link
+from vecstudy.backends.numba.kernels import _panel_backward as _panel_backward
+from vecstudy.backends.numba.kernels import _panel_forward as _panel_forward
+from vecstudy.backends.numba.kernels import _predict as _predict
+from vecstudy.backends.numba.kernels import _read_sum as _read_sum
+from vecstudy.backends.numba.kernels import _sigmoid_flat as _sigmoid_flat
+from vecstudy.backends.numba.kernels import _sum_range as _sum_range
+from vecstudy.backends.numba.kernels import _sums_body as _sums_body
+from vecstudy.backends.numba.kernels import _sums_parallel as _sums_parallel
+from vecstudy.backends.numba.kernels import _sums_serial as _sums_serial
+from vecstudy.backends.numba.micro import _add_row_loop as _add_row_loop
+from vecstudy.backends.numba.micro import _dot_loop as _dot_loop
+from vecstudy.backends.numba.micro import _exp_loop as _exp_loop
+from vecstudy.backends.numba.micro import _percent_loop as _percent_loop
+from vecstudy.backends.numba.micro import add_row_loop as add_row_loop
+from vecstudy.backends.numba.micro import dot_loop as dot_loop
+from vecstudy.backends.numba.micro import exp_loop as exp_loop
+from vecstudy.backends.numba.micro import percent_loop as percent_loop
+from vecstudy.backends.numba.planning import B_L2_MIN_BYTES as B_L2_MIN_BYTES
+from vecstudy.backends.numba.planning import B_MAX as B_MAX
+from vecstudy.backends.numba.planning import B_MIN as B_MIN
+from vecstudy.backends.numba.planning import CHUNK_MIN_SAMPLES as CHUNK_MIN_SAMPLES
+from vecstudy.backends.numba.planning import FUSED as FUSED
+from vecstudy.backends.numba.planning import MAX_CHUNKS as MAX_CHUNKS
+from vecstudy.backends.numba.planning import MODE_NAMES as MODE_NAMES
+from vecstudy.backends.numba.planning import PARALLEL_MIN_ELEMENTS as PARALLEL_MIN_ELEMENTS
+from vecstudy.backends.numba.planning import (
+    RELAYOUT_MIN_ITERATIONS as RELAYOUT_MIN_ITERATIONS,
+)
+from vecstudy.backends.numba.planning import (
+    RELAYOUT_MIN_ITERATIONS_SMALL_GAIN as RELAYOUT_MIN_ITERATIONS_SMALL_GAIN,
+)
+from vecstudy.backends.numba.planning import SAMPLE as SAMPLE
+from vecstudy.backends.numba.planning import SAMPLE_MAJOR_MIN_BYTES as SAMPLE_MAJOR_MIN_BYTES
+from vecstudy.backends.numba.planning import SPLIT as SPLIT
+from vecstudy.backends.numba.planning import Plan as Plan
+from vecstudy.backends.numba.planning import _layout as _layout
+from vecstudy.backends.numba.planning import _prepare as _prepare
+from vecstudy.backends.numba.planning import block_size as block_size
+from vecstudy.backends.numba.planning import describe as describe
+from vecstudy.backends.numba.planning import plan as plan
+from vecstudy.backends.numba.planning import relayout_order as relayout_order
+from vecstudy.backends.numba.transpose import _transpose as _transpose
+from vecstudy.backends.numba.transpose import relayout as relayout
+
+Array = NDArray[np.floating[Any]]
+
+
+def _elementwise(z: Array, derivative: bool) -> Array:
+    z = np.asarray(z)
+    if z.dtype not in (np.float32, np.float64):
+        z = z.astype(np.float64)
+    flat = np.ascontiguousarray(z).reshape(-1)
+    out = np.empty_like(flat)
+    _sigmoid_flat(flat, out, derivative)
+    return out.reshape(z.shape)
+
+
+def sigmoid(z: Array) -> Array:
+    """Elementwise stable sigmoid ``1 / (1 + exp(-z))``, same shape and dtype as ``z``.
+
+    Computed as ``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` otherwise, with
+    ``e = exp(-|z|)`` (never overflows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sigmoid(np.array([-1e4, 0.0, 1e4])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return _elementwise(z, False)
+
+
+def sigmoid_derivative(x: Array) -> Array:
+    """Elementwise ``s (1 - s)`` with ``s = sigmoid(x)``, same shape and dtype as ``x``."""
+    return _elementwise(x, True)
+
+
+def gradient_sums(
+    w: Array, b: float, X: Array, Y: Array, with_cost: bool
+) -> tuple[Array, float, float]:
+    """Sums over the samples of ``X``: ``(X (a - y), sum(a - y), sum(cost_j))``.
+
+    Parameters
+    ----------
+    w : (n_x,) array
+    b : float
+    X : (n_x, m) array, C- or F-contiguous (F is used as it is: sample-major), same
+        dtype as ``w``
+    Y : (m,) array of 0.0 / 1.0, same dtype
+    with_cost : bool
+        When false the cost is skipped and ``cost_sum`` is 0.0.
+
+    Returns
+    -------
+    dw_sum : (n_x,) array, dtype of ``X``
+    db_sum, cost_sum : float
+        ``db_sum`` is NaN when some ``z_j`` is not finite (overflow of ``w X``).
+    """
+    dt = X.dtype.type
+    Xs, pl, (zbuf, dwp, dbp, cp) = _prepare(X)
+    dw = np.empty(X.shape[0], X.dtype)
+    sums = _sums_parallel if pl[5] else _sums_serial
+    db, cost = sums(w, dt(b), Xs, Y, bool(with_cost), pl, zbuf, dwp, dbp, cp, dw)
+    return dw, float(db), float(cost) if with_cost else 0.0
+
+
+def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, float]:
+    """Mean gradients and cost of one batch.
+
+    ``dw = X (a - y) / m`` (n_x,), ``db = mean(a - y)``,
+    ``cost = mean(log1p(exp(-|z|)) + max(z, 0) - y z)`` with ``z = w X + b``.
+    """
+    m = X.shape[1]
+    dw, db, cost = gradient_sums(w, b, X, Y, True)
+    dw /= X.dtype.type(m)
+    return dw, db / m, cost / m
+
+
+#: Target seconds of compiled work between two checks for Ctrl-C (see :func:`optimize`).
+SLICE_SECONDS: Final = 0.03
+
+
+def optimize(
+    w: Array,
+    b: float,
+    X: Array,
+    Y: Array,
+    num_iterations: int,
+    learning_rate: float,
+    record_every: int,
+) -> tuple[Array, float, Array, float, Array, int]:
+    """Batch gradient descent, compiled; see :mod:`vecstudy.backends`.
+
+    At iteration ``k``: gradients (and, when ``k % record_every == 0``, the cost), then
+    ``w -= learning_rate * dw``; ``b -= learning_rate * db``.  Stops early (``done <
+    num_iterations``) when the gradient or an update would be non-finite.
+
+    The compiled loop runs in slices of about :data:`SLICE_SECONDS` (the slice length
+    is re-estimated from the time the previous slice took); Python looks for signals
+    between slices, so Ctrl-C raises :class:`KeyboardInterrupt` within a slice.  The
+    parameters carry over between slices exactly, so the result is bitwise that of one
+    unsliced loop.
+
+    Returns
+    -------
+    w : (n_x,) ; b : float ; dw : (n_x,) ; db : float ; costs : (n_recorded,) ; done : int
+    """
+    dt = X.dtype.type
+    n = int(num_iterations)
+    every = int(record_every)
+    Xs, pl, (zbuf, dwp, dbp, cp) = _prepare(X)
+    w_cur = np.array(w, dtype=X.dtype, copy=True)
+    dw_sum = np.empty_like(w_cur)
+    dw = np.zeros_like(w_cur)
+    db = dt(0.0)
+    bb = dt(b)
+    costs = np.empty(max(0, -(-n // every)), X.dtype)
+    n_rec = 0
+    lr = dt(learning_rate)
+    big = dt(np.finfo(X.dtype).max)
+    # first slice: ~10 ms at 1e9 elements/s (compilation, if any, then shrinks it)
+    per_it = X.shape[0] * X.shape[1] * 1e-9 + 2e-6
+    length = max(1, int(0.01 / per_it))
+    descend = _descend_parallel if pl[5] else _descend_serial
+    k = 0
+    while k < n:
+        k1 = min(n, k + length)
+        t0 = time.perf_counter()
+        try:
+            b_new, db, n_rec, stop = descend(
+                w_cur, bb, Xs, Y, k, k1, lr, every, big, pl, zbuf, dwp, dbp, cp,
+                dw_sum, dw, costs, n_rec,
+            )  # fmt: skip
+        except SystemError as exc:  # a signal that arrived inside the compiled call
+            if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            raise
+        bb = dt(b_new)
+        db = dt(db)
+        if stop < k1:
+            k = stop
+            break
+        k = k1
+        spent = time.perf_counter() - t0
+        length = max(1, min(4 * length, int(length * SLICE_SECONDS / max(spent, 1e-6))))
+    return w_cur, float(bb), dw, float(db), costs[:n_rec].copy(), int(k)
+
+
+def predict(w: Array, b: float, X: Array) -> Array:
+    """``(m,)`` array, 1.0 where ``sigmoid(w X + b) > 0.5`` (that is ``z > 0``), else 0.0."""
+    out = np.empty(X.shape[1], X.dtype)
+    Xs, order = _layout(X)
+    B = max(B_MIN, block_size(X.shape[0], X.dtype.itemsize))
+    _predict(w, X.dtype.type(b), Xs, order == "F", B, out)
+    return out
+
+
+def read_sum(a: Array) -> float:
+    """Sum of a contiguous float array by a parallel pure-read pass (one read of ``a``).
+
+    Timing it over an array as large as ``X`` gives the machine's read bandwidth,
+    the physical limit of one gradient step: ``bytes(X) / bandwidth``.
+    """
+    flat = np.ravel(a, order="K")  # a view of a C- or F-contiguous array
+    parts = np.empty(max(1, -(-flat.shape[0] // _READ_BLOCK)), flat.dtype)
+    return float(_read_sum(flat, parts))
+
+
+def set_threads(n: int) -> None:
+    """Set the threads Numba's parallel loops use, at most :func:`max_threads`."""
+    numba.set_num_threads(max(1, min(int(n), max_threads())))
+
+
+def get_threads() -> int:
+    """The number of threads Numba's parallel loops use now."""
+    return int(numba.get_num_threads())
+
+
+def max_threads() -> int:
+    """The most threads Numba may use (``numba.config.NUMBA_NUM_THREADS``)."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def threading_layer() -> str:
+    """Name of Numba's threading layer (``omp``, ``tbb`` or ``workqueue``).
+
+    Known only after a parallel function has run; one is run here if needed.
+    """
+    try:
+        return str(numba.threading_layer())
+    except ValueError:
+        read_sum(np.zeros(1))
+        return str(numba.threading_layer())
+
+
+def using_svml() -> bool:
+    """Whether Numba found Intel SVML (this backend does not need it)."""
+    return bool(numba.config.USING_SVML)
+
+
+__all__ = [
+    "FASTMATH",
+    "block_size",
+    "get_threads",
+    "gradient_sums",
+    "max_threads",
+    "optimize",
+    "predict",
+    "propagate",
+    "read_sum",
+    "relayout",
+    "relayout_order",
+    "set_threads",
+    "sigmoid",
+    "sigmoid_derivative",
+    "threading_layer",
+    "using_svml",
+]

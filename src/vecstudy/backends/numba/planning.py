@@ -1,0 +1,255 @@
+"""The plan of one gradient step: how it walks over ``X``, from the shape and the caches.
+
+:func:`plan` picks the walk (:data:`FUSED`, :data:`SAMPLE` or :data:`SPLIT`), its tile,
+chunk and panel sizes, and whether its chunks run in parallel, from the shape, dtype and
+order of ``X`` and the cache sizes the OS reports; a plan measured on this machine
+(:mod:`vecstudy.backends.numba.tuning`) comes first.  :func:`relayout_order` says when a
+descent should first copy ``X`` into the other layout, and :func:`_prepare` turns a plan
+into the integers and scratch arrays the kernels take.  The measurements behind the
+rules are on the design page ``docs/design/numba-plan.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NamedTuple
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.floating[Any]]
+
+#: Layouts (``Plan.mode``).  ``FUSED``: C-ordered ``X``, one pass per step, tiles of
+#: ``n_x x B`` re-read from cache.  ``SAMPLE``: F-ordered ``X`` (each sample contiguous),
+#: one pass per step, the forward dot product and the backward axpy of a sample run from
+#: L1/L2.  ``SPLIT``: C-ordered wide ``X`` whose tiles do not fit in cache: two passes
+#: (``z = w X`` by panels of rows, then ``dw = X d`` by the same panels), both parallel
+#: over features.
+FUSED: Final = 0
+SAMPLE: Final = 1
+SPLIT: Final = 2
+MODE_NAMES: Final = {FUSED: "fused C", SAMPLE: "sample-major F", SPLIT: "split C"}
+
+#: Smallest and largest block of the fused C path, in samples.  ``B_MIN = 512`` keeps row
+#: segments >= 2-4 KiB, long enough for the hardware prefetcher when ``n_x`` is large.
+#: ``B_MAX = 1024`` keeps the block's ``z`` (8 KiB) in L1 for small ``n_x`` and gives
+#: small problems enough blocks to split over threads.  Measurements: the design page
+#: ``docs/design/numba-plan.md``.
+B_MIN: Final = 512
+#: Smallest row segment, in bytes, of a fused C tile that fits in L2 (128 samples in
+#: float64, 256 in float32; shorter segments lose the prefetcher).  While a tile of that
+#: many samples fills at most 2/3 of L2 (``n_x`` up to ~850 on a 1.25 MiB L2), ``B =
+#: L2 / 4 / r`` samples, at least that, so that the backward pass re-reads the tile from
+#: L2 (or L1) rather than L3 (wider C ``X`` takes the split path, see :func:`plan`).
+B_L2_MIN_BYTES: Final = 1024
+B_MAX: Final = 1024
+_B_ALIGN: Final = 16
+#: Problems with fewer elements ``n_x * m`` than this run on one thread: a parallel
+#: launch costs ~10 us, about what one thread takes for this many elements.
+PARALLEL_MIN_ELEMENTS: Final = 1 << 16
+#: Samples per chunk (the unit of parallel work with its own partial ``dw``) at least:
+#: the partial sums then cost at most 1/32 of the step.
+CHUNK_MIN_SAMPLES: Final = 32
+#: At most this many chunks (more only add partial sums to add up).
+MAX_CHUNKS: Final = 256
+
+
+class Plan(NamedTuple):
+    """How one step walks over ``X`` (all sizes in samples or rows; see :func:`plan`)."""
+
+    mode: int
+    B: int  # samples per tile (FUSED, SAMPLE)
+    T: int  # tiles per chunk
+    n_chunks: int  # chunks (FUSED, SAMPLE) or panels (SPLIT)
+    P: int  # rows per panel (SPLIT)
+    parallel: bool
+
+
+def _align(v: int) -> int:
+    return v - v % _B_ALIGN if v >= _B_ALIGN else max(v, 1)
+
+
+def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) -> Plan:
+    """The walk over ``X`` for one gradient step: a function of the shape, dtype, order
+    and this machine's caches only, never of the thread count (results are bitwise
+    identical for any thread count).
+
+    With ``caches=None`` (this machine), a plan measured here by ``vecstudy tune`` for a
+    shape near ``(n_x, m)`` comes first
+    (:func:`vecstudy.backends.numba.tuning.planned`; not with the ``[numba] tune``
+    setting ``"off"``): its tiles and chunks do not depend on the thread count either,
+    only its ``parallel`` flag.  Otherwise, the model below.
+
+    ``c = vecstudy.runtime.caches.cache_sizes()`` gives ``L1d``, ``L2`` and the L3 share of one
+    core.  With ``r = n_x * itemsize`` (bytes of one sample) and ``s = m * itemsize``
+    (bytes of one row):
+
+    - F order (``order="F"``): ``SAMPLE``.  ``B = clamp(L1d / 2 / r, 4, 1024)`` samples
+      per tile, so that the backward axpy re-reads the tile from L1 (from L2 when one
+      sample is larger than L1d/8, as for 64x64x3 images: 96 KiB; four samples at a
+      time share each load of ``w`` and each load and store of ``dw``).
+    - C order, a tile of ``b = 1024 / itemsize`` samples within 2/3 of L2 (``n_x`` up
+      to ~850 on a 1.25 MiB L2): ``FUSED``, ``B = clamp(L2 / 4 / r, b, B_MAX)``
+      (:data:`B_L2_MIN_BYTES`): the backward pass re-reads the tile from L2.
+    - C order, wider, or fewer than ``4 B_MIN`` samples in a problem large enough for
+      threads: ``SPLIT`` (two reads of ``X`` from memory beat one from memory and one
+      from L3; fused tiles narrow enough for L2 lose more: their short row segments,
+      each on a new page, defeat the prefetcher).  16 panels of ``P = n_x / 16`` rows
+      (a multiple of 8) to share among threads; each walks its rows in segments of
+      ``B_MAX`` samples, so that the segment of ``z`` partial sums it adds to stays in L1.
+
+    Tiles are grouped into chunks of at least :data:`CHUNK_MIN_SAMPLES` samples and at
+    most :data:`MAX_CHUNKS` chunks; chunks (or panels) run in parallel when ``n_x * m >=``
+    :data:`PARALLEL_MIN_ELEMENTS` and there are two or more.
+
+    The measurements that chose these rules (F against C per step, split against fused
+    tiles, the tile sizes) are on the design page ``docs/design/numba-plan.md``.
+
+    Examples
+    --------
+    >>> from vecstudy.runtime.caches import CacheSizes
+    >>> c = CacheSizes(48 << 10, 1280 << 10, 24 << 20, "example")
+    >>> plan(20, 10000, 8, "C", c)
+    Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
+    >>> plan(12288, 209, 8, "F", c)
+    Plan(mode=1, B=4, T=8, n_chunks=7, P=0, parallel=True)
+    >>> plan(12288, 1000, 8, "C", c).mode == SPLIT
+    True
+    """
+    if caches is None:  # this machine: a measured plan first (tuning), else the model
+        from vecstudy.backends.numba import tuning
+        from vecstudy.runtime.caches import cache_sizes
+
+        tuned = tuning.planned(n_x, m, itemsize, order)
+        if tuned is not None:
+            return tuned
+        caches = cache_sizes()
+    r = max(1, n_x * itemsize)
+    par = n_x * m >= PARALLEL_MIN_ELEMENTS
+    b_l2 = max(1, B_L2_MIN_BYTES // itemsize)
+    if order == "F":
+        B = _align(min(max(caches.l1d // 2 // r, 4), B_MAX))
+    elif r * b_l2 * 3 <= caches.l2 * 2 and (m >= 4 * B_MIN or not par):
+        B = _align(min(max(caches.l2 // 4 // r, b_l2), B_MAX))
+    else:  # wide, or too few sample blocks to share among threads
+        rows = -(-n_x // 16)
+        P = max(8, -(-rows // 8) * 8)
+        n_panels = -(-n_x // P)
+        return Plan(SPLIT, 0, 0, n_panels, P, par and n_panels > 1)
+    n_tiles = max(1, -(-m // B))
+    T = max(1, -(-CHUNK_MIN_SAMPLES // B), -(-n_tiles // MAX_CHUNKS))
+    n_chunks = -(-n_tiles // T)
+    return Plan(FUSED if order != "F" else SAMPLE, B, T, n_chunks, 0, par and n_chunks > 1)
+
+
+def block_size(n_x: int, itemsize: int) -> int:
+    """Samples per tile of the fused C path (``plan(n_x, m, itemsize).B``).
+
+    >>> block_size(100, 8) in range(B_MIN, B_MAX + 1)
+    True
+    """
+    return plan(n_x, B_MAX, itemsize).B or B_MIN
+
+
+def _layout(X: Array) -> tuple[Array, str]:
+    """``(Xs, order)``: ``X`` itself if C-contiguous, else ``X.T`` (C-contiguous) and "F"."""
+    if X.flags.c_contiguous or not X.flags.f_contiguous:
+        return np.ascontiguousarray(X), "C"
+    return X.T, "F"
+
+
+def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
+    """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``.
+
+    ``pl``: the plan to follow (:mod:`~vecstudy.backends.numba.tuning` times candidates);
+    default :func:`plan`.
+    """
+    n_x, m = X.shape
+    Xs, order = _layout(X)
+    if pl is None:
+        pl = plan(n_x, m, X.dtype.itemsize, order)
+    dt = X.dtype
+    if pl.mode == SPLIT:
+        zbuf = np.empty((pl.n_chunks + 1, m), dt)
+        dwp = np.empty((1, 1), dt)
+        dbp = cp = np.empty(1, dt)
+    else:
+        zbuf = np.empty((pl.n_chunks if pl.parallel else 1, pl.B), dt)
+        dwp = np.empty((pl.n_chunks, n_x), dt)
+        dbp, cp = np.empty(pl.n_chunks, dt), np.empty(pl.n_chunks, dt)
+    # on one thread the serial loops (the same chunks in the same order: the same bits)
+    # skip the parallel launch
+    threads = int(numba.get_num_threads())
+    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel and threads > 1))
+    return Xs, ints, (zbuf, dwp, dbp, cp)
+
+
+#: Bytes per sample from which the sample-major (F) path beats the fused C path (on
+#: Ice Lake, F took over between 100 and 300 features in float64; see the design page).
+SAMPLE_MAJOR_MIN_BYTES: Final = 2048
+#: ``optimize`` re-lays ``X`` out for at least this many iterations where the other
+#: layout saves ~40% of a step or more (F for 1024 or more features in float64, C for
+#: 16 or fewer), and for at least :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` elsewhere
+#: (~15% saved).  The copy (:func:`~vecstudy.backends.numba.relayout`) costs 2 to 4
+#: reads of ``X``.
+RELAYOUT_MIN_ITERATIONS: Final = 20
+RELAYOUT_MIN_ITERATIONS_SMALL_GAIN: Final = 100
+
+
+def relayout_order(X: Array, num_iterations: int) -> str | None:
+    """The order (``"C"`` or ``"F"``) worth copying ``X`` into for a descent, or None.
+
+    None when ``X`` already has the faster layout for its shape, or when the iterations
+    would not pay for the copy (see :data:`RELAYOUT_MIN_ITERATIONS`).  The faster layout
+    is F (sample-major) from :data:`SAMPLE_MAJOR_MIN_BYTES` per sample, else C.  The
+    caller decides whether the copy fits in memory.
+
+    >>> import numpy as np
+    >>> relayout_order(np.zeros((4096, 10)), 100), relayout_order(np.zeros((4096, 10)), 5)
+    ('F', None)
+    >>> relayout_order(np.zeros((3, 10), order="F"), 100), relayout_order(np.zeros((3, 10)), 100)
+    ('C', None)
+    """
+    row = X.shape[0] * X.dtype.itemsize
+    best = "F" if row >= SAMPLE_MAJOR_MIN_BYTES else "C"
+    if _layout(X)[1] == best:
+        return None
+    large_gain = row >= 4 * SAMPLE_MAJOR_MIN_BYTES or row <= 16 * 8
+    need = RELAYOUT_MIN_ITERATIONS if large_gain else RELAYOUT_MIN_ITERATIONS_SMALL_GAIN
+    return best if num_iterations >= need else None
+
+
+def describe(X: Array) -> str:
+    """How a step walks over ``X``: layout, tile and chunk sizes (for logs and benchmarks).
+
+    >>> import numpy as np
+    >>> describe(np.zeros((4, 100))).split(":")[0]
+    'fused C'
+    """
+    n_x, m = X.shape
+    _, order = _layout(X)
+    pl = plan(n_x, m, X.dtype.itemsize, order)
+    if pl.mode == SPLIT:
+        what = f"{pl.n_chunks} panels of {pl.P} rows"
+    else:
+        what = f"{pl.n_chunks} chunks of {pl.T} x {pl.B} samples"
+    return f"{MODE_NAMES[pl.mode]}: {what}, {'parallel' if pl.parallel else 'serial'}"
+
+
+__all__ = [
+    "B_MAX",
+    "B_MIN",
+    "CHUNK_MIN_SAMPLES",
+    "FUSED",
+    "MAX_CHUNKS",
+    "MODE_NAMES",
+    "PARALLEL_MIN_ELEMENTS",
+    "SAMPLE",
+    "SAMPLE_MAJOR_MIN_BYTES",
+    "SPLIT",
+    "Plan",
+    "block_size",
+    "describe",
+    "plan",
+    "relayout_order",
+]
