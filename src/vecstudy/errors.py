@@ -15,7 +15,6 @@ elsewhere; each will then re-import the class from here):
   so it follows it);
 - ``vecstudy.train``: ``DataError``, ``ModelFileError``;
 - ``vecstudy.backends.numba``: ``NumbaCacheWarning``;
-- ``vecstudy.study.options``: ``BenchOptionError``;
 - ``vecstudy.study.sweep``: ``SweepInterrupted``.
 """
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackendUnavailable",
+    "BenchOptionError",
     "ClusterError",
     "ClusterStartError",
     "ClusterUnreachableError",
@@ -91,6 +91,11 @@ class BackendUnavailable(ImportError):  # noqa: N818 (the name is the documented
 
 class TuningWarning(RuntimeWarning):
     """The wisdom file cannot be read or written; the cache model is used instead."""
+
+
+# --------------------------------------------------------------------------- the study
+class BenchOptionError(ValueError):
+    """An option of the sweep (command line or config file) has a bad name or value."""
 
 
 # --------------------------------------------------------------------------- the dask cluster
