@@ -51,7 +51,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
         mp.setattr(roofline, "ITERATIONS", 2)
         for bound in ("BIG_BYTES", "ITER_BYTES", "MEM_BYTES"):
             mp.setattr(roofline, bound, 1e6)
-        mp.setattr(roofline.JaxDescent, "load", classmethod(lambda cls: None))
+        mp.setattr(roofline.JaxDescent, "load", classmethod(lambda _cls: None))
         yield roofline.measure_targets(threads=ALL, quick=True, progress=False)
 
 
@@ -141,7 +141,7 @@ def test_progress_lines_go_to_stderr(
     for name in ("GRID_QUICK", "ITER_SHAPES_QUICK", "OPT_SHAPES", "PY_SHAPES_QUICK"):
         monkeypatch.setattr(roofline, name, [])
     monkeypatch.setattr(roofline, "GRID_QUICK", [(2, 100)])
-    monkeypatch.setattr(roofline.JaxDescent, "load", classmethod(lambda cls: None))
+    monkeypatch.setattr(roofline.JaxDescent, "load", classmethod(lambda _cls: None))
     df = roofline.measure_targets(threads=1, quick=True, progress=True)
     out, err = capsys.readouterr()
     assert out == ""

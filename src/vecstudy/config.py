@@ -86,7 +86,7 @@ class Choice:
     def __str__(self) -> str:
         return f"{self.value} (from {self.source})"
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
         """IPython and notebooks show ``numpy (from default)``; ``repr`` is unchanged."""
         printer.text(str(self))
 
@@ -181,16 +181,16 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
         return path, path.name == "pyproject.toml"
     # os.path on strings, not pathlib: this runs on every API call (a few microseconds)
     try:
-        here = os.path.abspath(start) if start is not None else os.getcwd()
+        here = os.path.abspath(start) if start is not None else os.getcwd()  # noqa: PTH100, PTH109
     except OSError:  # the current directory was deleted
         return None
     dirs = [here]
-    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:
+    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:  # noqa: PTH120
         dirs.append(parent)
     for name, is_pyproject in (("vecstudy.toml", False), ("pyproject.toml", True)):
         for d in dirs:
-            candidate = os.path.join(d, name)
-            if os.path.isfile(candidate):
+            candidate = os.path.join(d, name)  # noqa: PTH118
+            if os.path.isfile(candidate):  # noqa: PTH113
                 return Path(candidate), is_pyproject
             if os.path.lexists(candidate):  # a directory, a broken link, a symlink loop
                 if not is_pyproject:
@@ -478,8 +478,11 @@ def _dtype_name(dtype: object) -> object:
         return dtype
 
 
-def resolve_dtype(dtype: str | None = None, data_dtype: object = None) -> Choice:
-    """The floating dtype name for a call; ``data_dtype`` is the input's dtype for the default."""
+def resolve_dtype(dtype: object = None, data_dtype: object = None) -> Choice:
+    """The floating dtype name for a call (``dtype``: a name, or anything ``np.dtype`` reads).
+
+    ``data_dtype`` is the input's dtype, for the default.
+    """
     name = str(data_dtype) if data_dtype is not None else ""
     return resolve_setting(
         check=check_dtype,
