@@ -1,4 +1,8 @@
-"""Shared fixtures: every test starts from a clean configuration."""
+"""Shared fixtures: every test starts from a clean configuration; one results-row factory.
+
+Test files import the factory as ``from tests.conftest import make_row`` (pytest
+registers this file as ``tests.conftest``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +18,7 @@ from hypothesis import HealthCheck, settings
 
 import vecstudy
 from vecstudy import backends
+from vecstudy.records import results
 
 # Numba compiles on first use; hypothesis must not count that against a deadline.
 settings.register_profile(
@@ -26,9 +32,8 @@ BACKENDS = backends.available_backends()
 @pytest.fixture(autouse=True)
 def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No settings leak in from the environment, a config file, or another test."""
-    for name in ("VECSTUDY_BACKEND", "VECSTUDY_DTYPE", "VECSTUDY_THREADS", "VECSTUDY_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("VECSTUDY_TUNE", raising=False)
+    for name in [n for n in os.environ if n.startswith("VECSTUDY_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("VECSTUDY_TUNE_DIR", str(tmp_path / "tune"))  # never the user's wisdom
     # no tuned plan or tune setting remembered from another test (importing the tuning
     # module would import numba: nothing is remembered where it is not loaded yet)
@@ -52,3 +57,43 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261127)
+
+
+#: What :func:`make_row` puts in a row unless told otherwise: one timing of NumPy's
+#: gradient step on a 10x100 float64 ``X``, on one thread.
+ROW_DEFAULTS: dict[str, Any] = {
+    "run_id": "r1",
+    "kind": "kernel",
+    "operation": "propagate",
+    "backend": "numpy",
+    "dtype": "float64",
+    "threads": 1,
+    "n_x": 10,
+    "m": 100,
+    "round": 0,
+    "order": 0,
+    "seconds": 1e-3,
+    "loops": 10,
+    "per_call": 1,
+    "status": "ok",
+    "reason": "",
+}
+
+
+def make_row(**overrides: Any) -> dict[str, Any]:
+    """One valid row of a results file: every column of ``records.results.COLUMNS``.
+
+    :data:`ROW_DEFAULTS`, then ``overrides``; the other columns (``blas_threads``,
+    ``numba_threads``, ``warmup_s``, ``load``) are None unless given.  ``bytes_x``
+    follows ``n_x``, ``m`` and ``dtype`` unless given.  A name that is not a column is
+    a TypeError, so that a misspelt override cannot pass unnoticed.
+    """
+    unknown = sorted(set(overrides) - set(results.COLUMNS))
+    if unknown:
+        raise TypeError(f"make_row: {unknown} are not columns of a results row")
+    row: dict[str, Any] = dict.fromkeys(results.COLUMNS)
+    row.update(ROW_DEFAULTS)
+    row.update(overrides)
+    if "bytes_x" not in overrides:
+        row["bytes_x"] = row["n_x"] * row["m"] * np.dtype(row["dtype"]).itemsize
+    return row

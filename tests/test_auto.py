@@ -15,6 +15,8 @@ import vecstudy
 from vecstudy import auto
 from vecstudy.records import machine, results
 
+from tests.conftest import make_row
+
 
 def _rows(
     times: dict[tuple[int, int], dict[str, float]], dtype: str = "float64"
@@ -24,24 +26,16 @@ def _rows(
         for backend, seconds in per_backend.items():
             for threads in (1, 2):
                 for k, f in enumerate((0.95, 1.0, 1.1)):
-                    row: dict[str, object] = dict.fromkeys(results.COLUMNS)
-                    row.update(
-                        run_id="r1",
-                        kind="kernel",
+                    row = make_row(
                         operation="optimize",
                         backend=backend,
                         dtype=dtype,
                         threads=threads,
                         n_x=n_x,
                         m=m,
-                        bytes_x=n_x * m * 8,
                         round=k,
-                        order=0,
-                        per_call=1,
                         seconds=seconds * f * (3.0 if threads == 1 and backend == "numpy" else 1.0),
                         loops=1,
-                        status="ok",
-                        reason="",
                     )
                     rows.append(row)
     return rows

@@ -224,6 +224,7 @@ def test_bench_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> No
         assert f"(default: {opt.DEFAULTS[key]})" in out, key
 
 
+@pytest.mark.slow
 def test_report_writes_beside_its_results_file(tmp_path: Path) -> None:
     out = tmp_path / "mine" / "res.json"
     assert cli.main(["bench", *TINY, "--output", str(out)]) == 0

@@ -93,7 +93,7 @@ def test_directory_named_vecstudy_toml_is_an_error() -> None:
 
 
 def test_symlink_loop_named_vecstudy_toml_is_an_error() -> None:
-    os.symlink("vecstudy.toml", "vecstudy.toml")
+    Path("vecstudy.toml").symlink_to("vecstudy.toml")
     with pytest.raises(ConfigError, match=r"vecstudy\.toml is not a regular file"):
         _propagate()
 
@@ -102,8 +102,8 @@ def test_directory_or_loop_named_pyproject_is_ignored() -> None:
     Path("pyproject.toml").mkdir()
     with pytest.warns(ConfigWarning, match=r"pyproject\.toml: it is not a regular file"):
         _propagate()
-    os.rmdir("pyproject.toml")
-    os.symlink("pyproject.toml", "pyproject.toml")
+    Path("pyproject.toml").rmdir()
+    Path("pyproject.toml").symlink_to("pyproject.toml")
     config._warned.clear()
     with pytest.warns(ConfigWarning, match=r"pyproject\.toml: it is not a regular file"):
         _propagate()
@@ -161,7 +161,7 @@ def test_env_values_are_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_config_env_pointing_to_a_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VECSTUDY_CONFIG", os.getcwd())
+    monkeypatch.setenv("VECSTUDY_CONFIG", str(Path.cwd()))
     with pytest.raises(ConfigError, match=r"does not name an existing file"):
         _propagate()
 

@@ -234,7 +234,7 @@ def test_write_zarr_synthetic_is_seeded_and_atomic(tmp_path: Path) -> None:
     assert not np.array_equal(X1.compute(), X2.compute())  # chunks are drawn per chunk
     vcluster.write_zarr(p1, shape=(4, 10), overwrite=True)
     assert vcluster.open_zarr(p1)[0].shape == (4, 10)
-    assert sorted(os.listdir(tmp_path)) == ["a.zarr", "b.zarr"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zarr", "b.zarr"]  # no temporary left
 
 
 def test_write_zarr_rejects_bad_input(tmp_path: Path) -> None:
@@ -246,7 +246,7 @@ def test_write_zarr_rejects_bad_input(tmp_path: Path) -> None:
         vcluster.write_zarr(tmp_path / "x.zarr", np.ones((2, 4)), np.ones(3))
     with pytest.raises(ValueError, match=r"bad chunk size 'lots'"):
         vcluster.write_zarr(tmp_path / "x.zarr", shape=(2, 4), chunk="lots")
-    assert os.listdir(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_persist_rule(client: Client) -> None:

@@ -146,7 +146,7 @@ def test_missing_chunk_is_refused(store: Path, array: str, key: str) -> None:
 
 
 def test_truncated_chunk_is_refused(store: Path) -> None:
-    with open(store / "X" / "c" / "0" / "3", "r+b") as fh:
+    with (store / "X" / "c" / "0" / "3").open("r+b") as fh:
         fh.truncate(100)
     with pytest.raises(
         vcluster.DamagedStoreError,
@@ -180,14 +180,14 @@ def test_overwrite_refuses_a_directory_it_did_not_write(
     np.save(data / "X.npy", np.ones((2, 4)))
     np.save(data / "Y.npy", np.array([[0, 1, 1, 0]]))
     (data / "notes.txt").write_text("keep me")
-    before = sorted(os.listdir(data))
+    before = sorted(p.name for p in data.iterdir())
     args = ["to-zarr", str(data), "--X", str(data / "X.npy"), "--Y", str(data / "Y.npy")]
     assert main([*args, "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert "data exists and is a directory, not a Zarr store written by vecstudy" in err
-    assert sorted(os.listdir(data)) == before
+    assert sorted(p.name for p in data.iterdir()) == before
     assert (data / "notes.txt").read_text() == "keep me"
-    assert sorted(os.listdir(tmp_path)) == ["data"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temporary left
 
 
 def test_overwrite_refuses_a_file_and_leaves_nothing(
@@ -200,7 +200,7 @@ def test_overwrite_refuses_a_file_and_leaves_nothing(
     assert main(["to-zarr", str(target), "--synthetic", "2x10", "--overwrite"]) == 2
     assert "out.zarr exists and is a file, not a Zarr store" in capsys.readouterr().err
     assert target.read_text() == "not a store"
-    assert sorted(os.listdir(tmp_path)) == ["out.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
 
 
 def test_overwrite_refuses_a_foreign_zarr_store(tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_overwrite_replaces_its_own_store_leaving_nothing(tmp_path: Path) -> Non
     assert vcluster.is_vecstudy_store(path)
     vcluster.write_zarr(path, shape=(3, 7), overwrite=True)
     assert vcluster.open_zarr(path)[0].shape == (3, 7)
-    assert sorted(os.listdir(tmp_path)) == ["s.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
 
 
 # --------------------------------------------------------------------------- 4. bad addresses

@@ -26,43 +26,22 @@ from vecstudy.report.compare import comparison_markdown, write_comparison
 from vecstudy.report.document import reproduce_line
 from vecstudy.study.compare import compare_files
 
+from tests.conftest import make_row
+
 EVIL = "<img src=x onerror=alert(1)>\n| a | b |\n# Heading\r\n```\nrm -rf ~\n```\n> [x](http://e)"
 COMMAND = "vecstudy bench\n```\nrm -rf ~\n```\n\n```sh\necho pwned"
-
-
-def _row(run_id: str = "r1", **fields: Any) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(bench_results.COLUMNS)
-    row.update(
-        run_id=run_id,
-        kind="kernel",
-        operation="propagate",
-        dtype="float64",
-        threads=1,
-        n_x=10,
-        m=1000,
-        bytes_x=80_000,
-        round=0,
-        order=0,
-        loops=10,
-        per_call=1,
-        load=0.0,
-        status="ok",
-        reason="",
-    )
-    row.update(fields)
-    return row
 
 
 def write_results(path: Path) -> Path:
     """A results file with timed kernels, a read probe and a skipped case."""
     rows = [
-        _row(backend=be, operation=op, round=k, seconds=s * (1 + 0.1 * k))
+        make_row(backend=be, operation=op, round=k, seconds=s * (1 + 0.1 * k))
         for be, s in (("python", 1e-3), ("numpy", 1e-5))
         for op in ("propagate", "optimize")
         for k in range(3)
     ]
-    rows += [_row(kind="bandwidth", operation="read", backend="numpy", seconds=2e-6)]
-    rows += [_row(backend="python", n_x=1000, status="skipped", reason="too slow")]
+    rows += [make_row(kind="bandwidth", operation="read", backend="numpy", seconds=2e-6)]
+    rows += [make_row(backend="python", n_x=1000, status="skipped", reason="too slow")]
     machine = {"cpu": "CPU", "cores": 2, "threads": {"blas": []}, "hostname": "h"}
     run = {"run_id": "r1", "command": "vecstudy bench", "status": "complete", "machine": machine}
     path.write_text(json.dumps({"format": bench_results.FORMAT, "runs": [run], "rows": rows}))
@@ -231,7 +210,10 @@ def test_roofline_markdown_fences_its_table_safely() -> None:
 
 # --------------------------------------------------------------------------- compare.md
 def _compare_file(path: Path, run_id: str, machine: dict[str, Any], backend: str) -> Path:
-    rows = [_row(run_id, backend=backend, round=k, seconds=1e-3 * (1 + 0.01 * k)) for k in range(4)]
+    rows = [
+        make_row(run_id=run_id, backend=backend, round=k, seconds=1e-3 * (1 + 0.01 * k))
+        for k in range(4)
+    ]
     run = {"run_id": run_id, "status": "complete", "machine": machine}
     path.write_text(json.dumps({"format": bench_results.FORMAT, "runs": [run], "rows": rows}))
     return path

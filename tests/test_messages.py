@@ -12,31 +12,9 @@ from vecstudy import auto, cli, config
 from vecstudy.records import machine, results
 from vecstudy.study import options as opt
 
+from tests.conftest import make_row
+
 HUGE = "x" * 100_000
-
-
-def _row(**fields: Any) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(results.COLUMNS)
-    row.update(
-        run_id="r1",
-        kind="kernel",
-        operation="optimize",
-        backend="numpy",
-        dtype="float64",
-        threads=1,
-        n_x=2,
-        m=3,
-        bytes_x=48,
-        round=0,
-        order=0,
-        seconds=1e-3,
-        loops=1,
-        per_call=1,
-        status="ok",
-        reason="",
-    )
-    row.update(fields)
-    return row
 
 
 def _write(path: Path, rows: list[dict[str, Any]], fmt: str = results.FORMAT) -> Path:
@@ -50,13 +28,13 @@ def _write(path: Path, rows: list[dict[str, Any]], fmt: str = results.FORMAT) ->
 @pytest.mark.parametrize(
     ("rows", "fmt", "needle"),
     [
-        ([_row(status=HUGE)], results.FORMAT, "has status 'xxx"),
-        ([_row(backend=[HUGE])], results.FORMAT, "has backend ['xxx"),
-        ([_row(n_x=HUGE)], results.FORMAT, "has n_x 'xxx"),
-        ([_row(run_id=HUGE)], results.FORMAT, "has run_id 'xxx"),
-        ([_row(seconds=HUGE)], results.FORMAT, "has seconds 'xxx"),
-        ([{**_row(), **{f"{HUGE}{i}": 1 for i in range(50)}}], results.FORMAT, "47 more"),
-        ([_row()], HUGE, "has format 'xxx"),
+        ([make_row(status=HUGE)], results.FORMAT, "has status 'xxx"),
+        ([make_row(backend=[HUGE])], results.FORMAT, "has backend ['xxx"),
+        ([make_row(n_x=HUGE)], results.FORMAT, "has n_x 'xxx"),
+        ([make_row(run_id=HUGE)], results.FORMAT, "has run_id 'xxx"),
+        ([make_row(seconds=HUGE)], results.FORMAT, "has seconds 'xxx"),
+        ([{**make_row(), **{f"{HUGE}{i}": 1 for i in range(50)}}], results.FORMAT, "47 more"),
+        ([make_row()], HUGE, "has format 'xxx"),
     ],
 )
 def test_results_file_errors_are_bounded(
@@ -72,7 +50,7 @@ def test_results_file_errors_are_bounded(
 
 
 def test_auto_warning_about_a_bad_file_is_bounded() -> None:
-    _write(Path("reports/bench-results.json"), [_row(status=HUGE + "\n# x")])
+    _write(Path("reports/bench-results.json"), [make_row(status=HUGE + "\n# x")])
     with pytest.warns(auto.ResultsFileWarning) as record:
         auto.choose_backend(2, 3)
     assert len(str(record[0].message)) < 600
@@ -122,7 +100,7 @@ def test_machine_differences_are_bounded() -> None:
 def test_command_line_errors_are_bounded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _write(tmp_path / "r.json", [_row(status="\n".join([HUGE] * 3))])
+    path = _write(tmp_path / "r.json", [make_row(status="\n".join([HUGE] * 3))])
     assert cli.main(["report", str(path), "--output-dir", str(tmp_path)]) == cli.EXIT_ERROR
     err = capsys.readouterr().err
     assert err.count("\n") == 1

@@ -46,6 +46,7 @@ def _stderr(outputs: list[Any]) -> str:
     return "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
 
 
+@pytest.mark.slow
 def test_week2_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _kernelspec(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))

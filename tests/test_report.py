@@ -13,31 +13,18 @@ import pytest
 from vecstudy import report
 from vecstudy.records import results as bench_results
 
+from tests.conftest import make_row
+
 # seconds per step: python 1 ms, numpy 10 µs, numba 5 µs at 1 thread and 4 µs at 2
 MEDIANS = {"python": 1e-3, "numpy": 1e-5, "numba": 5e-6}
 READ_S = 2e-6
 
 
 def _row(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = dict.fromkeys(bench_results.COLUMNS)
-    base.update(
-        run_id="r1",
-        dtype="float64",
-        threads=1,
-        blas_threads=1,
-        numba_threads=1,
-        loops=10,
-        warmup_s=0.5,
-        status="ok",
-        reason="",
-        round=0,
-        order=0,
-        per_call=1,
-        load=0.1,
+    """A row of this file: thread counts, warm-up and load recorded."""
+    return make_row(
+        **{"blas_threads": 1, "numba_threads": 1, "warmup_s": 0.5, "load": 0.1, **fields}
     )
-    base.update(fields)
-    base["bytes_x"] = base["n_x"] * base["m"] * (8 if base["dtype"] == "float64" else 4)
-    return base
 
 
 def make_rows() -> list[dict[str, Any]]:

@@ -12,35 +12,13 @@ import pytest
 
 from vecstudy.records import results
 
-
-def row(run_id: str, i: int, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = dict.fromkeys(results.COLUMNS)
-    base.update(
-        run_id=run_id,
-        kind="kernel",
-        operation="propagate",
-        backend="numpy",
-        dtype="float64",
-        threads=1,
-        n_x=2,
-        m=10,
-        bytes_x=160,
-        round=i,
-        order=0,
-        seconds=1e-3,
-        loops=10,
-        per_call=1,
-        status="ok",
-        reason="",
-    )
-    base.update(changes)
-    return base
+from tests.conftest import make_row
 
 
 def write_run(path: Path, run_id: str, n_rows: int, append: bool = True) -> None:
     writer = results.ResultsWriter(path, {"run_id": run_id, "status": "running"}, append=append)
     for i in range(n_rows):
-        writer.add([row(run_id, i)])
+        writer.add([make_row(run_id=run_id, round=i)])
     writer.run["status"] = "complete"
     writer.save()
 
@@ -119,7 +97,7 @@ def good_doc() -> dict[str, Any]:
     return {
         "format": results.FORMAT,
         "runs": [{"run_id": "a", "machine": {}, "status": "complete"}],
-        "rows": [row("a", 0)],
+        "rows": [make_row(run_id="a")],
     }
 
 

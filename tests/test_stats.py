@@ -10,6 +10,8 @@ import pytest
 
 from vecstudy.study import stats
 
+from tests.conftest import make_row
+
 
 def test_ratio_interval_contains_the_ratio_and_narrows_with_less_noise() -> None:
     rng = np.random.default_rng(3)
@@ -72,23 +74,7 @@ def _rows(samples: dict[str, list[float]], **extra: object) -> pd.DataFrame:
     for backend, secs in samples.items():
         for k, s in enumerate(secs):
             records.append(
-                {
-                    "kind": "kernel",
-                    "operation": "propagate",
-                    "backend": backend,
-                    "dtype": "float64",
-                    "threads": 1,
-                    "n_x": 10,
-                    "m": 100,
-                    "bytes_x": 8000,
-                    "round": k,
-                    "seconds": s,
-                    "loops": 1000,
-                    "per_call": 1,
-                    "load": 0.1,
-                    "status": "ok",
-                    **extra,
-                }
+                make_row(backend=backend, round=k, seconds=s, loops=1000, load=0.1, **extra)
             )
     return pd.DataFrame(records)
 

@@ -258,7 +258,7 @@ def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     reader.start()
     reader.join(timeout=5)
     if reader.is_alive():  # release the reader before failing
-        with open(fifo, "wb"):
+        with fifo.open("wb"):
             pass
         pytest.fail("read_table waited on a FIFO")
     assert len(errors) == 1

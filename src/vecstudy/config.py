@@ -32,12 +32,13 @@ argument, the variable, or the file and key) and the valid options.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 import os
 import tomllib
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ class Choice:
     def __str__(self) -> str:
         return f"{self.value} (from {self.source})"
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
         """IPython and notebooks show ``numpy (from default)``; ``repr`` is unchanged."""
         printer.text(str(self))
 
@@ -180,16 +181,16 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
         return path, path.name == "pyproject.toml"
     # os.path on strings, not pathlib: this runs on every API call (a few microseconds)
     try:
-        here = os.path.abspath(start) if start is not None else os.getcwd()
+        here = os.path.abspath(start) if start is not None else os.getcwd()  # noqa: PTH100, PTH109
     except OSError:  # the current directory was deleted
         return None
     dirs = [here]
-    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:
+    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:  # noqa: PTH120
         dirs.append(parent)
     for name, is_pyproject in (("vecstudy.toml", False), ("pyproject.toml", True)):
         for d in dirs:
-            candidate = os.path.join(d, name)
-            if os.path.isfile(candidate):
+            candidate = os.path.join(d, name)  # noqa: PTH118
+            if os.path.isfile(candidate):  # noqa: PTH113
                 return Path(candidate), is_pyproject
             if os.path.lexists(candidate):  # a directory, a broken link, a symlink loop
                 if not is_pyproject:
@@ -337,14 +338,80 @@ def file_section(name: str) -> tuple[dict[str, Any], str | None]:
     return dict(cfg.table.get(name, {})), str(cfg.path)
 
 
-def _from_env_or_file(key: str, env_name: str) -> tuple[object, str] | None:
-    env = os.environ.get(env_name)
-    if env is not None and env.strip() != "":
-        return env.strip(), f"environment variable {env_name}"
+@dataclass(frozen=True)
+class FileTable:
+    """One table of the config file: its keys, and how to name the source of one of them."""
+
+    table: Mapping[str, Any]
+    source: Callable[[str], str]
+
+
+def _top_table() -> FileTable | None:
+    """The top-level table of the config file in force, or None."""
     cfg = config_file()
-    if cfg is not None and key in cfg.table:
-        return cfg.table[key], cfg.source(key)
-    return None
+    return None if cfg is None else FileTable(cfg.table, cfg.source)
+
+
+def resolve_setting(
+    *,
+    check: Callable[[Any, str], Any],
+    default: Choice,
+    argument: object = None,
+    argument_source: str = "",
+    context: Choice | None = None,
+    env_name: str | None = None,
+    env_blank_skipped: bool = True,
+    file: Callable[[], FileTable | None] | None = None,
+    file_key: str = "",
+    check_default: bool = False,
+) -> Choice:
+    """One setting, from the first source that gives it: the precedence ladder of vecstudy.
+
+    argument > context > environment variable > config file > default.  Each value
+    found is passed through ``check(value, source)``, which returns the value to use or
+    raises :class:`ConfigError` (or the caller's own error) naming ``source``.
+
+    Parameters
+    ----------
+    check : callable
+        ``check(value, source) -> value``; validates and converts.
+    default : Choice
+        Used when no source gives a value; checked too when ``check_default``.
+    argument, argument_source : object, str
+        The call's argument (``None``: not given) and how to name it
+        (``"argument backend="``, ``"option --shapes"``).
+    context : Choice, optional
+        What a ``with`` block or a process-wide setter chose, already checked.
+    env_name : str, optional
+        The environment variable.  With ``env_blank_skipped`` a value that is blank
+        once stripped counts as unset and a value is stripped; without, only an empty
+        value counts as unset and the value is passed on as it is.
+    file, file_key : callable, str
+        ``file()`` gives the table of the config file to look in (called only when the
+        sources above gave nothing, so an argument wins over a broken file), and
+        ``file_key`` the key in it.
+
+    >>> resolve_setting(check=lambda v, s: int(v), default=Choice(1, "default"))
+    Choice(value=1, source='default')
+    >>> str(resolve_setting(check=lambda v, s: int(v), default=Choice(1, "default"),
+    ...                     argument="3", argument_source="argument n="))
+    '3 (from argument n=)'
+    """
+    if argument is not None:
+        return Choice(check(argument, argument_source), argument_source)
+    if context is not None:
+        return context
+    env = None if env_name is None else os.environ.get(env_name)
+    if env is not None and (env.strip() if env_blank_skipped else env):
+        source = f"environment variable {env_name}"
+        return Choice(check(env.strip() if env_blank_skipped else env, source), source)
+    table = None if file is None else file()
+    if table is not None and file_key in table.table:
+        source = table.source(file_key)
+        return Choice(check(table.table[file_key], source), source)
+    if check_default:
+        return Choice(check(default.value, default.source), default.source)
+    return default
 
 
 # --------------------------------------------------------------------------- backend
@@ -376,18 +443,17 @@ def use_backend(name: str) -> Iterator[Choice]:
 
 def resolve_backend(backend: str | None = None) -> Choice:
     """The backend in force for a call with argument ``backend``, and its source."""
-    if backend is not None:
-        return Choice(check_backend(backend, "argument backend="), "argument backend=")
     ctx = _context_backend.get()
-    if ctx:
-        return ctx[-1][1]
-    if _global_backend is not None:
-        return _global_backend
-    found = _from_env_or_file("backend", ENV_BACKEND)
-    if found is not None:
-        value, source = found
-        return Choice(check_backend(value, source), source)
-    return Choice(DEFAULT_BACKEND, "default")
+    return resolve_setting(
+        check=check_backend,
+        default=Choice(DEFAULT_BACKEND, "default"),
+        argument=backend,
+        argument_source="argument backend=",
+        context=ctx[-1][1] if ctx else _global_backend,
+        env_name=ENV_BACKEND,
+        file=_top_table,
+        file_key="backend",
+    )
 
 
 def get_backend() -> Choice:
@@ -412,30 +478,38 @@ def _dtype_name(dtype: object) -> object:
         return dtype
 
 
-def resolve_dtype(dtype: str | None = None, data_dtype: object = None) -> Choice:
-    """The floating dtype name for a call; ``data_dtype`` is the input's dtype for the default."""
-    if dtype is not None:
-        name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
-        return Choice(check_dtype(name, "argument dtype="), "argument dtype=")
-    found = _from_env_or_file("dtype", ENV_DTYPE)
-    if found is not None:
-        value, source = found
-        return Choice(check_dtype(value, source), source)
+def resolve_dtype(dtype: object = None, data_dtype: object = None) -> Choice:
+    """The floating dtype name for a call (``dtype``: a name, or anything ``np.dtype`` reads).
+
+    ``data_dtype`` is the input's dtype, for the default.
+    """
     name = str(data_dtype) if data_dtype is not None else ""
-    if name in VALID_DTYPES:
-        return Choice(name, "default (dtype of the input)")
-    return Choice("float64", "default")
+    return resolve_setting(
+        check=check_dtype,
+        default=(
+            Choice(name, "default (dtype of the input)")
+            if name in VALID_DTYPES
+            else Choice("float64", "default")
+        ),
+        argument=dtype if dtype is None or isinstance(dtype, str) else _dtype_name(dtype),
+        argument_source="argument dtype=",
+        env_name=ENV_DTYPE,
+        file=_top_table,
+        file_key="dtype",
+    )
 
 
 def resolve_threads(threads: int | str | None = None) -> Choice:
     """The thread count for a call (``None`` value: leave the libraries' settings alone)."""
-    if threads is not None:
-        return Choice(check_threads(threads, "argument threads="), "argument threads=")
-    found = _from_env_or_file("threads", ENV_THREADS)
-    if found is not None:
-        value, source = found
-        return Choice(check_threads(value, source), source)
-    return Choice(None, "default")
+    return resolve_setting(
+        check=check_threads,
+        default=Choice(None, "default"),
+        argument=threads,
+        argument_source="argument threads=",
+        env_name=ENV_THREADS,
+        file=_top_table,
+        file_key="threads",
+    )
 
 
 def check_file() -> None:
@@ -454,7 +528,9 @@ def check_file() -> None:
     for key, value in cfg.table.get("dask", {}).items():
         if key in DASK_DEFAULTS:  # unknown keys: resolve_dask names them
             _check_dask(key, value, cfg.source(f"dask.{key}"))
-    _file_tune()  # [numba]: checked even where VECSTUDY_TUNE overrides it
+    numba = _numba_table()  # checked even where VECSTUDY_TUNE overrides it
+    if numba is not None and "tune" in numba.table:
+        check_tune(numba.table["tune"], numba.source("tune"))
 
 
 def check_settings() -> None:
@@ -507,11 +583,13 @@ def resolve_relayout_max_mb() -> Choice:
     From ``VECSTUDY_RELAYOUT_MAX_MB``, else the config file's ``relayout_max_mb``, else
     :data:`DEFAULT_RELAYOUT_MAX_MB`.
     """
-    found = _from_env_or_file("relayout_max_mb", ENV_RELAYOUT_MAX_MB)
-    if found is not None:
-        value, source = found
-        return Choice(check_relayout_max_mb(value, source), source)
-    return Choice(DEFAULT_RELAYOUT_MAX_MB, "default")
+    return resolve_setting(
+        check=check_relayout_max_mb,
+        default=Choice(DEFAULT_RELAYOUT_MAX_MB, "default"),
+        env_name=ENV_RELAYOUT_MAX_MB,
+        file=_top_table,
+        file_key="relayout_max_mb",
+    )
 
 
 # --------------------------------------------------------------------------- [dask]
@@ -553,8 +631,8 @@ def byte_size(text: str) -> int | None:
     return int(n) if math.isfinite(n) else None
 
 
-def _check_dask(key: str, value: object, source: str) -> None:
-    """Raise :class:`ConfigError` if ``value`` is not a valid ``[dask]`` ``key``."""
+def _check_dask(key: str, value: object, source: str) -> object:
+    """Return ``value`` if it is a valid ``[dask]`` ``key``, else raise :class:`ConfigError`."""
     if key == "address" and value is not None and (not isinstance(value, str) or not value.strip()):
         raise ConfigError(
             f"bad dask address {_short(value)} from {source}; "
@@ -576,6 +654,7 @@ def _check_dask(key: str, value: object, source: str) -> None:
         raise ConfigError(
             f"bad dask timeout {_short(value)} from {source}; expected a positive number of seconds"
         )
+    return value
 
 
 def resolve_dask() -> dict[str, Choice]:
@@ -607,19 +686,20 @@ def resolve_dask() -> dict[str, Choice]:
             f"config file {path}, table [dask]: unknown key {_short(unknown[0])}; "
             f"valid keys are {valid}"
         )
-    out: dict[str, Choice] = {}
+    section = FileTable(table, lambda key: f"config file {path}, key 'dask.{key}'")
     envs = {"address": ENV_DASK_ADDRESS, "chunk": ENV_DASK_CHUNK}
-    for key, default in DASK_DEFAULTS.items():
-        env = envs.get(key)
-        if env is not None and os.environ.get(env):
-            out[key] = Choice(os.environ[env], f"environment variable {env}")
-        elif key in table:
-            out[key] = Choice(table[key], f"config file {path}, key 'dask.{key}'")
-        else:
-            out[key] = Choice(default, "default")
-    for key, choice in out.items():
-        _check_dask(key, choice.value, choice.source)
-    return out
+    return {
+        key: resolve_setting(
+            check=functools.partial(_check_dask, key),
+            default=Choice(default, "default"),
+            env_name=envs.get(key),
+            env_blank_skipped=False,  # a blank address is an error, not "unset"
+            file=lambda: section,
+            file_key=key,
+            check_default=True,
+        )
+        for key, default in DASK_DEFAULTS.items()
+    }
 
 
 # --------------------------------------------------------------------------- [numba] tune
@@ -656,21 +736,21 @@ def resolve_tune(tune: str | None = None) -> Choice:
     The argument, then :func:`use_tune`, then ``VECSTUDY_TUNE``, then ``tune`` in the
     ``[numba]`` table of the config file, then :data:`DEFAULT_TUNE`.
     """
-    if tune is not None:
-        return Choice(check_tune(tune, "argument tune="), "argument tune=")
     ctx = _context_tune.get()
-    if ctx is not None:
-        return Choice(ctx, "use_tune()")
-    env = os.environ.get(ENV_TUNE)
-    if env is not None and env.strip():
-        source = f"environment variable {ENV_TUNE}"
-        return Choice(check_tune(env, source), source)
-    from_file = _file_tune()
-    return from_file if from_file is not None else Choice(DEFAULT_TUNE, "default")
+    return resolve_setting(
+        check=check_tune,
+        default=Choice(DEFAULT_TUNE, "default"),
+        argument=tune,
+        argument_source="argument tune=",
+        context=None if ctx is None else Choice(ctx, "use_tune()"),
+        env_name=ENV_TUNE,
+        file=_numba_table,
+        file_key="tune",
+    )
 
 
-def _file_tune() -> Choice | None:
-    """The ``[numba]`` table's ``tune``, checked (unknown keys too), or None."""
+def _numba_table() -> FileTable | None:
+    """The config file's ``[numba]`` table, checked for unknown keys, or None."""
     table, path = file_section("numba")
     unknown = sorted(set(table) - {"tune"})
     if unknown:
@@ -678,7 +758,4 @@ def _file_tune() -> Choice | None:
             f"config file {path}, table [numba]: unknown key {_short(unknown[0])}; "
             "valid keys are tune"
         )
-    if "tune" in table:
-        source = f"config file {path}, key 'numba.tune'"
-        return Choice(check_tune(table["tune"], source), source)
-    return None
+    return FileTable(table, lambda key: f"config file {path}, key 'numba.{key}'")

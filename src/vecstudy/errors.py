@@ -5,12 +5,6 @@ modules that raise these re-export them under their old names (``vecstudy.config
 is :class:`ConfigError`), so code written against those names keeps working.
 It also holds :func:`external_stacklevel`, which aims every warning of the package at
 the caller's line.
-
-Still to move here in stage B of the layers redesign (their modules are being edited
-elsewhere; each will then re-import the class from here):
-
-- ``vecstudy.study.options``: ``BenchOptionError``;
-- ``vecstudy.study.sweep``: ``SweepInterrupted``.
 """
 
 from __future__ import annotations
@@ -26,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackendUnavailable",
+    "BenchOptionError",
     "BudgetError",
     "ClusterError",
     "ClusterStartError",
@@ -44,6 +39,7 @@ __all__ = [
     "ResultsFileWarning",
     "SlowRunWarning",
     "StudyInterrupted",
+    "SweepInterrupted",
     "Terminated",
     "ThreadCountWarning",
     "TuningWarning",
@@ -206,6 +202,11 @@ class NonFiniteInputError(ValueError):
     """
 
 
+# --------------------------------------------------------------------------- the study
+class BenchOptionError(ValueError):
+    """An option of the sweep (command line or config file) has a bad name or value."""
+
+
 # --------------------------------------------------------------------------- the dask cluster
 class ClusterUnreachableError(ConnectionError):
     """The configured Dask scheduler could not be reached in time."""
@@ -262,3 +263,23 @@ class StudyInterrupted(KeyboardInterrupt):
         self.signal_name = signal_name
         self.rows_kept = rows_kept
         self.paths = paths
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; every finished timing is already saved.
+
+    Attributes
+    ----------
+    path : Path
+        The results file.
+    rows_kept : int
+        Rows of this run saved before the interrupt.
+    total_rows : int
+        Rows in the file (all runs).
+    """
+
+    def __init__(self, path: Path, rows_kept: int, total_rows: int) -> None:
+        super().__init__(f"interrupted; kept {rows_kept} rows of this run in {path}")
+        self.path = path
+        self.rows_kept = rows_kept
+        self.total_rows = total_rows

@@ -231,7 +231,7 @@ def _kernel_lines(kern: pd.DataFrame) -> tuple[list[str], bool]:
 
 
 def headline(
-    summary: pd.DataFrame,
+    summary: pd.DataFrame,  # noqa: ARG001 - the signature callers and tests use
     kern: pd.DataFrame,
     micro_ratios: dict[str, Any],
     interleaved: bool = True,

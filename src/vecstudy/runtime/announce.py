@@ -42,7 +42,7 @@ def announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
         "(first use in this process; a cold compile takes about 10 s)..."
     )
     if not (logger.isEnabledFor(logging.INFO) and logger.hasHandlers()) and _in_kernel():
-        print("vecstudy: " + text % (kernel, X.dtype, order), file=sys.stderr)
+        print("vecstudy: " + text % (kernel, X.dtype, order), file=sys.stderr)  # noqa: T201 - a notebook shows no INFO log
         return
     logger.info(text, kernel, X.dtype, order)
 

@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from vecstudy import backends
-from vecstudy.config import available_cores
+from vecstudy import backends, config
+from vecstudy.errors import BenchOptionError as BenchOptionError
 from vecstudy.escape import short
+from vecstudy.runtime import cores
 
 #: Keys of the ``[bench]`` config table (and the matching ``vecstudy bench`` options).
 VALID_KEYS: Final = (
@@ -90,10 +91,6 @@ HELP: Final[Mapping[str, str]] = {
     "micro_size": "vector length of the micro-studies",
     "output": "results file, appended to if it exists",
 }
-
-
-class BenchOptionError(ValueError):
-    """An option of the sweep (command line or config file) has a bad name or value."""
 
 
 @dataclass(frozen=True)
@@ -301,16 +298,11 @@ def parse_dtypes(value: object, source: str) -> tuple[str, ...]:
     return _dedupe(names)
 
 
-def all_cores() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
-    return available_cores()
-
-
 def parse_threads(value: object, source: str) -> tuple[int, ...]:
     """Parse thread counts: positive integers and/or ``"all"`` (every available core)."""
     counts = []
     for item in _items(value if not isinstance(value, int) else [value], source, "thread counts"):
-        n = all_cores() if item == "all" else _positive_int(item)
+        n = cores.available_cores() if item == "all" else _positive_int(item)
         if n is None:
             raise BenchOptionError(
                 f"{source}: bad thread count {short(item)}; expected a positive integer or 'all'"
@@ -372,12 +364,10 @@ _PARSERS: Final[Mapping[str, Callable[[object, str], Any]]] = {
 }
 
 
-def _file_table(use_file: bool) -> tuple[dict[str, Any], str | None, str]:
-    """The ``[bench]`` table of the config file, its path, and how to name the table."""
+def _file_table(use_file: bool) -> config.FileTable | None:
+    """The ``[bench]`` table of the config file, checked for unknown keys (None: not read)."""
     if not use_file:
-        return {}, None, ""
-    from vecstudy import config
-
+        return None
     table, path = config.file_section("bench")
     name = "[tool.vecstudy.bench]" if path and Path(path).name == "pyproject.toml" else "[bench]"
     unknown = sorted(set(table) - set(VALID_KEYS))
@@ -386,7 +376,7 @@ def _file_table(use_file: bool) -> tuple[dict[str, Any], str | None, str]:
             f"config file {path}: unknown key {short(unknown[0])} in table {name}; "
             f"valid keys are {', '.join(VALID_KEYS)}"
         )
-    return table, path, name
+    return config.FileTable(table, lambda key: f"config file {path}, key {key!r} of {name}")
 
 
 def resolve_options(
@@ -419,16 +409,18 @@ def resolve_options(
         raise BenchOptionError(
             f"unknown option {short(unknown[0])}; valid options are {', '.join(VALID_KEYS)}"
         )
-    table, path, table_name = _file_table(use_file)
+    table = _file_table(use_file)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key in VALID_KEYS:
-        if overrides.get(key) is not None:
-            raw, source = overrides[key], f"option {option_name(key)}"
-        elif key in table:
-            raw, source = table[key], f"config file {path}, key {key!r} of {table_name}"
-        else:
-            raw, source = defaults[key], f"default {option_name(key)}"
-        values[key] = _PARSERS[key](raw, source)
-        sources[key] = source
+        choice = config.resolve_setting(
+            check=_PARSERS[key],
+            default=config.Choice(defaults[key], f"default {option_name(key)}"),
+            argument=overrides.get(key),
+            argument_source=f"option {option_name(key)}",
+            file=lambda: table,
+            file_key=key,
+            check_default=True,
+        )
+        values[key], sources[key] = choice.value, choice.source
     return BenchOptions(**values, sources=sources)

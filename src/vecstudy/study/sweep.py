@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecstudy import backends
+from vecstudy.errors import SweepInterrupted as SweepInterrupted
 from vecstudy.records import machine
 from vecstudy.records.results import ResultsWriter, Row
 from vecstudy.runtime.announce import announce_compile
@@ -70,26 +71,6 @@ SEED: Final = 0
 MEMORY_MARGIN: Final = 256 * 2**20
 
 Array = NDArray[np.floating[Any]]
-
-
-class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a sweep; every finished timing is already saved.
-
-    Attributes
-    ----------
-    path : Path
-        The results file.
-    rows_kept : int
-        Rows of this run saved before the interrupt.
-    total_rows : int
-        Rows in the file (all runs).
-    """
-
-    def __init__(self, path: Path, rows_kept: int, total_rows: int) -> None:
-        super().__init__(f"interrupted; kept {rows_kept} rows of this run in {path}")
-        self.path = path
-        self.rows_kept = rows_kept
-        self.total_rows = total_rows
 
 
 # --------------------------------------------------------------------------- data
