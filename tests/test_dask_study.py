@@ -22,6 +22,7 @@ import dask
 from distributed import Client
 
 from vecstudy import cluster as vcluster
+from vecstudy.report import dask_study as report_dask
 from vecstudy.study import dask_study
 
 MiB = 2**20
@@ -112,7 +113,7 @@ def test_markdown_of_a_whole_small_result() -> None:
     glm = {**first, "contender": "dask-glm", "per_iteration_s": 6.5,
            "worker_peak_bytes": [390 * MiB, 420 * MiB]}  # fmt: skip
     del glm["max_rel_diff_vs_in_memory"]
-    text = dask_study.to_markdown(_result(mem=mem, ovh=ovh, ooc=[first, glm]))
+    text = report_dask.to_markdown(_result(mem=mem, ovh=ovh, ooc=[first, glm]))
     lines = text.splitlines()
     assert lines[0] == "# The dask backend: distributed study"
     assert lines[2] == (
@@ -135,7 +136,7 @@ def test_markdown_of_a_whole_small_result() -> None:
 
 
 def test_markdown_without_out_of_core_rows_has_no_such_section() -> None:
-    text = dask_study.to_markdown(_result(mem=[_mem("numba", 1, 0.002)]))
+    text = report_dask.to_markdown(_result(mem=[_mem("numba", 1, 0.002)]))
     assert "## Out of core" not in text
     assert "no-op tasks" not in text
     # the overhead table is there, empty: its header and nothing else
@@ -173,5 +174,5 @@ def test_overhead_stage_on_a_cluster_of_threads(client: Client) -> None:
     assert len(logged) == 4
     assert logged[0].startswith("dask no-op round trip (2 tasks): ")
     # the table of these rows: one line per shape
-    text = dask_study.to_markdown(_result(ovh=rows))
+    text = report_dask.to_markdown(_result(ovh=rows))
     assert sum(ln.startswith("| 10x") for ln in text.splitlines()) == 3
