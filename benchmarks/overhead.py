@@ -4,7 +4,7 @@ Prints, for each shape, order and thread count, the median time of the public
 ``vecstudy.propagate`` (and ``vecstudy.predict``) beside the numba kernel alone on the
 same prepared arrays (``vecstudy.backends.numba.propagate`` / ``.predict``), measured
 interleaved (A B A B ...), with the ratio of medians and its 95% bootstrap interval
-(:func:`vecstudy.study.stats.ratio_ci`).  The target: public propagate within 1.15x of
+(:func:`vecstudy.records.stats.ratio_ci`).  The target: public propagate within 1.15x of
 the kernel for X of 20 MB and more.
 
 This is a benchmark, not a test: nothing here asserts on a time.  Run it as::
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import vecstudy
     from vecstudy.backends import load
+    from vecstudy.records.stats import ratio_ci
     from vecstudy.runtime.threads import limit_threads
-    from vecstudy.study.stats import ratio_ci
 
     nb = load("numba")
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

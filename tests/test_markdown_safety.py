@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from vecstudy import report
 from vecstudy.escape import md_code, md_fence, md_text, md_unescape, one_line
 from vecstudy.records import results as bench_results
+from vecstudy.records.compare import compare_files
 from vecstudy.report import roofline
 from vecstudy.report.asv import asv_markdown
 from vecstudy.report.compare import comparison_markdown, write_comparison
 from vecstudy.report.document import reproduce_line
-from vecstudy.study.compare import compare_files
 
 from tests.conftest import make_row
 

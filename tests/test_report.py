@@ -495,8 +495,8 @@ def test_estimated_speedups_keep_their_dtype_marker(tmp_path: Path) -> None:
 
 
 def test_comparison_legend_says_what_each_colour_means(tmp_path: Path) -> None:
+    from vecstudy.records.compare import compare_files
     from vecstudy.report.compare import figure_comparison
-    from vecstudy.study.compare import compare_files
 
     base = write_results(tmp_path / "base.json")
     cmp = compare_files(base, base)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vecstudy.study import stats
+from vecstudy.records import stats
 
 from tests.conftest import make_row
 

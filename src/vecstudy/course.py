@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Final
+
+#: The course's training set: 209 images of 64x64x3, as ``X`` of ``(n_x, m)``.
+COURSE_SHAPE: Final = (12288, 209)
 
 _ARRAY_HINT = (
     "basic_sigmoid works on one number with math.exp, as the course's first version; "

@@ -234,8 +234,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from vecstudy.escape import plain
+    from vecstudy.records.compare import compare_files
     from vecstudy.report.compare import write_comparison
-    from vecstudy.study.compare import compare_files
 
     cmp = compare_files(args.base, args.new, factor=args.factor, alpha=args.alpha)
     for w in cmp.warnings:

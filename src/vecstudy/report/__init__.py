@@ -44,6 +44,7 @@ from typing import Any
 
 from vecstudy.escape import one_line, plain
 from vecstudy.records.results import Results, atomic_write_text, load_results
+from vecstudy.records.stats import flag_bandwidth, ratio_ci, summarize
 from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
 from vecstudy.report.document import build_markdown
 from vecstudy.report.markdown import (
@@ -55,7 +56,6 @@ from vecstudy.report.markdown import (
 )
 from vecstudy.report.plain_words import headline, stability_lines
 from vecstudy.report.tables import kernel_table
-from vecstudy.study.stats import flag_bandwidth, ratio_ci, summarize
 
 __all__ = [
     "ReportFiles",

@@ -1,7 +1,7 @@
-"""``compare.md`` and ``compare.png/.svg``: a :class:`~vecstudy.study.compare.Comparison`, drawn.
+"""``compare.md`` and ``compare.png/.svg``: a :class:`~vecstudy.records.compare.Comparison`, drawn.
 
 The comparison itself (matching cases, the test, the verdicts) is
-:func:`vecstudy.study.compare.compare_files`; here it is rendered: every value
+:func:`vecstudy.records.compare.compare_files`; here it is rendered: every value
 that comes from a results file is escaped in the Markdown.
 """
 
@@ -14,8 +14,8 @@ from typing import Any, Final
 import pandas as pd
 
 from vecstudy.escape import Markup, md_code, md_text
+from vecstudy.records.compare import VERDICTS, Comparison
 from vecstudy.report.markdown import format_flags, format_seconds, markdown_table
-from vecstudy.study.compare import VERDICTS, Comparison
 
 #: Legend text of each verdict in the comparison figure.
 LEGEND: Final = {

@@ -354,7 +354,7 @@ def _micro_section(summary: pd.DataFrame) -> list[str]:
     micro = summary[summary["kind"] == "micro"]
     if micro.empty:
         return []
-    from vecstudy.study.stats import ratio_ci
+    from vecstudy.records.stats import ratio_ci
 
     mrows = []
     for op, g in micro.groupby("operation", sort=False):

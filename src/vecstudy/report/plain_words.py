@@ -14,12 +14,11 @@ from typing import Any, Final
 
 import pandas as pd
 
-from vecstudy.escape import md_text
-from vecstudy.report.markdown import format_bytes, format_seconds, versus_loop
-from vecstudy.study.stats import FLAG_TEXT
-
 #: The course's training set: 209 images of 64x64x3 (12,288 features).
-from vecstudy.study.sweep import COURSE_SHAPE as COURSE_SHAPE  # 209 images of 64x64x3
+from vecstudy.course import COURSE_SHAPE as COURSE_SHAPE  # 209 images of 64x64x3
+from vecstudy.escape import md_text
+from vecstudy.records.stats import FLAG_TEXT
+from vecstudy.report.markdown import format_bytes, format_seconds, versus_loop
 
 #: The backends the headline sets against the Python loop, with their names in words.
 HEAD_BACKENDS: Final = (("numpy", "NumPy"), ("numba", "Numba"))

@@ -1,7 +1,7 @@
 """Rows -> the tables the report shows: kernel cases with speedups and their intervals.
 
 Every speedup is a ratio of medians with its 95% bootstrap interval
-(:func:`vecstudy.study.stats.ratio_ci`).  Where the Python loop was skipped as
+(:func:`vecstudy.records.stats.ratio_ci`).  Where the Python loop was skipped as
 too slow, its time is **estimated** from its measured cost per element of ``X``
 at the largest shape it was timed on (same operation and dtype), the raw
 timings scaled by the ratio of elements; such speedups carry ``*_est = True``
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vecstudy.study.stats import ratio_ci
+from vecstudy.records.stats import ratio_ci
 
 _NAN3 = (math.nan, math.nan, math.nan)
 

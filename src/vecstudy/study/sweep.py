@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecstudy import backends
+from vecstudy.course import COURSE_SHAPE as COURSE_SHAPE
 from vecstudy.errors import SweepInterrupted as SweepInterrupted
 from vecstudy.records import machine
 from vecstudy.records.results import ResultsWriter, Row
@@ -63,7 +64,6 @@ LEARNING_RATE: Final = 0.005
 #: the headline's references: they are timed with a budget of at least
 #: :data:`COURSE_LOOP_BUDGET` seconds (about 2.5 s a call at 12288x209 here, so 7
 #: repeats take ~17 s), so that the learner's headline quotes measured loops.
-COURSE_SHAPE: Final = (12288, 209)
 COURSE_LOOP_BUDGET: Final = 30.0
 RECORD_EVERY: Final = 100
 SEED: Final = 0

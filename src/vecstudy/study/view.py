@@ -21,9 +21,9 @@ Numbers
 ``propagate``, per iteration for ``optimize``, per call for the micro-studies.
 ``seconds_lo``/``seconds_hi`` is the 95% percentile-bootstrap interval of that
 median (:func:`scipy.stats.bootstrap`, the settings of
-:mod:`vecstudy.study.stats`).  ``vs_python`` and ``vs_numpy`` are speedups
+:mod:`vecstudy.records.stats`).  ``vs_python`` and ``vs_numpy`` are speedups
 (``median(base) / median(this)``, above 1 is faster) with their bootstrap
-intervals (:func:`vecstudy.study.stats.ratio_ci`).  Where the Python loop was
+intervals (:func:`vecstudy.records.stats.ratio_ci`).  Where the Python loop was
 over the time budget it was timed on a smaller problem and scaled by the ratio of
 elements (:func:`vecstudy.report.tables.python_samples`): its row has
 ``status == "estimated"`` and the flag ``estimated``, and so has every speedup
@@ -107,7 +107,7 @@ def median_ci(samples: Any) -> tuple[float, float]:
     """
     from scipy import stats as sps
 
-    from vecstudy.study.stats import CONFIDENCE, N_RESAMPLES, SEED
+    from vecstudy.records.stats import CONFIDENCE, N_RESAMPLES, SEED
 
     x = np.asarray(samples, dtype=float)
     x = x[np.isfinite(x)]
@@ -134,7 +134,7 @@ def _shape(n_x: Any, m: Any) -> str:
 
 
 def _ratio(base: Any, samples: Any) -> tuple[float, float, float]:
-    from vecstudy.study.stats import ratio_ci
+    from vecstudy.records.stats import ratio_ci
 
     if base is None:
         return math.nan, math.nan, math.nan
@@ -154,8 +154,8 @@ def tidy_frame(rows: pd.DataFrame, shapes: Sequence[tuple[int, int]] | None = No
     """
     import pandas as pd
 
+    from vecstudy.records.stats import flag_bandwidth, summarize
     from vecstudy.report.tables import kernel_table, python_samples
-    from vecstudy.study.stats import flag_bandwidth, summarize
 
     summary = flag_bandwidth(summarize(rows))
     kern = kernel_table(summary)
@@ -451,7 +451,7 @@ class StudyResult:
         ).any():
             notes.append(ESTIMATE_FOOTNOTE)
         if (table.get("flags", None) is not None) and table["flags"].astype(bool).any():
-            from vecstudy.study.stats import FLAG_TEXT
+            from vecstudy.records.stats import FLAG_TEXT
 
             used = {f for cell in table["flags"] for f in cell.split(", ") if f in FLAG_TEXT}
             notes.append("flags: " + "; ".join(f"{f}: {FLAG_TEXT[f]}" for f in sorted(used)))
@@ -491,8 +491,8 @@ class StudyResult:
         with fg.plain_text():
             if self.kind == "compare":
                 return figure_steps(self.frame, self.title)
+            from vecstudy.records.stats import flag_bandwidth, summarize
             from vecstudy.report.tables import kernel_table
-            from vecstudy.study.stats import flag_bandwidth, summarize
 
             kern = kernel_table(flag_bandwidth(summarize(self.rows)))
             if kern.empty:

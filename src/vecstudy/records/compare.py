@@ -3,7 +3,7 @@
 ``vecstudy compare BASE NEW`` takes the latest run of each file, matches the
 cases both timed (same kind, operation, backend, dtype, threads and shape) and
 calls each one *worse*, *better* or *unchanged* by
-:func:`vecstudy.study.stats.compare_samples` (Mann-Whitney U at ``alpha``, and
+:func:`vecstudy.records.stats.compare_samples` (Mann-Whitney U at ``alpha``, and
 the 95% interval of ``median(new) / median(base)`` and the ratio of minimums
 both beyond ``factor``).  Read-bandwidth probes measure the machine, not the
 code: they are listed, never judged.  The command exits with status 1 when any
@@ -23,7 +23,7 @@ import pandas as pd
 
 from vecstudy.records.machine import machine_differences
 from vecstudy.records.results import Results, load_results
-from vecstudy.study.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
+from vecstudy.records.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
 
 #: The verdicts a case can get (``"machine"``: a read-bandwidth probe, not judged).
 VERDICTS: Final = ("worse", "better", "unchanged", "machine")
@@ -36,7 +36,7 @@ class Comparison:
     Attributes
     ----------
     cases : DataFrame
-        One row per case timed in both: :data:`~vecstudy.study.stats.KEYS`,
+        One row per case timed in both: :data:`~vecstudy.records.stats.KEYS`,
         ``base_s`` and ``new_s`` (medians), ``ratio``, ``low``, ``high``,
         ``p`` and ``verdict``.
     warnings : list of str
