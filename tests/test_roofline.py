@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from vecstudy import backends
+from vecstudy.report import roofline as report_roofline
 from vecstudy.runtime.cores import available_cores
 from vecstudy.study import roofline
 
@@ -126,7 +127,7 @@ def test_attrs_and_the_summary_table(tiny: pd.DataFrame) -> None:
     assert "jax not installed (its rows skipped)" in attrs["peers"]
     for key in ("blas", "threading_layer", "svml", "fastmath", "caches"):
         assert key in attrs
-    text = roofline.format_targets(tiny)
+    text = report_roofline.format_targets(tiny)
     scored = tiny[tiny["status"] != "info"]
     passed = int((scored["status"] == "PASS").sum())
     assert f"\n{passed} of {len(scored)} targets PASS" in text

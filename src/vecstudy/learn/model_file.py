@@ -27,7 +27,7 @@ from vecstudy.learn.table import Scaler, _json_label
 from vecstudy.learn.text import _clip, _short
 
 if TYPE_CHECKING:
-    from vecstudy.learn.train import Training
+    from vecstudy.learn.runs import Training
 
 #: Layout of the model file written by :func:`write_model`.
 MODEL_FORMAT: Final = "vecstudy-logistic-regression-1"

@@ -19,7 +19,7 @@ from vecstudy import api
 from vecstudy.learn.text import _bounded_path
 
 if TYPE_CHECKING:
-    from vecstudy.learn.train import Training
+    from vecstudy.learn.runs import Training
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -69,6 +69,8 @@ from vecstudy.learn.model_file import write_model as write_model
 from vecstudy.learn.outputs import _directory_locked, _signals_deferred, render_costs
 from vecstudy.learn.outputs import output_paths as output_paths
 from vecstudy.learn.outputs import plot_costs as plot_costs
+from vecstudy.learn.runs import Run as Run
+from vecstudy.learn.runs import Training as Training
 from vecstudy.learn.table import Scaler as Scaler
 from vecstudy.learn.table import Table as Table
 from vecstudy.learn.table import check_table as check_table
@@ -84,33 +86,6 @@ Array = NDArray[np.floating[Any]]
 
 
 # --------------------------------------------------------------------------- workflow
-@dataclass(frozen=True)
-class Run:
-    """One trained model: a backend and a learning rate, with its scores."""
-
-    backend: str
-    learning_rate: float
-    descent: Descent
-    train_accuracy: float
-    test_accuracy: float
-    final_cost: float
-
-
-@dataclass
-class Training:
-    """Everything :func:`train` computed (nothing written yet)."""
-
-    source: str
-    target: str
-    table: Table
-    scaler: Scaler
-    train_rows: NDArray[np.intp]
-    test_rows: NDArray[np.intp]
-    dropped: list[str]
-    settings: dict[str, Any]
-    runs: list[Run] = field(default_factory=list)
-
-
 def _accuracy(w: Array, b: float, X: NDArray[np.float64], y: NDArray[np.float64]) -> float:
     pred = (X @ np.asarray(w, dtype=np.float64) + b) > 0
     return float(np.mean(pred == (y == 1)))
