@@ -35,11 +35,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -113,22 +112,11 @@ def _check_output_dir(args: argparse.Namespace) -> None:
             raise ValueError(f"--output-dir {str(out)!r}: {str(parent)!r} is not a directory")
 
 
-@contextlib.contextmanager
-def _log_info_to_stderr() -> Iterator[None]:
+def _log_info_to_stderr() -> contextlib.AbstractContextManager[None]:
     """Show the INFO lines of logger ``vecstudy`` (e.g. numba compiling) on stderr."""
-    log = logging.getLogger("vecstudy")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("vecstudy: %(message)s"))
-    handler.setLevel(logging.INFO)
-    level = log.level
-    log.addHandler(handler)
-    if level == logging.NOTSET or level > logging.INFO:
-        log.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
+    from vecstudy.runtime.announce import info_to_stderr
+
+    return info_to_stderr()
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -6,9 +6,11 @@ times one; it lives here, below both, so that neither imports the other for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from numpy.typing import NDArray
@@ -54,3 +56,24 @@ def _in_kernel() -> bool:
     if shell is None or ipython is None:
         return False
     return isinstance(ipython.get_ipython(), shell.ZMQInteractiveShell)
+
+
+@contextlib.contextmanager
+def info_to_stderr() -> Iterator[None]:
+    """Within: logger ``vecstudy``'s INFO lines (numba compiling) also go to stderr.
+
+    One handler ``"vecstudy: <message>"``; the logger's level is lowered to INFO if it
+    was higher, and both come back as they were on leaving.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("vecstudy: %(message)s"))
+    handler.setLevel(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -30,7 +30,6 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -87,18 +86,10 @@ def show_notices(enabled: bool = True) -> Iterator[None]:
         yield
         return
     # a console handler: while a bar is shown, the sweep routes it through tqdm's write
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("vecstudy: %(message)s"))
-    level = log.level
-    log.addHandler(handler)
-    if level == logging.NOTSET or level > logging.INFO:
-        log.setLevel(logging.INFO)
-    try:
+    from vecstudy.runtime.announce import info_to_stderr
+
+    with info_to_stderr():
         yield
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
 
 
 # --------------------------------------------------------------------------- arguments
