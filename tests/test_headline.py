@@ -240,13 +240,13 @@ def test_figures_read_as_a_learner_needs(tmp_path: Path) -> None:
     head = figures.figure_headline(kern)
     assert head is not None
     head.canvas.draw()
-    (hax,) = head.axes
-    assert hax.get_xscale() == "log"
-    assert {"0.01 ms", "0.1 ms", "1 ms"} <= {t.get_text() for t in hax.get_xticklabels()}
-    texts = [t.get_text() for t in hax.texts]
+    (h_ax,) = head.axes
+    assert h_ax.get_xscale() == "log"
+    assert {"0.01 ms", "0.1 ms", "1 ms"} <= {t.get_text() for t in h_ax.get_xticklabels()}
+    texts = [t.get_text() for t in h_ax.texts]
     assert texts[0].startswith("~100 ms, estimated")
     assert any("faster than the loop" in t for t in texts[1:])
-    hatched = [p for p in hax.patches if p.get_hatch()]
+    hatched = [p for p in h_ax.patches if p.get_hatch()]
     assert len(hatched) == 1
 
 

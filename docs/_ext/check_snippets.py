@@ -21,7 +21,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def write_course_files(directory: Path, n_train: int = 20, n_test: int = 5) -> None:
