@@ -17,8 +17,8 @@ Two sources, in this order:
 2. **A built-in rule**, when no such results exist: ``numba`` whenever numba imports.  Its
    compiled descent has no per-iteration Python overhead, reads ``X`` once per step
    instead of twice, and is cached on disk: on the development machine it was ahead of
-   NumPy at almost every shape measured and never below 0.95x of it (see the README's
-   performance section); ``numpy`` otherwise.
+   NumPy at almost every shape measured and never below 0.95x of it (see
+   docs/howto/performance.md); ``numpy`` otherwise.
 
 The ``python`` backend is never picked, from results or by rule: it exists to be read
 and to be beaten.
