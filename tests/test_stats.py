@@ -100,3 +100,34 @@ def test_bandwidth_slower_than_the_step_is_flagged() -> None:
     step = summary[summary["kind"] == "kernel"].iloc[0]
     assert "bandwidth" in read["flags"]
     assert "bandwidth" not in step["flags"]
+
+
+@pytest.mark.parametrize(
+    ("load", "cores", "flagged"),
+    [
+        (1.5, None, True),  # without the machine's cores: above the one core used
+        (1.5, 2, False),  # the sweep itself plus something on the other core: not flagged
+        (2.5, 2, True),  # more runnable work than the machine's cores: flagged
+    ],
+)
+def test_load_flag_counts_the_machines_cores(load: float, cores: int | None, flagged: bool) -> None:
+    rows = pd.DataFrame(
+        [make_row(round=k, seconds=1.0, loops=1, load=load, threads=1) for k in range(4)]
+    )
+    (flags,) = stats.summarize(rows, cores=cores)["flags"]
+    assert ("load" in flags) is flagged
+
+
+def test_machine_cores_takes_the_fewest_of_the_runs() -> None:
+    from types import SimpleNamespace
+
+    results = SimpleNamespace(
+        runs=[
+            {"run_id": "a", "machine": {"cores_available": 4}},
+            {"run_id": "b", "machine": {"cores_available": 2}},
+            {"run_id": "c", "machine": {}},
+        ]
+    )
+    assert stats.machine_cores(results, ["a", "b"]) == 2
+    assert stats.machine_cores(results, ["a"]) == 4
+    assert stats.machine_cores(results, ["c"]) is None

@@ -23,7 +23,15 @@ import pandas as pd
 
 from vecstudy.records.machine import machine_differences
 from vecstudy.records.results import Results, load_results
-from vecstudy.records.stats import ALPHA, FACTOR, KEYS, compare_samples, smallest_p, summarize
+from vecstudy.records.stats import (
+    ALPHA,
+    FACTOR,
+    KEYS,
+    compare_samples,
+    machine_cores,
+    smallest_p,
+    summarize,
+)
 
 #: The verdicts a case can get (``"machine"``: a read-bandwidth probe, not judged).
 VERDICTS: Final = ("worse", "better", "unchanged", "machine")
@@ -88,8 +96,12 @@ def compare_files(
         raise ValueError(f"--alpha must be between 0 and 1, got {alpha!r}")
     rb, rn = load_results(base), load_results(new)
     run_b, run_n = _latest(rb), _latest(rn)
-    sb = summarize(rb.rows[rb.rows["run_id"] == run_b["run_id"]])
-    sn = summarize(rn.rows[rn.rows["run_id"] == run_n["run_id"]])
+    sb = summarize(
+        rb.rows[rb.rows["run_id"] == run_b["run_id"]], cores=machine_cores(rb, [run_b["run_id"]])
+    )
+    sn = summarize(
+        rn.rows[rn.rows["run_id"] == run_n["run_id"]], cores=machine_cores(rn, [run_n["run_id"]])
+    )
     both = sb.merge(sn, on=KEYS, suffixes=("_b", "_n"))
     if both.empty:
         raise ValueError(f"{rb.path} and {rn.path} have no timed case in common")

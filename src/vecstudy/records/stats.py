@@ -79,7 +79,7 @@ FLAG_TEXT: Final = {
     "cv": "whose timings varied by 10% or more",
     "outlier": "with one timing 50% or more away from the mean",
     "short": "with timings shorter than the clock measures well (1 ms)",
-    "load": "timed while other programs kept the cores busy (load average above the cores used)",
+    "load": "timed while other programs kept the cores busy (load average above the cores)",
     "bandwidth": "with a memory-speed probe slower than the step it should bound",
 }
 
@@ -172,13 +172,18 @@ def case_flags(
     return flags
 
 
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+def summarize(rows: pd.DataFrame, *, cores: int | None = None) -> pd.DataFrame:
     """One row per timed case: median, quartiles, min, max, count, CV and stability flags.
 
     Parameters
     ----------
     rows : DataFrame
         Rows of a results file (:data:`vecstudy.records.results.COLUMNS`).
+    cores : int, optional
+        The cores the machine offered (``machine["cores_available"]`` of the run).
+        Given, a case is flagged ``load`` only when the load average exceeded them
+        all: the sweep's own process counts in the load average, and programs on the
+        cores a case does not use do not slow it.  None: above the cores it used.
 
     Returns
     -------
@@ -217,7 +222,9 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
                     s,
                     timing_s=None if not math.isfinite(timing) else float(timing),
                     load=None if not math.isfinite(load) else float(load),
-                    cores_used=threads if key[2] != "python" else 1,
+                    cores_used=max(
+                        threads if key[2] != "python" else 1, int(cores) if cores else 0
+                    ),
                 ),
             }
         )
@@ -312,3 +319,16 @@ def compare_samples(
         "p": p,
         "verdict": verdict,
     }
+
+
+def machine_cores(results: Any, run_ids: Sequence[str]) -> int | None:
+    """The fewest cores any of ``run_ids`` had (``machine["cores_available"]``), or None."""
+    found = [
+        int(run["machine"]["cores_available"])
+        for run in getattr(results, "runs", [])
+        if run.get("run_id") in set(run_ids)
+        and isinstance(run.get("machine"), dict)
+        and isinstance(run["machine"].get("cores_available"), int)
+        and run["machine"]["cores_available"] > 0
+    ]
+    return min(found) if found else None

@@ -44,7 +44,7 @@ from typing import Any
 
 from vecstudy.escape import one_line, plain
 from vecstudy.records.results import Results, atomic_write_text, load_results
-from vecstudy.records.stats import flag_bandwidth, ratio_ci, summarize
+from vecstudy.records.stats import flag_bandwidth, machine_cores, ratio_ci, summarize
 from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
 from vecstudy.report.document import build_markdown
 from vecstudy.report.markdown import (
@@ -157,7 +157,7 @@ def write_report(
     results = load_results(results_file)
     run_ids = latest_run_ids(results)
     rows = results.rows[results.rows["run_id"].isin(run_ids)]
-    summary = flag_bandwidth(summarize(rows))
+    summary = flag_bandwidth(summarize(rows, cores=machine_cores(results, run_ids)))
     if summary.empty:
         raise ValueError(f"results file {results.path} holds no timed case (all skipped or empty)")
     shown = Results(results.path, rows, results.runs)

@@ -141,7 +141,12 @@ def _ratio(base: Any, samples: Any) -> tuple[float, float, float]:
     return ratio_ci(base, samples)
 
 
-def tidy_frame(rows: pd.DataFrame, shapes: Sequence[tuple[int, int]] | None = None) -> pd.DataFrame:
+def tidy_frame(
+    rows: pd.DataFrame,
+    shapes: Sequence[tuple[int, int]] | None = None,
+    *,
+    cores: int | None = None,
+) -> pd.DataFrame:
     """One row per backend x operation x shape x dtype x threads (:data:`FRAME_COLUMNS`).
 
     Parameters
@@ -151,13 +156,16 @@ def tidy_frame(rows: pd.DataFrame, shapes: Sequence[tuple[int, int]] | None = No
     shapes : sequence of (n_x, m), optional
         The kernel shapes asked for; rows of other kernel shapes (a smaller ``X``
         the Python loop was timed on to estimate it) are left out.  None: all.
+    cores : int, optional
+        The machine's cores, for the ``load`` flag (see
+        :func:`vecstudy.records.stats.summarize`).
     """
     import pandas as pd
 
     from vecstudy.records.stats import flag_bandwidth, summarize
     from vecstudy.report.tables import kernel_table, python_samples
 
-    summary = flag_bandwidth(summarize(rows))
+    summary = flag_bandwidth(summarize(rows, cores=cores))
     kern = kernel_table(summary)
     out: list[dict[str, Any]] = []
 
@@ -411,6 +419,13 @@ class StudyResult:
 
         return load_results(self.path)
 
+    def _cores(self) -> int | None:
+        """The cores this run's machine offered (for the ``load`` flag), or None."""
+        from vecstudy.records.stats import machine_cores
+
+        ids = [self.run_id] if self.run_id is not None else list(self.rows["run_id"].unique())
+        return machine_cores(self.results, ids)
+
     @cached_property
     def rows(self) -> pd.DataFrame:
         """Raw timings of this run, one row per timing (see ``records.results.COLUMNS``)."""
@@ -425,7 +440,7 @@ class StudyResult:
 
         Columns :data:`FRAME_COLUMNS`; see the module docstring for what each means.
         """
-        return tidy_frame(self.rows, self.shapes)
+        return tidy_frame(self.rows, self.shapes, cores=self._cores())
 
     # ---------------------------------------------------------------- display
     def _caption(self, constant: dict[str, str]) -> str:
@@ -494,7 +509,7 @@ class StudyResult:
             from vecstudy.records.stats import flag_bandwidth, summarize
             from vecstudy.report.tables import kernel_table
 
-            kern = kernel_table(flag_bandwidth(summarize(self.rows)))
+            kern = kernel_table(flag_bandwidth(summarize(self.rows, cores=self._cores())))
             if kern.empty:
                 raise ValueError("no kernel case was timed; nothing to plot")
             skipped = self.rows[self.rows["status"] == "skipped"]
