@@ -430,8 +430,9 @@ def test_interrupt_exits_130_and_leaves_earlier_files_whole(
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_training_exits_130_without_files(tmp_path: Path) -> None:
-    """A real SIGINT during a long python-backend training."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_during_training_exits_130_without_files(tmp_path: Path, sig: int) -> None:
+    """A real SIGINT (Ctrl-C) or SIGTERM (kill) during a long python-backend training."""
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [
@@ -457,7 +458,7 @@ def test_ctrl_c_during_training_exits_130_without_files(tmp_path: Path) -> None:
     assert proc.stdout is not None
     proc.stdout.readline()  # the data line: reading and checks are done
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "interrupted" in err

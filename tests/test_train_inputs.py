@@ -8,8 +8,6 @@ import json
 import math
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -423,40 +421,6 @@ def test_sigterm_during_training_exits_130_and_writes_nothing(
     assert "vecstudy train: interrupted" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert signal.getsignal(signal.SIGTERM) is before
-
-
-@pytest.mark.slow
-def test_sigterm_from_outside_exits_130_without_files(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vecstudy",
-            "train",
-            "--example",
-            "--backends",
-            "python",
-            "--iterations",
-            "100000",
-            "--budget",
-            "inf",  # a run of minutes, interrupted after half a second
-            "--output-dir",
-            str(out),
-            "--no-progress",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # the data line: reading and checks are done
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err
-    assert not out.exists() or not any(out.iterdir())
 
 
 def test_os_errors_on_data_paths_are_bounded(
