@@ -52,10 +52,10 @@ from vecstudy.validation import (
     _check_flag,
     _check_gradients,
     _check_int,
+    _check_labels,
     _check_learning_rate,
     _check_lr_for_dtype,
     _check_same_features,
-    _check_z,
     _converted,
     _describe,
     _elementwise_input,
@@ -537,17 +537,19 @@ def _predict_checked(
 ) -> Array:
     """:func:`predict` on arguments already checked and converted (see :func:`_optimize_checked`).
 
-    ``X`` is read once more to check ``z = w^T X + b`` (:func:`~vecstudy.validation._check_z`),
-    which also names a NaN or an infinity in it; a dask ``X`` is never read here.
+    ``X`` is not read for a check: the backend marks a sample whose ``z = w^T X + b``
+    is non-finite with NaN, and only then is ``X`` scanned, to name a NaN or an
+    infinity in it (:func:`~vecstudy.validation._check_labels`).  A dask backend
+    checks its chunks itself.
     """
     lazy = _lazy(X)
-    if not lazy:  # a dask X is never read here; its kernel reports a non-finite z
-        _check_z(w, b, X)  # one pass over X, which also finds a NaN or infinity
     module, name = _kernel(backend, X.shape[0], X.shape[1], dtype, lazy)
     announce_compile(name, "predict", X)
     with _threads(threads, name):
-        out = module.predict(w, b, X)
-    return np.asarray(out).reshape(1, -1)
+        out = np.asarray(module.predict(w, b, X))
+    if not lazy:
+        _check_labels(out, X)
+    return out.reshape(1, -1)
 
 
 @_one_lookup

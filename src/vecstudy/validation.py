@@ -465,45 +465,23 @@ def _check_gradients(dw: NDArray[Any], db: float, cost: float | None, dt: str) -
         )
 
 
-def _extremes(Xc: Array) -> tuple[float, float]:
-    """``(min(X), max(X))`` in one blocked pass (NaN when ``X`` holds a NaN).
+def _check_labels(labels: Array, Xc: Array) -> None:
+    """Raise if a backend's ``predict`` marked samples whose ``z = w^T X + b`` is non-finite.
 
-    Each block is read from memory once, its minimum then taken from the cache.
+    Backends return NaN for such a sample (see :mod:`vecstudy.backends`), so this check
+    reads the ``m`` labels only; ``X`` is scanned only then, to name a NaN or an
+    infinity in it (a ValueError), and otherwise the overflow is a
+    :class:`NumericalError` counting the samples.
     """
-    lows, highs = [], []
-    for rows, cols in _blocks(Xc.shape, _is_f_order(Xc)):
-        block = Xc[rows, cols]
-        lows.append(block.min())
-        highs.append(block.max())
-    return float(np.min(lows)), float(np.max(highs))  # np.min and np.max propagate NaN
-
-
-def _check_z(wc: Array, bf: float, Xc: Array) -> None:
-    """Raise if ``X`` holds a NaN or infinity, or ``z = w^T X + b`` overflows for a sample.
-
-    Cheap in the usual case: ``|z_j| <= |b| + sum_i |w_i| max|X|`` proves that no
-    ``z_j`` can overflow (in any order of summation); it takes one blocked pass over
-    ``X`` (:func:`_extremes`) that also sees a NaN or an infinity, named then by
-    :func:`_raise_if_nonfinite` (a ValueError).  Only when the bound fails is ``z``
-    computed to check (a :class:`NumericalError`).
-    """
-    big = float(np.finfo(Xc.dtype).max)
-    x_min, x_max = _extremes(Xc)
-    if not (math.isfinite(x_min) and math.isfinite(x_max)):
-        _raise_if_nonfinite(Xc, "X")
-    with np.errstate(over="ignore", invalid="ignore"):
-        bound = abs(bf) + float(np.abs(wc).sum(dtype=np.float64)) * max(abs(x_min), abs(x_max))
-        if bound < 0.5 * big:
-            return
-        z = wc @ Xc
-        z += Xc.dtype.type(bf)
-    bad = np.flatnonzero(~np.isfinite(z))
-    if bad.size:
-        raise NumericalError(
-            f"z = w^T X + b overflowed (came out non-finite in {Xc.dtype}) for "
-            f"{bad.size} of {z.size} samples (the first is sample {int(bad[0])}); "
-            f"a prediction from it would be meaningless; {_SCALE_ADVICE}"
-        )
+    bad = np.flatnonzero(np.isnan(labels))
+    if not bad.size:
+        return
+    _raise_if_nonfinite(Xc, "X")
+    raise NumericalError(
+        f"z = w^T X + b overflowed (came out non-finite in {Xc.dtype}) for "
+        f"{bad.size} of {labels.size} samples (the first is sample {int(bad[0])}); "
+        f"a prediction from it would be meaningless; {_SCALE_ADVICE}"
+    )
 
 
 def _warn_if_rising(costs: list[float], lr: float, every: int) -> None:

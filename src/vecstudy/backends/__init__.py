@@ -48,7 +48,9 @@ when they overflow, and ``optimize`` stops early (below).
     returns the last finite parameters and the gradient (and costs) computed so
     far.  Inputs are never modified.
 ``predict(w, b, X)`` -> ``(m,)`` array of 0.0 / 1.0 in the dtype of ``X``
-    1.0 where ``sigmoid(z) > 0.5``.
+    1.0 where ``sigmoid(z) > 0.5``, that is ``z > 0``; NaN where ``z_j`` is not finite
+    (overflow, or a NaN or infinity in ``X``), so that the caller checks ``m`` labels
+    instead of reading ``X`` again.
 """
 
 from __future__ import annotations

@@ -115,8 +115,13 @@ def optimize(
 
 
 def predict(w: Array, b: float, X: Array) -> Array:
-    """1.0 where ``sigmoid(w @ X + b) > 0.5`` (that is, ``z > 0``), else 0.0."""
+    """1.0 where ``sigmoid(w @ X + b) > 0.5`` (that is, ``z > 0``), else 0.0.
+
+    NaN where ``z`` is not finite (see :mod:`vecstudy.backends`).
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         z = w @ X
         z += X.dtype.type(b)
-    return (z > 0).astype(X.dtype)
+    out = (z > 0).astype(X.dtype)
+    out[~np.isfinite(z)] = np.nan
+    return out

@@ -130,7 +130,10 @@ def optimize(
 
 
 def predict(w: Array, b: float, X: Array) -> Array:
-    """1.0 where ``z = w . x_j + b > 0`` (the exact form of ``sigmoid(z) > 0.5``), else 0.0."""
+    """1.0 where ``z = w . x_j + b > 0`` (the exact form of ``sigmoid(z) > 0.5``), else 0.0.
+
+    NaN where ``z`` is not finite (see :mod:`vecstudy.backends`).
+    """
     wl, rows, _ = _lists(w, X, X[0])
     n_x = len(rows)
     out = []
@@ -138,5 +141,5 @@ def predict(w: Array, b: float, X: Array) -> Array:
         z = float(b)
         for i in range(n_x):
             z += wl[i] * rows[i][j]
-        out.append(1.0 if z > 0.0 else 0.0)
+        out.append(math.nan if not math.isfinite(z) else 1.0 if z > 0.0 else 0.0)
     return np.asarray(out, dtype=X.dtype)

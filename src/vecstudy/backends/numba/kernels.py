@@ -476,9 +476,10 @@ def _descend_parallel(  # type: ignore[no-untyped-def]
 
 
 @_jit(parallel=True)
-def _predict(w, b, Xs, sample_major, B, out):  # type: ignore[no-untyped-def]
+def _predict(w, b, Xs, sample_major, B, big, out):  # type: ignore[no-untyped-def]
     zero = Xs.dtype.type(0.0)
     one = Xs.dtype.type(1.0)
+    nan = zero / zero  # NaN (error_model="numpy": no ZeroDivisionError)
     m = out.shape[0]
     n_x = w.shape[0]
     n_blocks = (m + B - 1) // B
@@ -502,7 +503,10 @@ def _predict(w, b, Xs, sample_major, B, out):  # type: ignore[no-untyped-def]
                 for j in range(j1 - j0):
                     zb[j] += wi * xi[j]
         for j in range(j1 - j0):
-            zb[j] = one if zb[j] > zero else zero
+            zj = zb[j]
+            # NaN marks a non-finite z (overflow, or a NaN or infinity in X): the
+            # caller then names it without reading X again (no nnan/ninf flags here)
+            zb[j] = (one if zj > zero else zero) if abs(zj) <= big else nan
 
 
 # --------------------------------------------------------------------------------------
