@@ -41,7 +41,9 @@ threads costs more than it saves) walks the same chunks in the same order, so re
 are bitwise identical for any thread count and on every run.
 
 ``optimize`` runs the whole descent compiled, in slices of about 30 ms between which
-Python sees Ctrl-C; ``vecstudy.optimize`` may first copy ``X`` once into the faster
+Python sees Ctrl-C, each slice serial or parallel, whichever is faster per iteration
+now (:mod:`~vecstudy.backends.numba.adaptive`: a descent does not wait for a core that
+another program took); ``vecstudy.optimize`` may first copy ``X`` once into the faster
 layout for its shape (:func:`relayout_order`).
 
 ``exp`` and ``log1p`` are written in plain arithmetic (range reduction, polynomial,
@@ -105,6 +107,7 @@ from vecstudy.backends.numba._math import _exp_nonpos_64 as _exp_nonpos_64
 from vecstudy.backends.numba._math import _log1p_unit as _log1p_unit
 from vecstudy.backends.numba._math import _log1p_unit_32 as _log1p_unit_32
 from vecstudy.backends.numba._math import _log1p_unit_64 as _log1p_unit_64
+from vecstudy.backends.numba.adaptive import SliceChooser
 from vecstudy.backends.numba.jit import FASTMATH as FASTMATH
 from vecstudy.backends.numba.jit import JIT_DISABLED as JIT_DISABLED
 from vecstudy.backends.numba.jit import NumbaCacheWarning as NumbaCacheWarning
@@ -257,7 +260,9 @@ def optimize(
     is re-estimated from the time the previous slice took); Python looks for signals
     between slices, so Ctrl-C raises :class:`KeyboardInterrupt` within a slice.  The
     parameters carry over between slices exactly, so the result is bitwise that of one
-    unsliced loop.
+    unsliced loop.  With a parallel plan each slice runs on the serial or the parallel
+    kernel, whichever is faster now (:class:`~vecstudy.backends.numba.adaptive.SliceChooser`);
+    both walk the same chunks in the same order, so the bits do not change either.
 
     Returns
     -------
@@ -279,10 +284,13 @@ def optimize(
     # first slice: ~10 ms at 1e9 elements/s (compilation, if any, then shrinks it)
     per_it = X.shape[0] * X.shape[1] * 1e-9 + 2e-6
     length = max(1, int(0.01 / per_it))
-    descend = _descend_parallel if pl[5] else _descend_serial
+    chooser = SliceChooser(bool(pl[5]))  # serial or parallel, slice by slice
     k = 0
     while k < n:
-        k1 = min(n, k + length)
+        par, todo = chooser.next(length)
+        k1 = min(n, k + todo)
+        descend = _descend_parallel if par else _descend_serial
+        compiled = _compiled_count(descend)
         t0 = time.perf_counter()
         try:
             b_new, db, n_rec, stop = descend(
@@ -293,23 +301,34 @@ def optimize(
             if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             raise
+        spent = time.perf_counter() - t0
         bb = dt(b_new)
         db = dt(db)
         if stop < k1:
             k = stop
             break
+        chooser.record(par, k1 - k, spent, _compiled_count(descend) != compiled)
+        per_it = spent / (k1 - k)
         k = k1
-        spent = time.perf_counter() - t0
-        length = max(1, min(4 * length, int(length * SLICE_SECONDS / max(spent, 1e-6))))
+        length = max(1, min(4 * length, int(SLICE_SECONDS / max(per_it, 1e-9))))
     return w_cur, float(bb), dw, float(db), costs[:n_rec].copy(), int(k)
 
 
+def _compiled_count(kernel: Any) -> int:
+    """How many compiled versions ``kernel`` holds (0 under ``NUMBA_DISABLE_JIT``)."""
+    return len(getattr(kernel, "overloads", ()))
+
+
 def predict(w: Array, b: float, X: Array) -> Array:
-    """``(m,)`` array, 1.0 where ``sigmoid(w X + b) > 0.5`` (that is ``z > 0``), else 0.0."""
+    """``(m,)`` array, 1.0 where ``sigmoid(w X + b) > 0.5`` (that is ``z > 0``), else 0.0.
+
+    NaN where ``z`` is not finite (see :mod:`vecstudy.backends`).
+    """
     out = np.empty(X.shape[1], X.dtype)
     Xs, order = _layout(X)
     B = max(B_MIN, block_size(X.shape[0], X.dtype.itemsize))
-    _predict(w, X.dtype.type(b), Xs, order == "F", B, out)
+    dt = X.dtype.type
+    _predict(w, dt(b), Xs, order == "F", B, dt(np.finfo(X.dtype).max), out)
     return out
 
 

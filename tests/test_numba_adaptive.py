@@ -1,0 +1,94 @@
+"""A descent picks serial or parallel slice by slice: same bits, and the faster way wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vecstudy.backends.numba import adaptive
+from vecstudy.backends.numba.adaptive import SliceChooser
+
+nb = pytest.importorskip("vecstudy.backends.numba")
+
+
+def test_a_serial_plan_never_measures() -> None:
+    c = SliceChooser(False)
+    assert c.next(50) == (False, 50)
+    c.record(False, 50, 1.0, False)
+    assert c.next(50) == (False, 50)
+    assert c.per_iteration == {True: None, False: None}
+
+
+def test_the_faster_way_is_kept_after_a_probe() -> None:
+    c = SliceChooser(True)
+    assert c.next(100) == (True, 100)
+    c.record(True, 100, 0.010, False)  # 0.1 ms per iteration in parallel
+    assert c.next(100) == (False, 25)  # the serial probe
+    c.record(False, 25, 0.005, False)  # 0.2 ms: slower
+    assert c.next(100) == (True, 100)
+    assert c.switches == 0
+
+
+def test_a_slice_that_compiled_is_not_a_measurement() -> None:
+    c = SliceChooser(True)
+    c.record(True, 100, 0.010, False)
+    c.next(100)
+    c.record(False, 25, 5.0, True)  # compiling the serial kernel took 5 s
+    assert c.per_iteration[False] is None
+    assert c.next(100) == (False, 25)  # probed again
+
+
+def test_degraded_parallel_is_checked_again_and_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(adaptive.time, "perf_counter", lambda: clock[0])
+    c = SliceChooser(True)
+    c.record(True, 100, 0.010, False)
+    c.next(100)
+    c.record(False, 25, 0.005, False)  # serial slower: stay parallel
+    clock[0] = 0.1
+    c.record(True, 100, 0.100, False)  # another program took a core: 10x slower
+    assert c.next(100) == (True, 100)  # not yet: the last probe was 0.1 s ago
+    clock[0] = 1.0
+    assert c.next(100) == (False, 25)
+    c.record(False, 25, 0.005, False)
+    assert c.parallel is False
+    assert c.switches == 1
+    clock[0] = 1.2
+    assert c.next(100) == (False, 100)
+    clock[0] = 2.0  # the parallel way is probed again once RECHECK_S passed
+    assert c.next(100) == (True, 25)
+    c.record(True, 25, 0.0025, False)  # the other program ended
+    assert c.parallel is True
+    assert c.switches == 2
+
+
+class _Alternate(SliceChooser):
+    """Every slice the other way, whatever the timings."""
+
+    def next(self, length: int) -> tuple[bool, int]:
+        self.parallel = not self.parallel
+        return self.parallel, max(1, length // 3)
+
+    def record(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_switching_ways_keeps_the_bits(monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((20, 10_000))
+    X = X if order == "C" else np.asfortranarray(X)
+    Y = (rng.random(10_000) < 0.5).astype(np.float64)
+    w = np.zeros(20)
+    pl = nb.plan(20, 10_000, 8, order)
+    if not pl.parallel:
+        pytest.skip("this machine's plan for the shape is serial")
+    nb.set_threads(nb.max_threads())
+    one = nb.optimize(w, 0.0, X, Y, 300, 0.1, 100)
+    monkeypatch.setattr(nb, "SliceChooser", _Alternate)
+    monkeypatch.setattr(nb, "SLICE_SECONDS", 1e-4)  # many short slices
+    mixed = nb.optimize(w, 0.0, X, Y, 300, 0.1, 100)
+    for a, b in zip(one, mixed, strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
