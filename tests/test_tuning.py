@@ -445,3 +445,26 @@ def test_busy_note(monkeypatch: pytest.MonkeyPatch) -> None:
     assert note.startswith("note: load average up to 7.2 on 2 cores")
     entry = fake(10, 100, planning._tiles(nb.FUSED, 64, 1, 100)).to_entry()
     assert "load" in entry
+
+
+def test_imports_point_one_way() -> None:
+    """planning <- wisdom <- tuning: the model imports no store or tuner, the store no tuner
+    (not even inside a function)."""
+    import ast
+    import inspect
+    from types import ModuleType
+
+    def imported(mod: ModuleType) -> set[str]:
+        out = set()
+        for node in ast.walk(ast.parse(inspect.getsource(mod))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                out.add(node.module)
+                out.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+        return out
+
+    pkg = "vecstudy.backends.numba"
+    assert not {f"{pkg}.tuning", f"{pkg}.wisdom", pkg} & imported(planning)
+    assert not {f"{pkg}.tuning", pkg} & imported(wisdom)
+    assert pkg not in imported(tuning)  # the submodules, never the package's __init__

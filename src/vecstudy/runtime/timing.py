@@ -19,7 +19,6 @@ What to time and when to stop (the sweep's budget and estimates,
 
 from __future__ import annotations
 
-import statistics
 import time
 import timeit
 from collections.abc import Callable, Sequence
@@ -87,8 +86,16 @@ def rotated(items: Sequence[T], rnd: int) -> list[T]:
 
 
 def median(samples: Sequence[float]) -> float:
-    """The median of a timing's samples (the middle two averaged, as :func:`numpy.median`)."""
-    return float(statistics.median(samples))
+    """The median of a timing's samples (the middle two averaged, as :func:`numpy.median`).
+
+    >>> median([3.0, 1.0, 2.0]), median([4.0, 1.0, 2.0, 3.0])
+    (2.0, 2.5)
+    """
+    if not samples:
+        raise ValueError("median of no samples")
+    s = sorted(samples)
+    mid = len(s) // 2
+    return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
 
 
 def interleaved(
