@@ -3,9 +3,9 @@
 Prints, for each shape, order and thread count, the median time of the public
 ``vecstudy.propagate`` (and ``vecstudy.predict``) beside the numba kernel alone on the
 same prepared arrays (``vecstudy.backends.numba.propagate`` / ``.predict``), measured
-interleaved (A B A B ...), with the ratio of medians and its 95% bootstrap interval
-(:func:`vecstudy.records.stats.ratio_ci`).  The target: public propagate within 1.15x of
-the kernel for X of 20 MB and more.
+in interleaved rounds (A B, B A, ...: :func:`vecstudy.runtime.timing.interleaved`), with
+the ratio of medians and its 95% bootstrap interval (:func:`vecstudy.records.stats.ratio_ci`).
+The target: public propagate within 1.15x of the kernel for X of 20 MB and more.
 
 This is a benchmark, not a test: nothing here asserts on a time.  Run it as::
 
@@ -18,8 +18,6 @@ import argparse
 import gc
 import os
 import platform
-import timeit
-from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -31,6 +29,8 @@ CASES: list[tuple[tuple[int, int], str]] = [
     ((12288, 209), "F"),
 ]
 TARGET = 1.15
+#: Seconds one timing lasts at least (its loop count: autorange).
+MIN_TIME = 0.02
 
 
 def _data(n_x: int, m: int, order: str) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
@@ -40,26 +40,6 @@ def _data(n_x: int, m: int, order: str) -> tuple[np.ndarray, float, np.ndarray, 
     Y = (rng.random(m) < 0.5).astype(np.float64)
     w = rng.standard_normal(n_x) / np.sqrt(n_x)
     return w, 0.1, X, Y
-
-
-def _interleaved(
-    fns: list[Callable[[], object]], rounds: int, min_time: float = 0.02
-) -> list[np.ndarray]:
-    """Per-call seconds of each of ``fns``, one timing of each per round (A B A B ...)."""
-    timers = [timeit.Timer(f) for f in fns]
-    for f in fns:
-        f()  # warm-up: compilation, first touch
-    loops = []
-    for t in timers:
-        n = 1
-        while t.timeit(n) < min_time:
-            n *= 2
-        loops.append(n)
-    samples: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for k, t in enumerate(timers):
-            samples[k].append(t.timeit(loops[k]) / loops[k])
-    return [np.asarray(s) for s in samples]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from vecstudy.backends import load
     from vecstudy.records.stats import ratio_ci
     from vecstudy.runtime.threads import limit_threads
+    from vecstudy.runtime.timing import interleaved
 
     nb = load("numba")
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
@@ -99,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 }
                 for name, (public, kernel) in calls.items():
-                    a, k = _interleaved([public, kernel], args.rounds)
+                    a, k = (
+                        np.asarray(s)
+                        for s in interleaved([public, kernel], args.rounds, min_time=MIN_TIME)
+                    )
                     r, lo, hi = ratio_ci(a, k)
                     goal = ""
                     if name == "propagate" and mb >= 20:

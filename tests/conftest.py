@@ -35,11 +35,11 @@ def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     for name in [n for n in os.environ if n.startswith("VECSTUDY_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("VECSTUDY_TUNE_DIR", str(tmp_path / "tune"))  # never the user's wisdom
-    # no tuned plan or tune setting remembered from another test (importing the tuning
+    # no tuned plan or tune setting remembered from another test (importing the wisdom
     # module would import numba: nothing is remembered where it is not loaded yet)
-    tuning = sys.modules.get("vecstudy.backends.numba.tuning")
-    if tuning is not None:
-        tuning._forget()
+    wisdom = sys.modules.get("vecstudy.backends.numba.wisdom")
+    if wisdom is not None:
+        wisdom._forget()
     home = tmp_path / "cwd"
     home.mkdir()
     monkeypatch.chdir(home)

@@ -1,6 +1,6 @@
 """The roofline's measurements on tiny shapes: which targets, their ratios and goals, the read probe.
 
-The timing itself (``_median_time``: ``timeit`` autorange, a fifth of a second per
+The timing itself (``_medians``: ``timeit`` autorange, a fifth of a second per
 figure) is replaced by one timed call, so that the study's plumbing runs in seconds;
 every kernel is still called on real data.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,17 @@ WIDE = (20, 10_000)
 ALL = min(2, available_cores())
 
 
-def _one_call(fn: Callable[[], object], repeat: int) -> float:
-    """One warm-up call and one timed call (the real one takes a median of autoranged runs)."""
+def _one_call(fns: Sequence[Callable[[], object]], repeat: int) -> list[float]:
+    """One warm-up call and one timed call of each (the real one takes medians of
+    autoranged interleaved rounds)."""
     assert repeat >= 1
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    return max(time.perf_counter() - t0, 1e-9)
+    out = []
+    for fn in fns:
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        out.append(max(time.perf_counter() - t0, 1e-9))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
         for name in [n for n in os.environ if n.startswith("VECSTUDY_")]:
             mp.delenv(name)  # as the per-test config fixture does, which runs after this one
         mp.setenv("VECSTUDY_TUNE_DIR", str(tmp_path_factory.mktemp("tune")))
-        mp.setattr(roofline, "_median_time", _one_call)
+        mp.setattr(roofline, "_medians", _one_call)
         mp.setattr(roofline, "GRID_QUICK", [(2, 100), WIDE])
         mp.setattr(roofline, "ITER_SHAPES_QUICK", [WIDE])
         mp.setattr(roofline, "OPT_SHAPES", [(2, 100)])
@@ -138,7 +142,7 @@ def test_attrs_and_the_summary_table(tiny: pd.DataFrame) -> None:
 def test_progress_lines_go_to_stderr(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(roofline, "_median_time", _one_call)
+    monkeypatch.setattr(roofline, "_medians", _one_call)
     for name in ("GRID_QUICK", "ITER_SHAPES_QUICK", "OPT_SHAPES", "PY_SHAPES_QUICK"):
         monkeypatch.setattr(roofline, name, [])
     monkeypatch.setattr(roofline, "GRID_QUICK", [(2, 100)])

@@ -14,8 +14,9 @@ import pytest
 
 from vecstudy import backends
 from vecstudy.records import results
+from vecstudy.runtime import timing
 from vecstudy.runtime.cores import available_cores
-from vecstudy.study import micro, sweep, timing
+from vecstudy.study import micro, sweep
 from vecstudy.study import options as opt
 
 FAST: dict[str, object] = {

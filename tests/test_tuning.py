@@ -20,18 +20,19 @@ import pytest
 
 from vecstudy import config
 from vecstudy.backends import numba as nb
-from vecstudy.backends.numba import tuning
+from vecstudy.backends.numba import planning, tuning, wisdom
 from vecstudy.cli import main
+from vecstudy.report import tune as report_tune
 from vecstudy.runtime.caches import cache_sizes
 
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """No warning, file reading or first-use tuning carried over from another test."""
-    monkeypatch.setattr(tuning, "_warned", set())
+    monkeypatch.setattr(wisdom, "_warned", set())
     monkeypatch.setattr(tuning, "_first_use_done", {})
-    monkeypatch.setattr(tuning, "RECHECK_SECONDS", 0.0)
-    tuning._forget()
+    monkeypatch.setattr(wisdom, "RECHECK_SECONDS", 0.0)
+    wisdom._forget()
 
 
 def model(n_x: int, m: int, itemsize: int = 8, order: str = "C") -> nb.Plan:
@@ -46,11 +47,11 @@ def fake(
     dtype: str = "float64",
     order: str = "C",
     parallel: dict[int, bool] | None = None,
-) -> tuning.Tuned:
-    """A :class:`tuning.Tuned` as measure() would return it, without measuring."""
+) -> wisdom.Tuned:
+    """A :class:`wisdom.Tuned` as measure() would return it, without measuring."""
     parallel = {1: False, 2: True} if parallel is None else parallel
     itemsize = np.dtype(dtype).itemsize
-    return tuning.Tuned(
+    return wisdom.Tuned(
         n_x, m, dtype, order, model(n_x, m, itemsize, order), pl._replace(parallel=False),
         parallel, dict.fromkeys(parallel, 1e-3), dict.fromkeys(parallel, 2e-3), 3, 5, 0.5,
     )  # fmt: skip
@@ -58,37 +59,37 @@ def fake(
 
 # --------------------------------------------------------------------------- store
 def test_store_round_trip() -> None:
-    pl = tuning._tiles(nb.FUSED, 64, 1, 10_000)
-    path = tuning.save([fake(100, 10_000, pl)])
-    assert path == tuning.wisdom_path()
+    pl = planning._tiles(nb.FUSED, 64, 1, 10_000)
+    path = wisdom.save([fake(100, 10_000, pl)])
+    assert path == wisdom.wisdom_path()
     assert path.parent == Path(os.environ["VECSTUDY_TUNE_DIR"])
     doc = json.loads(path.read_text())
-    section = doc["machines"][tuning.machine()["key"]]
-    assert section["numba"] == tuning.machine()["numba"]
+    section = doc["machines"][wisdom.machine()["key"]]
+    assert section["numba"] == wisdom.machine()["numba"]
     assert list(section["entries"]) == ["float64/C/100x10000"]
-    (entry,) = tuning.entries()
+    (entry,) = wisdom.entries()
     assert (entry.n_x, entry.m, entry.B, entry.T, entry.parallel) == (
         100, 10_000, 64, 1, {1: False, 2: True},
     )  # fmt: skip
-    assert tuning.lookup(100, 10_000, 8, "C", 2) == pl._replace(parallel=True)
-    assert tuning.lookup(100, 10_000, 8, "C", 1) == pl._replace(parallel=False)
+    assert wisdom.lookup(100, 10_000, 8, "C", 2) == pl._replace(parallel=True)
+    assert wisdom.lookup(100, 10_000, 8, "C", 1) == pl._replace(parallel=False)
     # a second shape is added beside the first, a re-tuned one replaces its entry
-    tuning.save([fake(12288, 300, tuning._panels(12288, 8))])
-    tuning.save([fake(100, 10_000, tuning._tiles(nb.FUSED, 128, 1, 10_000))])
-    assert [(e.n_x, e.B) for e in tuning.entries()] == [(100, 128), (12288, 0)]
-    assert tuning.stored_entries()[0]["plan"]["B"] == 128
+    wisdom.save([fake(12288, 300, planning._panels(12288, 8))])
+    wisdom.save([fake(100, 10_000, planning._tiles(nb.FUSED, 128, 1, 10_000))])
+    assert [(e.n_x, e.B) for e in wisdom.entries()] == [(100, 128), (12288, 0)]
+    assert wisdom.stored_entries()[0]["plan"]["B"] == 128
 
 
 def test_entries_of_another_machine_are_not_used() -> None:
-    pl = tuning._tiles(nb.FUSED, 64, 1, 10_000)
-    path = tuning.save([fake(100, 10_000, pl)])
+    pl = planning._tiles(nb.FUSED, 64, 1, 10_000)
+    path = wisdom.save([fake(100, 10_000, pl)])
     doc = json.loads(path.read_text())
     doc["machines"] = {"someothercpu": doc["machines"].popitem()[1]}
     path.write_text(json.dumps(doc))
-    assert tuning.lookup(100, 10_000, 8, "C", 1) is None
-    tuning.save([fake(30, 2000, tuning._tiles(nb.FUSED, 256, 1, 2000))])  # kept beside
+    assert wisdom.lookup(100, 10_000, 8, "C", 1) is None
+    wisdom.save([fake(30, 2000, planning._tiles(nb.FUSED, 256, 1, 2000))])  # kept beside
     assert "someothercpu" in json.loads(path.read_text())["machines"]
-    assert tuning.clear() == (path, 1)
+    assert wisdom.clear() == (path, 1)
     assert list(json.loads(path.read_text())["machines"]) == ["someothercpu"]
 
 
@@ -96,19 +97,19 @@ def test_entries_of_another_machine_are_not_used() -> None:
     "content", [b"{not json", b"\xff\xfe", b'{"format": 99, "machines": {}}', b"[1, 2]"]
 )
 def test_corrupt_file_warns_once_and_falls_back(content: bytes) -> None:
-    path = tuning.wisdom_path()
+    path = wisdom.wisdom_path()
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
-    with pytest.warns(tuning.TuningWarning, match="ignoring the numba wisdom file") as rec:
+    with pytest.warns(wisdom.TuningWarning, match="ignoring the numba wisdom file") as rec:
         assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
     assert len(rec) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning in this process
         assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
-        assert tuning.lookup(100, 10_000, 8, "C", 1) is None
+        assert wisdom.lookup(100, 10_000, 8, "C", 1) is None
         # saving replaces the unreadable file
-        tuning.save([fake(100, 10_000, tuning._tiles(nb.FUSED, 64, 1, 10_000))])
-    assert tuning.lookup(100, 10_000, 8, "C", 1) is not None
+        wisdom.save([fake(100, 10_000, planning._tiles(nb.FUSED, 64, 1, 10_000))])
+    assert wisdom.lookup(100, 10_000, 8, "C", 1) is not None
 
 
 @pytest.mark.parametrize(
@@ -122,12 +123,12 @@ def test_corrupt_file_warns_once_and_falls_back(content: bytes) -> None:
     ],
 )
 def test_invalid_entry_is_ignored_with_a_warning(plan: dict[str, object]) -> None:
-    path = tuning.save([fake(100, 10_000, tuning._tiles(nb.FUSED, 64, 1, 10_000))])
+    path = wisdom.save([fake(100, 10_000, planning._tiles(nb.FUSED, 64, 1, 10_000))])
     doc = json.loads(path.read_text())
-    (entry,) = doc["machines"][tuning.machine()["key"]]["entries"].values()
+    (entry,) = doc["machines"][wisdom.machine()["key"]]["entries"].values()
     entry["plan"] = plan
     path.write_text(json.dumps(doc))
-    with pytest.warns(tuning.TuningWarning, match="ignoring entry float64/C/100x10000"):
+    with pytest.warns(wisdom.TuningWarning, match="ignoring entry float64/C/100x10000"):
         assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
 
 
@@ -138,7 +139,7 @@ _WRITER = textwrap.dedent(
     from pathlib import Path
 
     from vecstudy.backends import numba as nb
-    from vecstudy.backends.numba import tuning
+    from vecstudy.backends.numba import planning, wisdom
     from vecstudy.runtime.caches import cache_sizes
 
     who, n, here = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
@@ -147,9 +148,9 @@ _WRITER = textwrap.dedent(
         time.sleep(0.001)
     for i in range(n):
         n_x, m = 10 + who, 1000 + i
-        pl = tuning._tiles(nb.FUSED, 64, 1, m)
+        pl = planning._tiles(nb.FUSED, 64, 1, m)
         model = nb.plan(n_x, m, 8, "C", cache_sizes())
-        tuning.save([tuning.Tuned(n_x, m, "float64", "C", model, pl, {1: False},
+        wisdom.save([wisdom.Tuned(n_x, m, "float64", "C", model, pl, {1: False},
                                   {1: 1e-3}, {1: 1e-3}, 1, 3, 0.1)])
     """
 )
@@ -172,47 +173,47 @@ def test_concurrent_writers_keep_every_entry(tmp_path: Path) -> None:
         time.sleep(0.01)
     (tmp_path / "go").touch()
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    names = {e.name for e in tuning.entries()}
+    names = {e.name for e in wisdom.entries()}
     assert len(names) == 2 * n
     assert "float64/C/11x1011" in names
-    assert not list(tuning.wisdom_path().parent.glob("*.tmp"))
+    assert not list(wisdom.wisdom_path().parent.glob("*.tmp"))
 
 
 # --------------------------------------------------------------------------- lookup
 def test_lookup_buckets_by_nearest_shape_within_a_factor_of_two() -> None:
-    tuning.save(
+    wisdom.save(
         [
-            fake(1000, 1000, tuning._tiles(nb.FUSED, 32, 1, 1000)),
-            fake(4000, 1000, tuning._panels(4000, 8)),
-            fake(1000, 1000, tuning._tiles(nb.SAMPLE, 8, 4, 1000), order="F"),
+            fake(1000, 1000, planning._tiles(nb.FUSED, 32, 1, 1000)),
+            fake(4000, 1000, planning._panels(4000, 8)),
+            fake(1000, 1000, planning._tiles(nb.SAMPLE, 8, 4, 1000), order="F"),
         ]
     )
     # nearest by log-distance: 1900 is nearer 1000 than 4000 (0.64 against 0.74)
-    assert tuning.lookup(1900, 1000, 8, "C", 1).mode == nb.FUSED  # type: ignore[union-attr]
-    assert tuning.lookup(2100, 1000, 8, "C", 1).mode == nb.SPLIT  # type: ignore[union-attr]
+    assert wisdom.lookup(1900, 1000, 8, "C", 1).mode == nb.FUSED  # type: ignore[union-attr]
+    assert wisdom.lookup(2100, 1000, 8, "C", 1).mode == nb.SPLIT  # type: ignore[union-attr]
     # exactly a factor 2 in both dimensions is inside, more is not
-    assert tuning.lookup(500, 2000, 8, "C", 1) is not None
-    assert tuning.lookup(1000, 2100, 8, "C", 1) is None
-    assert tuning.lookup(480, 1000, 8, "C", 1) is None
+    assert wisdom.lookup(500, 2000, 8, "C", 1) is not None
+    assert wisdom.lookup(1000, 2100, 8, "C", 1) is None
+    assert wisdom.lookup(480, 1000, 8, "C", 1) is None
     # dtype and order must match
-    assert tuning.lookup(1000, 1000, 4, "C", 1) is None
-    assert tuning.lookup(1000, 1000, 8, "F", 1).mode == nb.SAMPLE  # type: ignore[union-attr]
+    assert wisdom.lookup(1000, 1000, 4, "C", 1) is None
+    assert wisdom.lookup(1000, 1000, 8, "F", 1).mode == nb.SAMPLE  # type: ignore[union-attr]
     # carried over: tiles keep B and T, chunks follow m; panels keep their number
-    got = tuning.lookup(1000, 1900, 8, "C", 1)
+    got = wisdom.lookup(1000, 1900, 8, "C", 1)
     assert got == nb.Plan(nb.FUSED, 32, 1, 60, 0, False)
-    assert tuning.lookup(3000, 1000, 8, "C", 2) == nb.Plan(nb.SPLIT, 0, 0, 8, 376, True)
+    assert wisdom.lookup(3000, 1000, 8, "C", 2) == nb.Plan(nb.SPLIT, 0, 0, 8, 376, True)
     # a thread count not tuned: the model's rule for the flag, the same decomposition
-    assert tuning.lookup(1000, 1900, 8, "C", 3) == got._replace(parallel=True)
-    assert tuning.lookup(1000, 1000, 8, "C", 1) == nb.Plan(nb.FUSED, 32, 1, 32, 0, False)
+    assert wisdom.lookup(1000, 1900, 8, "C", 3) == got._replace(parallel=True)
+    assert wisdom.lookup(1000, 1000, 8, "C", 1) == nb.Plan(nb.FUSED, 32, 1, 32, 0, False)
 
 
 # --------------------------------------------------------------------------- plan() hook
 def test_plan_uses_wisdom_when_present_and_the_model_when_not() -> None:
     shape = (300, 5000)
-    stored = tuning._tiles(nb.FUSED, 48, 1, shape[1])
+    stored = planning._tiles(nb.FUSED, 48, 1, shape[1])
     assert stored[:5] != model(*shape)[:5]
     assert nb.plan(*shape, 8, "C") == model(*shape)  # nothing stored yet
-    tuning.save([fake(*shape, stored, parallel={1: False, 2: True})])
+    wisdom.save([fake(*shape, stored, parallel={1: False, 2: True})])
     before = nb.get_threads()
     try:
         nb.set_threads(1)
@@ -231,8 +232,8 @@ def test_plan_uses_wisdom_when_present_and_the_model_when_not() -> None:
 @pytest.mark.parametrize("how", ["env", "context", "file"])
 def test_tune_off_ignores_wisdom(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     shape = (300, 5000)
-    stored = tuning._tiles(nb.FUSED, 48, 1, shape[1])
-    tuning.save([fake(*shape, stored)])
+    stored = planning._tiles(nb.FUSED, 48, 1, shape[1])
+    wisdom.save([fake(*shape, stored)])
     assert nb.plan(*shape, 8, "C").B == 48
     if how == "env":
         monkeypatch.setenv("VECSTUDY_TUNE", "off")
@@ -270,10 +271,10 @@ def test_tune_setting_precedence_and_errors(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 CASES = [  # shape, order, a stored plan other than the model's
-    ((300, 5000), "C", tuning._tiles(nb.FUSED, 48, 2, 5000)),
-    ((2000, 700), "C", tuning._panels(2000, 5)),
-    ((1000, 700), "C", tuning._tiles(nb.FUSED, 32, 1, 700)),
-    ((200, 3000), "F", tuning._tiles(nb.SAMPLE, 8, 8, 3000)),
+    ((300, 5000), "C", planning._tiles(nb.FUSED, 48, 2, 5000)),
+    ((2000, 700), "C", planning._panels(2000, 5)),
+    ((1000, 700), "C", planning._tiles(nb.FUSED, 32, 1, 700)),
+    ((200, 3000), "F", planning._tiles(nb.SAMPLE, 8, 8, 3000)),
 ]
 
 
@@ -290,7 +291,7 @@ def test_tuned_plan_agrees_with_the_model_and_is_bitwise_across_threads(
     X = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)  # type: ignore[call-overload]
     Y = (rng.random(shape[1]) < 0.5).astype(dtype)
     w = (rng.standard_normal(shape[0]) / np.sqrt(shape[0])).astype(dtype)
-    tuning.save([fake(*shape, stored, dtype=dtype, order=order, parallel={1: False, 2: True})])
+    wisdom.save([fake(*shape, stored, dtype=dtype, order=order, parallel={1: False, 2: True})])
     itemsize = X.dtype.itemsize
     assert nb.plan(*shape, itemsize, order)[:5] == stored[:5]
     assert stored[:5] != model(*shape, itemsize, order)[:5]
@@ -364,33 +365,33 @@ def test_candidates_are_valid_plans() -> None:
             assert pl.mode != nb.SAMPLE or order == "F"
             if pl.mode == nb.SPLIT:
                 assert pl.P % 8 == 0
-                assert pl.n_chunks == tuning._cdiv(shape[0], pl.P)
+                assert pl.n_chunks == planning._cdiv(shape[0], pl.P)
             else:
                 assert pl.B >= 1
                 assert pl.T >= 1
-                n_tiles = tuning._cdiv(shape[1], pl.B)
-                assert pl.n_chunks == tuning._cdiv(n_tiles, pl.T) <= nb.MAX_CHUNKS
+                n_tiles = planning._cdiv(shape[1], pl.B)
+                assert pl.n_chunks == planning._cdiv(n_tiles, pl.T) <= nb.MAX_CHUNKS
 
 
 def test_first_use_tunes_once_and_stores(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     measure = tuning.measure
 
-    def counted(*args: object, **kwargs: object) -> tuning.Tuned:
+    def counted(*args: object, **kwargs: object) -> wisdom.Tuned:
         calls.append(args)
         return measure(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tuning, "measure", counted)
     nb.plan(40, 3000, 8, "C")  # "cached" (the default) never measures
     assert not calls
-    assert not tuning.wisdom_path().exists()
+    assert not wisdom.wisdom_path().exists()
     monkeypatch.setenv("VECSTUDY_TUNE", "first-use")
     first = nb.plan(40, 3000, 8, "C")
     assert len(calls) == 1
     assert calls[0][4] == tuning.FIRST_USE_BUDGET_S
-    assert [e.name for e in tuning.entries()] == ["float64/C/40x3000"]
+    assert [e.name for e in wisdom.entries()] == ["float64/C/40x3000"]
     assert nb.plan(40, 3000, 8, "C") == first
-    assert nb.plan(41, 3100, 8, "C") == tuning.lookup(41, 3100, 8, "C", nb.get_threads())
+    assert nb.plan(41, 3100, 8, "C") == wisdom.lookup(41, 3100, 8, "C", nb.get_threads())
     assert len(calls) == 1
 
 
@@ -402,15 +403,15 @@ def test_cli_tune_show_clear(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "\n8x300 " in out
     assert "\n40x2000 " in out
-    assert str(tuning.wisdom_path()) in out
-    assert [e.name for e in tuning.entries()] == ["float64/C/40x2000", "float64/C/8x300"]
+    assert str(wisdom.wisdom_path()) in out
+    assert [e.name for e in wisdom.entries()] == ["float64/C/40x2000", "float64/C/8x300"]
     assert main(["tune", "--show"]) == 0
     out = capsys.readouterr().out
     assert "(2 shapes for this machine)" in out
     assert "40x2000  float64  C" in out
     assert main(["tune", "--clear"]) == 0
     assert "removed 2 stored plans" in capsys.readouterr().out
-    assert tuning.entries() == []
+    assert wisdom.entries() == []
     assert main(["tune", "--order", "K"]) == 2
     assert "option --order" in capsys.readouterr().err
     assert main(["tune", "--budget", "-1"]) == 2
@@ -422,7 +423,7 @@ def test_cli_tune_interrupted_keeps_finished_shapes(
     measure = tuning.measure
     calls = []
 
-    def interrupted(*args: object, **kwargs: object) -> tuning.Tuned:
+    def interrupted(*args: object, **kwargs: object) -> wisdom.Tuned:
         calls.append(args)
         if len(calls) == 2:
             raise KeyboardInterrupt
@@ -433,14 +434,37 @@ def test_cli_tune_interrupted_keeps_finished_shapes(
             "--threads", "1", "--no-progress"]  # fmt: skip
     assert main(argv) == 130
     assert "interrupted; kept 1 tuned shapes" in capsys.readouterr().err
-    assert [e.name for e in tuning.entries()] == ["float64/C/8x300"]
+    assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
 
 
 def test_busy_note(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "available_cores", lambda: 2)
-    assert tuning.busy_note([{"load": 0.5}, {"load": None}, {}]) is None
-    note = tuning.busy_note([{"load": 0.5}, {"load": 7.25}])
+    assert report_tune.busy_note([{"load": 0.5}, {"load": None}, {}]) is None
+    note = report_tune.busy_note([{"load": 0.5}, {"load": 7.25}])
     assert note is not None
     assert note.startswith("note: load average up to 7.2 on 2 cores")
-    entry = fake(10, 100, tuning._tiles(nb.FUSED, 64, 1, 100)).to_entry()
+    entry = fake(10, 100, planning._tiles(nb.FUSED, 64, 1, 100)).to_entry()
     assert "load" in entry
+
+
+def test_imports_point_one_way() -> None:
+    """planning <- wisdom <- tuning: the model imports no store or tuner, the store no tuner
+    (not even inside a function)."""
+    import ast
+    import inspect
+    from types import ModuleType
+
+    def imported(mod: ModuleType) -> set[str]:
+        out = set()
+        for node in ast.walk(ast.parse(inspect.getsource(mod))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                out.add(node.module)
+                out.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+        return out
+
+    pkg = "vecstudy.backends.numba"
+    assert not {f"{pkg}.tuning", f"{pkg}.wisdom", pkg} & imported(planning)
+    assert not {f"{pkg}.tuning", pkg} & imported(wisdom)
+    assert pkg not in imported(tuning)  # the submodules, never the package's __init__

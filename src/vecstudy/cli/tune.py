@@ -43,19 +43,20 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from vecstudy.backends.numba import tuning
+    from vecstudy.backends.numba import tuning, wisdom
+    from vecstudy.report import tune as table
     from vecstudy.study import options as opts
 
     if args.clear:
-        path, n = tuning.clear()
+        path, n = wisdom.clear()
         print(f"removed {n} stored plans of this machine from {path}")
         return 0
     if args.show:
-        path = tuning.wisdom_path()
-        stored = tuning.stored_entries()
+        path = wisdom.wisdom_path()
+        stored = wisdom.stored_entries()
         print(f"wisdom file: {path} ({len(stored)} shapes for this machine)")
         if stored:
-            print(tuning.format_table(stored))
+            print(table.format_table(stored))
         return 0
     shapes = (
         opts.parse_shapes(args.shapes, "option --shapes")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     budget = opts._parse_float(args.budget, "option --budget")
     if not args.shapes:
         print(f"shapes: {', '.join(f'{a}x{b}' for a, b in shapes)} (the roofline grid up to 70 MB)")
-    jobs = [(s, d, o) for s in shapes for d in dtypes for o in dict.fromkeys(orders)]
+    todo = tuning.jobs(shapes, dtypes, orders)
     done: list[dict[str, object]] = []
 
     def on_term(signum: int, frame: object) -> None:
@@ -78,25 +79,28 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_term)  # kill: as Ctrl-C, keep what is done
     try:
-        with tqdm(jobs, desc="tune", unit="shape", disable=args.no_progress) as bar:
-            for shape, dtype, order in bar:
-                bar.set_postfix_str(f"{shape[0]}x{shape[1]} {dtype} {order}")
-                result = tuning.measure(shape, dtype, order, threads, budget)
-                tuning.save([result])
+        with tqdm(total=len(todo), desc="tune", unit="shape", disable=args.no_progress) as bar:
+
+            def on_start(job: tuple[tuple[int, int], str, str]) -> None:
+                (n_x, m), dtype, order = job
+                bar.set_postfix_str(f"{n_x}x{m} {dtype} {order}")
+
+            for result in tuning.tune_all(todo, threads, budget, on_start=on_start):
                 done.append(result.to_entry())
+                bar.update(1)
     except KeyboardInterrupt:
         if done:
-            print(tuning.format_table(done))
+            print(table.format_table(done))
         print(
-            f"vecstudy tune: interrupted; kept {len(done)} tuned shapes in {tuning.wisdom_path()}",
+            f"vecstudy tune: interrupted; kept {len(done)} tuned shapes in {wisdom.wisdom_path()}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print(tuning.format_table(done))
-    print(f"wisdom file: {tuning.wisdom_path()} (gain: model time / tuned time, median)")
-    note = tuning.busy_note(done)
+    print(table.format_table(done))
+    print(f"wisdom file: {wisdom.wisdom_path()} (gain: model time / tuned time, median)")
+    note = table.busy_note(done)
     if note:
         print(note)
     return 0

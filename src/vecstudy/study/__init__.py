@@ -10,7 +10,8 @@ work as usual.
 ``options``
     Names, parsing and defaults of a sweep's options.
 ``timing``
-    Warm-up, the budget, autorange, raw timings.
+    Warm-up, the time estimate and the budget (the harness itself, autorange and
+    interleaved rounds, is :mod:`vecstudy.runtime.timing`).
 ``stats``
     Summaries, confidence intervals of speedups, stability flags, significance tests.
 ``micro``

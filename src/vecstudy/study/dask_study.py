@@ -17,9 +17,9 @@ Four measurements, side by side on one machine:
    same Zarr array; every worker's peak resident memory against its limit; and the
    dask fit against the numba backend's in-memory fit.
 
-Every timing is :func:`vecstudy.study.timing.time_once` of a whole descent of a fixed
-number of iterations, repeated in a few rounds: not :func:`~vecstudy.study.timing.autorange`'s
-loop counts of :func:`~vecstudy.study.timing.time_round`, which suit calls of
+Every timing is :func:`vecstudy.runtime.timing.time_once` of a whole descent of a fixed
+number of iterations, repeated in a few rounds: not :func:`~vecstudy.runtime.timing.autorange`'s
+loop counts of :func:`~vecstudy.runtime.timing.time_round`, which suit calls of
 microseconds; a descent on a cluster takes tens of milliseconds to seconds, the
 scheduler's round trips included, and the out-of-core fit is run once.
 
@@ -58,7 +58,7 @@ import numpy as np
 
 from vecstudy import backends, cluster, config
 from vecstudy.errors import StudyInterrupted as StudyInterrupted
-from vecstudy.study.timing import time_once
+from vecstudy.runtime.timing import time_once
 
 #: Learning rate of every timed descent (the values do not matter for time).
 LEARNING_RATE = 0.5

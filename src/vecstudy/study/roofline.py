@@ -1,10 +1,10 @@
 """How close the Numba backend comes to NumPy and to the machine's limits: measured targets.
 
-Every figure is a median of repeated :class:`timeit.Timer` runs (``autorange`` picks the
-loop count: :mod:`vecstudy.study.timing`'s rules), measured after a warm-up call
-(compilation excluded), numba and NumPy side
-by side in one run: the machine may be shared and noisy, so only ratios measured
-together mean anything.  Each measurement is taken with one thread and with all threads
+Every figure is a median of repeated :class:`timeit.Timer` runs, measured after a
+warm-up call (compilation excluded), with the harness of :mod:`vecstudy.runtime.timing`
+(``autorange`` picks the loop count); numba and its baseline are timed side by side in
+interleaved rounds (A B, B A, ...): the machine may be shared and noisy, so only ratios
+measured together mean anything.  Each measurement is taken with one thread and with all threads
 (Numba's threads and, through :func:`threadpoolctl.threadpool_limits`, the BLAS threads
 NumPy uses), for C-ordered ``X`` (the course's layout, one column per sample) and for
 F-ordered ``X`` (sample-major: ``data.T`` of the ``(m, n_x)`` arrays files give).
@@ -43,8 +43,7 @@ from __future__ import annotations
 
 import gc
 import sys
-import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
@@ -55,7 +54,7 @@ from threadpoolctl import threadpool_info
 
 from vecstudy.backends.numba.tuning import GRID_FULL as GRID_FULL
 from vecstudy.runtime.threads import limit_threads
-from vecstudy.study.timing import autorange, time_once, time_round
+from vecstudy.runtime.timing import interleaved, median
 
 _MB = 1e6
 BIG_BYTES = 80 * _MB
@@ -80,16 +79,14 @@ PY_SHAPES_QUICK = [(2, 100), (20, 1000)]
 MIN_TIME = 0.2
 
 
-def _median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds per call of ``fn`` (``autorange`` loop count, ``repeat`` repeats).
+def _medians(fns: Sequence[Callable[[], object]], repeat: int) -> list[float]:
+    """Median seconds per call of each of ``fns``, timed together.
 
-    The study's timing rules (:mod:`vecstudy.study.timing`): one warm-up call
-    (compilation, first touch of memory), a loop count lasting :data:`MIN_TIME`,
-    then ``repeat`` timings of that many calls.
+    :func:`vecstudy.runtime.timing.interleaved`: one warm-up call of each (compilation,
+    first touch of memory), a loop count lasting :data:`MIN_TIME`, then ``repeat``
+    interleaved rounds (A B, B A, ...).
     """
-    time_once(fn)  # warm-up: compilation, first-touch of memory
-    number = autorange(timeit.Timer(fn), MIN_TIME)
-    return float(np.median([time_round(fn, number) for _ in range(repeat)])) / number
+    return [median(s) for s in interleaved(fns, repeat, min_time=MIN_TIME)]
 
 
 def _threads(n: int) -> AbstractContextManager[None]:
@@ -403,17 +400,15 @@ def measure_targets(
         )
 
     def timed(fn: Callable[..., object], *args: object, **kwargs: object) -> float:
-        return _median_time(partial(fn, *args, **kwargs), repeat)
+        return _medians([partial(fn, *args, **kwargs)], repeat)[0]
 
     def pair(
         f_nb: Callable[[], object], f_base: Callable[[], object], rounds: int = 2
     ) -> tuple[float, float]:
-        """Medians of numba and baseline, measured interleaved (A B A B ...)."""
-        a, b = [], []
-        for _ in range(1 if quick else rounds):
-            a.append(_median_time(f_nb, repeat))
-            b.append(_median_time(f_base, repeat))
-        return float(np.median(a)), float(np.median(b))
+        """Medians of numba and baseline in ``repeat * rounds`` interleaved rounds
+        (A B, B A, ...; ``rounds`` is one when ``quick``)."""
+        t_nb, t_base = _medians([f_nb, f_base], repeat * (1 if quick else rounds))
+        return t_nb, t_base
 
     def torch_maker(_threads: int) -> Callable[..., object] | None:
         return _optional_torch_step()
@@ -519,14 +514,14 @@ def measure_targets(
         w, b, X, Y = _data(*shape, np.float64, seed=2)
         with _threads(1):
             t_nb = timed(nb.propagate, w, b, X, Y)
-            t_py = _median_time(partial(pyb.propagate, w, b, X, Y), 3)
+            t_py = timed(pyb.propagate, w, b, X, Y)
         add(_row("step vs python", shape, "float64", 1, (t_nb, "python", t_py),
                  t_py / t_nb, 100.0))  # fmt: skip
     for shape in OPT_SHAPES[:1] if quick else OPT_SHAPES[:2]:
         w, b, X, Y = _data(*shape, np.float64, seed=3)
         with _threads(1):
-            t_nb = _median_time(partial(nb.optimize, w, b, X, Y, 1000, 0.01, 100), 3)
-            t_py = _median_time(partial(pyb.optimize, w, b, X, Y, 1000, 0.01, 100), 3)
+            t_nb = timed(nb.optimize, w, b, X, Y, 1000, 0.01, 100)
+            t_py = timed(pyb.optimize, w, b, X, Y, 1000, 0.01, 100)
         add(_row("fit vs python", shape, "float64", 1, (t_nb, "python", t_py),
                  t_py / t_nb, 100.0, "1000 iterations"))  # fmt: skip
 

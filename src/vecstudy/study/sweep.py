@@ -47,6 +47,7 @@ from vecstudy.errors import SweepInterrupted as SweepInterrupted
 from vecstudy.records import machine
 from vecstudy.records.results import ResultsWriter, Row
 from vecstudy.runtime.announce import announce_compile
+from vecstudy.runtime.timing import rotated, time_round
 from vecstudy.study import micro
 from vecstudy.study.options import BenchOptionError, BenchOptions
 from vecstudy.study.timing import (
@@ -55,7 +56,6 @@ from vecstudy.study.timing import (
     SMALL_MICRO,
     Prepared,
     prepare,
-    time_round,
 )
 
 LEARNING_RATE: Final = 0.005
@@ -493,10 +493,9 @@ def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any
         timed = [(c, p) for c, p in prepared if p.call is not None]
         for rnd in range(o.repeats if timed else 0):
             load = machine.load_average()
-            shift = rnd % len(timed)
             rows: list[Row] = []
             try:
-                for order, (case, prep) in enumerate(timed[shift:] + timed[:shift]):
+                for order, (case, prep) in enumerate(rotated(timed, rnd)):
                     assert prep.call is not None
                     assert prep.loops is not None
                     total = time_round(prep.call, prep.loops)

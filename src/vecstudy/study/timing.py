@@ -1,4 +1,4 @@
-"""The timing rules: warm-up, a budget checked before any full call, autorange, raw timings.
+"""The study's timing rules: warm-up, a budget checked before any full call, calibration.
 
 A case (one operation of one backend on one shape, dtype and thread setting) is
 prepared by :func:`prepare`:
@@ -14,22 +14,26 @@ prepared by :func:`prepare`:
    *before* its first full call;
 3. **one full call** (a better estimate, checked against the budget again);
 4. **calibration**: the loop count :meth:`timeit.Timer.autorange` would choose
-   for a timing of at least ``min_time`` seconds.
+   for a timing of at least ``min_time`` seconds
+   (:func:`vecstudy.runtime.timing.autorange`).
 
 The prepared cases of a group are then timed in interleaved rounds by the sweep
 (:mod:`vecstudy.study.sweep`): each round times every case once, ``loops``
 calls each, in an order rotated from round to round, so that drift on a
-shared machine hits every backend alike.
+shared machine hits every backend alike.  The harness itself (autorange, one
+timing, the rotated order, medians) is :mod:`vecstudy.runtime.timing`, shared
+with the roofline and the numba tuner; this module holds the study's own rules.
 """
 
 from __future__ import annotations
 
 import math
-import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
+
+from vecstudy.runtime.timing import autorange, time_once
 
 #: Elements of the small problem used for warm-up and for the time estimate.
 SMALL_ELEMENTS: Final = 50_000
@@ -39,28 +43,6 @@ SMALL_MICRO: Final = 10_000
 SMALL_ITERATIONS: Final = 2
 #: A call on a smaller problem lasting this long predicts the full call's time well.
 LADDER_S: Final = 0.05
-
-
-def autorange(timer: timeit.Timer, min_time: float) -> int:
-    """The loop count :meth:`timeit.Timer.autorange` would choose, for a target of ``min_time`` s.
-
-    Tries 1, 2, 5, 10, 20, 50, ... calls and returns the first count whose
-    timing lasts at least ``min_time`` seconds (timeit's own method uses 0.2 s).
-    """
-    i = 1
-    while True:
-        for j in (1, 2, 5):
-            number = i * j
-            if timer.timeit(number) >= min_time:
-                return number
-        i *= 10
-
-
-def time_once(fn: Callable[[], object]) -> float:
-    """Seconds of one call of ``fn`` (:func:`time.perf_counter`)."""
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def predicted_case_s(call_s: float, repeats: int, min_time: float) -> float:
@@ -177,8 +159,3 @@ def prepare(
         return Prepared(None, None, per_call, warmup_s, reason("took", call_s), call_s)
     loops = autorange(timeit.Timer(full), min_time)
     return Prepared(full, loops, per_call, warmup_s)
-
-
-def time_round(call: Callable[[], object], loops: int) -> float:
-    """Seconds of ``loops`` calls of ``call``, timed by :class:`timeit.Timer` (GC off)."""
-    return timeit.Timer(call).timeit(loops)

@@ -69,14 +69,19 @@ threads, probes); the rest lives beside it, the lower ones first:
 - :mod:`~vecstudy.backends.numba.jit`: the ``_jit`` decorator, fast-math flags, the
   disk-cache fallback;
 - :mod:`~vecstudy.backends.numba._math`: ``exp`` and ``log1p`` in plain arithmetic;
-- :mod:`~vecstudy.backends.numba.planning`: :class:`Plan`, :func:`plan`, its constants,
-  :func:`relayout_order`;
+- :mod:`~vecstudy.backends.numba.planning`: :class:`Plan`, the cache model
+  (:func:`vecstudy.backends.numba.planning.plan`), its constants, :func:`relayout_order`;
 - :mod:`~vecstudy.backends.numba.kernels`: the compiled step, descent, ``predict`` and
   ``read_sum`` kernels;
 - :mod:`~vecstudy.backends.numba.transpose`: :func:`relayout`, the cache-blocked copy;
 - :mod:`~vecstudy.backends.numba.micro`: the course's micro-studies, compiled;
-- :mod:`~vecstudy.backends.numba.tuning`: plans measured on this machine (``vecstudy
-  tune``).
+- :mod:`~vecstudy.backends.numba.wisdom`: the plans measured on this machine, stored
+  (the wisdom file, lookup);
+- :mod:`~vecstudy.backends.numba.tuning`: measuring them (``vecstudy tune``, first-use
+  tuning).
+
+:func:`plan` (here) picks the plan of each call: a measured one first
+(:func:`vecstudy.backends.numba.tuning.planned`), else the cache model.
 
 The measurements behind the plan's rules are on the design page
 ``docs/design/numba-plan.md``.
@@ -155,15 +160,69 @@ from vecstudy.backends.numba.planning import SAMPLE_MAJOR_MIN_BYTES as SAMPLE_MA
 from vecstudy.backends.numba.planning import SPLIT as SPLIT
 from vecstudy.backends.numba.planning import Plan as Plan
 from vecstudy.backends.numba.planning import _layout as _layout
-from vecstudy.backends.numba.planning import _prepare as _prepare
-from vecstudy.backends.numba.planning import block_size as block_size
-from vecstudy.backends.numba.planning import describe as describe
-from vecstudy.backends.numba.planning import plan as plan
+from vecstudy.backends.numba.planning import _prepare as _prepare_plan
+from vecstudy.backends.numba.planning import plan as _model_plan
 from vecstudy.backends.numba.planning import relayout_order as relayout_order
 from vecstudy.backends.numba.transpose import _transpose as _transpose
 from vecstudy.backends.numba.transpose import relayout as relayout
+from vecstudy.backends.numba.tuning import planned as _planned
 
 Array = NDArray[np.floating[Any]]
+
+
+def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) -> Plan:
+    """The walk over ``X`` a step of this shape, dtype and order follows.
+
+    With ``caches=None`` (this machine), a plan measured here by ``vecstudy tune`` for a
+    shape near ``(n_x, m)`` comes first (:func:`vecstudy.backends.numba.tuning.planned`;
+    not with the ``[numba] tune`` setting ``"off"``): its tiles and chunks do not depend
+    on the thread count either, only its ``parallel`` flag.  Otherwise, and with
+    explicit ``caches``, the cache model :func:`vecstudy.backends.numba.planning.plan`.
+
+    >>> from vecstudy.runtime.caches import CacheSizes
+    >>> c = CacheSizes(48 << 10, 1280 << 10, 24 << 20, "example")
+    >>> plan(20, 10000, 8, "C", c)
+    Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
+    """
+    if caches is None:
+        tuned = _planned(n_x, m, itemsize, order)
+        if tuned is not None:
+            return tuned
+    return _model_plan(n_x, m, itemsize, order, caches)
+
+
+def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
+    """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``, by
+    ``pl`` or else :func:`plan` (see :func:`vecstudy.backends.numba.planning._prepare`)."""
+    if pl is None:
+        n_x, m = X.shape
+        pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1])
+    return _prepare_plan(X, pl)
+
+
+def block_size(n_x: int, itemsize: int) -> int:
+    """Samples per tile of the fused C path (``plan(n_x, B_MAX, itemsize).B``).
+
+    >>> block_size(100, 8) in range(B_MIN, B_MAX + 1)
+    True
+    """
+    return plan(n_x, B_MAX, itemsize).B or B_MIN
+
+
+def describe(X: Array) -> str:
+    """How a step walks over ``X``: layout, tile and chunk sizes (for logs and benchmarks).
+
+    >>> import numpy as np
+    >>> describe(np.zeros((4, 100))).split(":")[0]
+    'fused C'
+    """
+    n_x, m = X.shape
+    pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1])
+    if pl.mode == SPLIT:
+        what = f"{pl.n_chunks} panels of {pl.P} rows"
+    else:
+        what = f"{pl.n_chunks} chunks of {pl.T} x {pl.B} samples"
+    return f"{MODE_NAMES[pl.mode]}: {what}, {'parallel' if pl.parallel else 'serial'}"
 
 
 def _elementwise(z: Array, derivative: bool) -> Array:

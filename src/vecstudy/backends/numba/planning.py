@@ -1,12 +1,15 @@
 """The plan of one gradient step: how it walks over ``X``, from the shape and the caches.
 
-:func:`plan` picks the walk (:data:`FUSED`, :data:`SAMPLE` or :data:`SPLIT`), its tile,
-chunk and panel sizes, and whether its chunks run in parallel, from the shape, dtype and
-order of ``X`` and the cache sizes the OS reports; a plan measured on this machine
-(:mod:`vecstudy.backends.numba.tuning`) comes first.  :func:`relayout_order` says when a
-descent should first copy ``X`` into the other layout, and :func:`_prepare` turns a plan
-into the integers and scratch arrays the kernels take.  The measurements behind the
-rules are on the design page ``docs/design/numba-plan.md``.
+:func:`plan` is the cache model: it picks the walk (:data:`FUSED`, :data:`SAMPLE` or
+:data:`SPLIT`), its tile, chunk and panel sizes, and whether its chunks run in parallel,
+from the shape, dtype and order of ``X`` and the cache sizes the OS reports.  Nothing
+here is measured or read from a file: a plan measured on this machine
+(:mod:`vecstudy.backends.numba.tuning`, kept by :mod:`vecstudy.backends.numba.wisdom`)
+is looked up first by :func:`vecstudy.backends.numba.plan`, which falls back to this
+model.  :func:`relayout_order` says when a descent should first copy ``X`` into the
+other layout, and :func:`_prepare` turns a plan into the integers and scratch arrays the
+kernels take.  The measurements behind the rules are on the design page
+``docs/design/numba-plan.md``.
 """
 
 from __future__ import annotations
@@ -70,15 +73,12 @@ def _align(v: int) -> int:
 
 
 def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) -> Plan:
-    """The walk over ``X`` for one gradient step: a function of the shape, dtype, order
-    and this machine's caches only, never of the thread count (results are bitwise
+    """The cache model's walk over ``X`` for one gradient step: a function of the shape,
+    dtype, order and the caches only, never of the thread count (results are bitwise
     identical for any thread count).
 
-    With ``caches=None`` (this machine), a plan measured here by ``vecstudy tune`` for a
-    shape near ``(n_x, m)`` comes first
-    (:func:`vecstudy.backends.numba.tuning.planned`; not with the ``[numba] tune``
-    setting ``"off"``): its tiles and chunks do not depend on the thread count either,
-    only its ``parallel`` flag.  Otherwise, the model below.
+    ``caches=None``: this machine's (:func:`vecstudy.runtime.caches.cache_sizes`).  A
+    plan measured here comes first in :func:`vecstudy.backends.numba.plan`, not here.
 
     ``c = vecstudy.runtime.caches.cache_sizes()`` gives ``L1d``, ``L2`` and the L3 share of one
     core.  With ``r = n_x * itemsize`` (bytes of one sample) and ``s = m * itemsize``
@@ -116,13 +116,9 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     >>> plan(12288, 1000, 8, "C", c).mode == SPLIT
     True
     """
-    if caches is None:  # this machine: a measured plan first (tuning), else the model
-        from vecstudy.backends.numba import tuning
+    if caches is None:
         from vecstudy.runtime.caches import cache_sizes
 
-        tuned = tuning.planned(n_x, m, itemsize, order)
-        if tuned is not None:
-            return tuned
         caches = cache_sizes()
     r = max(1, n_x * itemsize)
     par = n_x * m >= PARALLEL_MIN_ELEMENTS
@@ -142,15 +138,6 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     return Plan(FUSED if order != "F" else SAMPLE, B, T, n_chunks, 0, par and n_chunks > 1)
 
 
-def block_size(n_x: int, itemsize: int) -> int:
-    """Samples per tile of the fused C path (``plan(n_x, m, itemsize).B``).
-
-    >>> block_size(100, 8) in range(B_MIN, B_MAX + 1)
-    True
-    """
-    return plan(n_x, B_MAX, itemsize).B or B_MIN
-
-
 def _layout(X: Array) -> tuple[Array, str]:
     """``(Xs, order)``: ``X`` itself if C-contiguous, else ``X.T`` (C-contiguous) and "F"."""
     if X.flags.c_contiguous or not X.flags.f_contiguous:
@@ -158,16 +145,15 @@ def _layout(X: Array) -> tuple[Array, str]:
     return X.T, "F"
 
 
-def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
-    """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``.
+def _prepare(X: Array, pl: Plan) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
+    """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X`` by ``pl``.
 
-    ``pl``: the plan to follow (:mod:`~vecstudy.backends.numba.tuning` times candidates);
-    default :func:`plan`.
+    The plan of a call is :func:`vecstudy.backends.numba.plan`'s (see
+    :func:`vecstudy.backends.numba._prepare`); :mod:`~vecstudy.backends.numba.tuning`
+    passes the candidates it times.
     """
     n_x, m = X.shape
-    Xs, order = _layout(X)
-    if pl is None:
-        pl = plan(n_x, m, X.dtype.itemsize, order)
+    Xs, _ = _layout(X)
     dt = X.dtype
     if pl.mode == SPLIT:
         zbuf = np.empty((pl.n_chunks + 1, m), dt)
@@ -219,20 +205,40 @@ def relayout_order(X: Array, num_iterations: int) -> str | None:
     return best if num_iterations >= need else None
 
 
-def describe(X: Array) -> str:
-    """How a step walks over ``X``: layout, tile and chunk sizes (for logs and benchmarks).
+# --------------------------------------------------------------------------- plans by hand
+def _cdiv(a: int, b: int) -> int:
+    """``ceil(a / b)`` for positive integers."""
+    return -(-a // b)
 
-    >>> import numpy as np
-    >>> describe(np.zeros((4, 100))).split(":")[0]
-    'fused C'
+
+def _tiles(mode: int, B: int, T: int, m: int, parallel: bool = False) -> Plan:
+    """Tiles of ``B`` samples, ``T`` per chunk (more where there would be too many chunks).
+
+    >>> _tiles(FUSED, 64, 1, 10_000)
+    Plan(mode=0, B=64, T=1, n_chunks=157, P=0, parallel=False)
     """
-    n_x, m = X.shape
-    _, order = _layout(X)
-    pl = plan(n_x, m, X.dtype.itemsize, order)
+    n_tiles = max(1, _cdiv(m, B))
+    T = max(1, T, _cdiv(n_tiles, MAX_CHUNKS))
+    return Plan(mode, B, T, _cdiv(n_tiles, T), 0, parallel)
+
+
+def _panels(n_x: int, n_panels: int, parallel: bool = False) -> Plan:
+    """About ``n_panels`` panels of rows, each a multiple of 8 rows (as the model's)."""
+    n_panels = max(1, min(n_panels, MAX_CHUNKS))
+    P = max(8, _cdiv(_cdiv(n_x, n_panels), 8) * 8)
+    return Plan(SPLIT, 0, 0, _cdiv(n_x, P), P, parallel)
+
+
+def describe_plan(pl: Plan) -> str:
+    """``"split C: 12 panels of 1024 rows, serial"`` and the like (the tuner's words).
+
+    >>> describe_plan(Plan(0, 512, 1, 20, 0, True))
+    'fused C: tiles of 512, 20 chunks of 1, parallel'
+    """
     if pl.mode == SPLIT:
         what = f"{pl.n_chunks} panels of {pl.P} rows"
     else:
-        what = f"{pl.n_chunks} chunks of {pl.T} x {pl.B} samples"
+        what = f"tiles of {pl.B}, {pl.n_chunks} chunks of {pl.T}"
     return f"{MODE_NAMES[pl.mode]}: {what}, {'parallel' if pl.parallel else 'serial'}"
 
 
@@ -248,8 +254,7 @@ __all__ = [
     "SAMPLE_MAJOR_MIN_BYTES",
     "SPLIT",
     "Plan",
-    "block_size",
-    "describe",
+    "describe_plan",
     "plan",
     "relayout_order",
 ]

@@ -1,0 +1,518 @@
+"""The numba backend's wisdom: plans measured on this machine, kept as FFTW keeps its own.
+
+:mod:`vecstudy.backends.numba.tuning` measures; this module keeps and finds what it
+measured, and knows nothing of measuring:
+
+- the wisdom file (:func:`wisdom_path`): JSON in the user's cache directory
+  (``platformdirs.user_cache_dir("vecstudy")``, or ``VECSTUDY_TUNE_DIR``), one section
+  per CPU (:func:`machine`: model name and LLVM's feature set), vecstudy version and
+  numba version;
+- :class:`Tuned`: one shape's measurement, as stored (:meth:`Tuned.to_entry`);
+- :func:`entries`, :func:`stored_entries`: this machine's entries, each checked (an
+  unreadable file or entry: one :class:`TuningWarning`, then ignored);
+- :func:`save` (under a file lock, atomically, merged with what other processes
+  stored) and :func:`clear`;
+- :func:`lookup`: the stored plan of the nearest tuned shape (by log-distance, within
+  a factor :data:`BUCKET_FACTOR` in each dimension) of the same dtype and order; the
+  file is read again when it changes, looked at no more than every
+  :data:`RECHECK_SECONDS`.
+
+Plans are built with :mod:`vecstudy.backends.numba.planning` (the only module of the
+backend imported here).  See :mod:`vecstudy.backends.numba.tuning` for the bits a stored
+plan fixes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from vecstudy import config
+from vecstudy.backends.numba.planning import (
+    MAX_CHUNKS,
+    PARALLEL_MIN_ELEMENTS,
+    SAMPLE,
+    SPLIT,
+    Plan,
+    _cdiv,
+    _panels,
+    _tiles,
+)
+from vecstudy.errors import TuningWarning as TuningWarning
+
+ENV_TUNE_DIR: Final = "VECSTUDY_TUNE_DIR"
+WISDOM_NAME: Final = "numba-wisdom.json"
+#: Version of the wisdom file's layout; a file of another version is ignored.
+FORMAT: Final = 1
+#: A stored plan serves shapes within this factor of its own, in each dimension.
+BUCKET_FACTOR: Final = 2.0
+#: How often (seconds) the wisdom file and the ``[numba] tune`` setting of the config
+#: file are looked at again (:func:`settings`, :func:`lookup`; a step may take
+#: microseconds).
+RECHECK_SECONDS: Final = 1.0
+DTYPES: Final = {8: "float64", 4: "float32"}
+_MAX_B: Final = 1 << 16
+_MAX_T: Final = 1 << 30
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    """One :class:`TuningWarning` per ``key`` and process."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(TuningWarning(message), stacklevel=config.external_stacklevel())
+
+
+def _short(text: object, limit: int = 200) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- where, and for what
+def wisdom_dir() -> Path:
+    """``VECSTUDY_TUNE_DIR`` if set, else ``platformdirs.user_cache_dir("vecstudy")``."""
+    env = os.environ.get(ENV_TUNE_DIR)
+    if env is not None and env.strip():
+        return Path(env.strip()).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("vecstudy"))
+
+
+_paths: dict[str, Path] = {}
+
+
+def wisdom_path() -> Path:
+    """The wisdom file (it may not exist yet)."""
+    env = os.environ.get(ENV_TUNE_DIR, "")
+    path = _paths.get(env)
+    if path is None:  # this runs on every step: remember the answer for this variable
+        path = _paths[env] = wisdom_dir() / WISDOM_NAME
+    return path
+
+
+_machine: dict[str, str] | None = None
+
+
+def machine() -> dict[str, str]:
+    """What a plan was measured for: ``key`` (a hash of the rest), ``cpu`` (model name),
+    ``llvm_cpu`` and ``features`` (a hash of LLVM's host feature set: what numba
+    compiles for), ``vecstudy`` and ``numba`` versions."""
+    global _machine
+    if _machine is None:
+        import llvmlite.binding as ll  # type: ignore[import-untyped]
+        import numba
+
+        from vecstudy._version import __version__
+        from vecstudy.records.machine import _cpu_model
+
+        features = ll.get_host_cpu_features().flatten()
+        info = {
+            "cpu": _cpu_model(),
+            "llvm_cpu": str(ll.get_host_cpu_name()),
+            "features": hashlib.sha256(features.encode()).hexdigest()[:16],
+            "vecstudy": __version__,
+            "numba": numba.__version__,
+        }
+        key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:16]
+        _machine = {"key": key, **info}
+    return _machine
+
+
+# --------------------------------------------------------------------------- what is stored
+@dataclass(frozen=True)
+class Tuned:
+    """One shape, dtype and order as :func:`~vecstudy.backends.numba.tuning.measure` measured it.
+
+    ``plan`` is the winning decomposition (``parallel=False``; see :meth:`plan_for`);
+    ``parallel``, ``tuned_s`` and ``model_s`` are keyed by thread count: the flag
+    chosen, and the median seconds per step of the winner and of the model's own plan.
+    """
+
+    n_x: int
+    m: int
+    dtype: str
+    order: str
+    model: Plan
+    plan: Plan
+    parallel: dict[int, bool]
+    tuned_s: dict[int, float]
+    model_s: dict[int, float]
+    n_candidates: int
+    rounds: int
+    seconds: float
+    #: The 1-minute load average when measuring began (None where the OS hides it):
+    #: parallel plans lose when other processes hold the cores.
+    load: float | None = None
+    when: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat("T", "seconds"))
+
+    def margin(self, threads: int) -> float:
+        """Model time / tuned time at ``threads`` (1.0: the model's plan kept as it is)."""
+        return self.model_s[threads] / self.tuned_s[threads]
+
+    def plan_for(self, threads: int) -> Plan:
+        """The plan stored for ``threads``."""
+        return self.plan._replace(parallel=self.parallel.get(threads, False))
+
+    def to_entry(self) -> dict[str, Any]:
+        """The JSON object stored in the wisdom file."""
+        fields = ("mode", "B", "T", "n_chunks", "P")
+        return {
+            "n_x": self.n_x,
+            "m": self.m,
+            "dtype": self.dtype,
+            "order": self.order,
+            "plan": {k: int(getattr(self.plan, k)) for k in fields},
+            "model": {
+                **{k: int(getattr(self.model, k)) for k in fields},
+                "parallel": bool(self.model.parallel),
+            },
+            "threads": {
+                str(t): {
+                    "parallel": bool(self.parallel[t]),
+                    "ms": round(self.tuned_s[t] * 1e3, 6),
+                    "model_ms": round(self.model_s[t] * 1e3, 6),
+                }
+                for t in sorted(self.parallel)
+            },
+            "candidates": self.n_candidates,
+            "rounds": self.rounds,
+            "seconds": round(self.seconds, 3),
+            "load": self.load,
+            "when": self.when,
+        }
+
+
+# --------------------------------------------------------------------------- the store
+@dataclass(frozen=True)
+class _Entry:
+    """A stored plan, checked (see :func:`_parse_entry`)."""
+
+    name: str
+    n_x: int
+    m: int
+    dtype: str
+    order: str
+    mode: int
+    B: int
+    T: int
+    n_chunks: int
+    P: int
+    parallel: dict[int, bool]
+
+    def fit(self, n_x: int, m: int, threads: int) -> Plan:
+        """This entry's plan carried over to ``(n_x, m)`` at ``threads``.
+
+        Tiles keep ``B`` and ``T`` (chunks follow ``m``); panels keep ``P`` for the same
+        ``n_x``, else their number.  ``parallel``: the flag stored for ``threads``, else
+        the model's rule (see :data:`~vecstudy.backends.numba.PARALLEL_MIN_ELEMENTS`).
+        """
+        if self.mode == SPLIT:
+            P = self.P if n_x == self.n_x else _panels(n_x, self.n_chunks).P
+            P = max(P, _cdiv(n_x, MAX_CHUNKS))
+            pl = Plan(SPLIT, 0, 0, _cdiv(n_x, P), P, False)
+        else:
+            pl = _tiles(self.mode, self.B, self.T, m)
+        par = self.parallel.get(threads)
+        if par is None:
+            par = n_x * m >= PARALLEL_MIN_ELEMENTS
+        return pl._replace(parallel=bool(par) and pl.n_chunks > 1)
+
+
+def _int(value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{_short(value, 40)} is not an integer in [{low}, {high}]")
+    return value
+
+
+def _parse_entry(name: str, raw: object) -> _Entry:
+    """A stored entry as a valid :class:`_Entry`, or ValueError saying what is wrong.
+
+    Only plans the kernels accept pass: the walk must fit the order (sample-major for
+    F, fused or split for C), tiles and chunks positive and bounded.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError("not an object")
+    order, dtype, pl = raw.get("order"), raw.get("dtype"), raw.get("plan")
+    if order not in ("C", "F") or dtype not in DTYPES.values() or not isinstance(pl, dict):
+        raise ValueError("no valid order, dtype or plan")
+    mode = _int(pl.get("mode"), 0, 2)
+    if (order == "F") != (mode == SAMPLE):
+        raise ValueError(f"walk {mode} does not fit order {order}")
+    n_x, m = _int(raw.get("n_x"), 1, 1 << 40), _int(raw.get("m"), 1, 1 << 40)
+    if mode == SPLIT:
+        B = T = 0
+        P = _int(pl.get("P"), 1, 1 << 40)
+        n_chunks = _int(pl.get("n_chunks"), 1, MAX_CHUNKS)
+    else:
+        B, T, P = _int(pl.get("B"), 1, _MAX_B), _int(pl.get("T"), 1, _MAX_T), 0
+        n_chunks = _int(pl.get("n_chunks"), 1, 1 << 40)
+    threads = raw.get("threads", {})
+    if not isinstance(threads, dict):
+        raise ValueError("'threads' is not an object")
+    parallel = {}
+    for key, value in threads.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) >= 1):
+            raise ValueError(f"bad thread count {_short(key, 20)}")
+        flag = value.get("parallel") if isinstance(value, dict) else None
+        if not isinstance(flag, bool):
+            raise ValueError(f"no parallel flag for {key} threads")
+        parallel[int(key)] = flag
+    return _Entry(name, n_x, m, str(dtype), str(order), mode, B, T, n_chunks, P, parallel)
+
+
+def _read_doc(path: Path) -> dict[str, Any] | None:
+    """The whole wisdom file, None when absent; one warning (and None) when unreadable."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = f"it cannot be read ({_short(exc, 120)})"
+    else:
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            why = f"it is not valid JSON ({_short(exc, 120)})"
+        else:
+            if (
+                isinstance(doc, dict)
+                and doc.get("format") == FORMAT
+                and isinstance(doc.get("machines"), dict)
+            ):
+                return doc
+            why = f"it is not a vecstudy wisdom file of format {FORMAT}"
+    _warn_once(
+        f"file:{path}",
+        f"ignoring the numba wisdom file {_short(path, 300)}: {why}; the cache model plans "
+        "instead (rewrite it with 'vecstudy tune', or remove it with 'vecstudy tune --clear')",
+    )
+    return None
+
+
+def _section(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """This machine's entries (raw JSON objects by name) in ``doc``."""
+    if doc is None:
+        return {}
+    sec = doc["machines"].get(machine()["key"])
+    entries = sec.get("entries") if isinstance(sec, dict) else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def entries(path: Path | None = None) -> list[_Entry]:
+    """This machine's valid stored entries (invalid ones: one warning, then ignored)."""
+    path = wisdom_path() if path is None else path
+    out = []
+    for name, raw in sorted(_section(_read_doc(path)).items()):
+        try:
+            out.append(_parse_entry(name, raw))
+        except ValueError as exc:
+            _warn_once(
+                f"entry:{path}:{name}",
+                f"ignoring entry {_short(name, 60)} of the numba wisdom file "
+                f"{_short(path, 300)}: {_short(exc, 120)}",
+            )
+    return out
+
+
+def stored_entries() -> list[dict[str, Any]]:
+    """This machine's valid stored entries as the JSON objects of the file."""
+    out = []
+    for name, raw in _section(_read_doc(wisdom_path())).items():
+        with contextlib.suppress(ValueError):
+            e = _parse_entry(name, raw)
+            out.append(((e.dtype, e.order, e.n_x, e.m), raw))
+    return [raw for _, raw in sorted(out, key=lambda x: x[0])]
+
+
+def entry_name(n_x: int, m: int, dtype: str, order: str) -> str:
+    """The key of a shape's entry: ``"float64/C/12288x300"``."""
+    return f"{dtype}/{order}/{n_x}x{m}"
+
+
+def _lock(path: Path, timeout: float) -> Any:
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path.parent / f".{path.name}.lock"), timeout=timeout)
+
+
+def save(results: Sequence[Tuned], *, timeout: float = 120.0) -> Path:
+    """Add (or replace) the entries of ``results`` in this machine's section; the path.
+
+    Under the file's lock, the file is read again, merged and replaced atomically, so
+    that processes tuning at once keep each other's entries.  An unreadable file is
+    replaced (after its warning).
+    """
+    from vecstudy.records.results import atomic_write_text, remove_stale_temporaries
+
+    path = wisdom_path()
+    with _lock(path, timeout):
+        remove_stale_temporaries(path)
+        doc = _read_doc(path) or {"format": FORMAT, "machines": {}}
+        mach = machine()
+        sec = doc["machines"].get(mach["key"])
+        if not isinstance(sec, dict) or not isinstance(sec.get("entries"), dict):
+            sec = {**{k: v for k, v in mach.items() if k != "key"}, "entries": {}}
+            doc["machines"][mach["key"]] = sec
+        for r in results:
+            sec["entries"][entry_name(r.n_x, r.m, r.dtype, r.order)] = r.to_entry()
+        atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    _forget()
+    return path
+
+
+def clear() -> tuple[Path, int]:
+    """Remove this machine's entries (an unreadable file: the file); ``(path, count)``."""
+    path = wisdom_path()
+    if not path.exists():
+        return path, 0
+    with _lock(path, 120.0):
+        doc = _read_doc(path)
+        if doc is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            n = 0
+        else:
+            sec = doc["machines"].pop(machine()["key"], None)
+            n = len(sec.get("entries", {})) if isinstance(sec, dict) else 0
+            if doc["machines"]:
+                from vecstudy.records.results import atomic_write_text
+
+                atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+            else:
+                path.unlink()
+    _forget()
+    return path, n
+
+
+# --------------------------------------------------------------------------- lookup
+@dataclass
+class _Loaded:
+    stamp: tuple[int, int] | None
+    checked: float
+    entries: list[_Entry]
+    memo: dict[tuple[int, int, str, str, int], Plan | None] = field(default_factory=dict)
+
+
+_loaded: dict[str, _Loaded] = {}
+_loaded_lock = threading.Lock()
+#: ``(when, tune setting from the environment or config file, wisdom path)``.
+_snapshot: tuple[float, str | None, Path] | None = None
+
+
+def _forget() -> None:
+    """Drop what was read from wisdom files and settings (after this process wrote one)."""
+    global _snapshot
+    with _loaded_lock:
+        _loaded.clear()
+        _snapshot = None
+
+
+def settings() -> tuple[str, Path]:
+    """The ``[numba] tune`` setting in force and the wisdom file.
+
+    :func:`~vecstudy.config.use_tune` counts at once; the environment and the config
+    file are looked at again every :data:`RECHECK_SECONDS` at most (a step may take
+    microseconds; reading them takes a few).
+    """
+    global _snapshot
+    ctx = config._context_tune.get()
+    now = time.monotonic()
+    snap = _snapshot
+    if snap is None or now - snap[0] >= RECHECK_SECONDS or (ctx is None and snap[1] is None):
+        base = None if ctx is not None else str(config.resolve_tune().value)
+        snap = _snapshot = (now, base, wisdom_path())
+    return (ctx if ctx is not None else str(snap[1])), snap[2]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _current(path: Path | None = None) -> _Loaded:
+    """This machine's entries of the wisdom file, read again when the file changed
+    (looked at no more than every :data:`RECHECK_SECONDS`)."""
+    path = wisdom_path() if path is None else path
+    key = str(path)
+    now = time.monotonic()
+    with _loaded_lock:
+        rec = _loaded.get(key)
+        if rec is not None and now - rec.checked < RECHECK_SECONDS:
+            return rec
+    stamp = _stamp(path)
+    if rec is not None and rec.stamp == stamp:
+        rec.checked = now
+        return rec
+    rec = _Loaded(stamp, now, entries(path) if stamp is not None else [])
+    with _loaded_lock:
+        _loaded[key] = rec
+    return rec
+
+
+def lookup(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | None:
+    """The stored plan for a shape, or None.
+
+    From the entry of the same dtype and order nearest to ``(n_x, m)`` by log-distance,
+    within a factor :data:`BUCKET_FACTOR` in each dimension (ties: the first by name),
+    carried over to this shape (:meth:`_Entry.fit`).
+    """
+    return _lookup(_current(), n_x, m, itemsize, order, threads)
+
+
+def _lookup(rec: _Loaded, n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | None:
+    dtype = DTYPES.get(itemsize)
+    if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
+        return None
+    key = (n_x, m, dtype, order, threads)
+    if key in rec.memo:
+        return rec.memo[key]
+    reach = math.log(BUCKET_FACTOR) + 1e-12
+    best: tuple[float, str, _Entry] | None = None
+    for e in rec.entries:
+        if e.dtype != dtype or e.order != order:
+            continue
+        dx, dy = math.log(n_x / e.n_x), math.log(m / e.m)
+        if abs(dx) > reach or abs(dy) > reach:
+            continue
+        cand = (dx * dx + dy * dy, e.name, e)
+        if best is None or cand[:2] < best[:2]:
+            best = cand
+    found = None if best is None else best[2].fit(n_x, m, threads)
+    rec.memo[key] = found
+    return found
+
+
+__all__ = [
+    "BUCKET_FACTOR",
+    "Tuned",
+    "TuningWarning",
+    "clear",
+    "entries",
+    "entry_name",
+    "lookup",
+    "machine",
+    "save",
+    "settings",
+    "stored_entries",
+    "wisdom_dir",
+    "wisdom_path",
+]

@@ -1,0 +1,143 @@
+"""The one timing harness: autorange calibration, interleaved rounds, medians.
+
+Every figure vecstudy measures (the sweep of ``vecstudy bench`` and ``vecstudy study``,
+the roofline, the numba tuner, ``benchmarks/overhead.py``) is timed with these pieces:
+
+- :func:`autorange` (:func:`calibrate`): the loop count :meth:`timeit.Timer.autorange`
+  would choose, for a timing of at least ``min_time`` seconds;
+- :func:`time_round`: one timing, ``loops`` calls by :class:`timeit.Timer` (GC off);
+- :func:`rotated`: the order of one *interleaved round*: every contender once, the
+  order rotated by one from round to round (A B C, B C A, C A B, ...), so that a slow
+  spell of a shared machine hits every contender alike;
+- :func:`interleaved`: warm-up, calibration and ``rounds`` interleaved rounds of a few
+  calls, as seconds per call; :func:`median_time` for one call alone.
+
+What to time and when to stop (the sweep's budget and estimates,
+:mod:`vecstudy.study.timing`; the tuner's pruning,
+:mod:`vecstudy.backends.numba.tuning`) stays with the caller.
+"""
+
+from __future__ import annotations
+
+import time
+import timeit
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class _Timer(Protocol):
+    def timeit(self, number: int = ...) -> float: ...
+
+
+def calibrate(timer: _Timer, min_time: float) -> tuple[int, float]:
+    """``(loops, seconds)``: the first of 1, 2, 5, 10, 20, 50, ... calls whose timing lasts
+    at least ``min_time`` seconds, and that timing (:meth:`timeit.Timer.autorange`'s
+    method; timeit's own target is 0.2 s).
+
+    >>> class Fake:
+    ...     def timeit(self, number: int) -> float:
+    ...         return number * 1e-3
+    >>> calibrate(Fake(), 0.015)
+    (20, 0.02)
+    """
+    i = 1
+    while True:
+        for j in (1, 2, 5):
+            number = i * j
+            seconds = timer.timeit(number)
+            if seconds >= min_time:
+                return number, seconds
+        i *= 10
+
+
+def autorange(timer: _Timer, min_time: float) -> int:
+    """The loop count :meth:`timeit.Timer.autorange` would choose, for a target of ``min_time`` s.
+
+    Tries 1, 2, 5, 10, 20, 50, ... calls and returns the first count whose
+    timing lasts at least ``min_time`` seconds (see :func:`calibrate`).
+    """
+    return calibrate(timer, min_time)[0]
+
+
+def time_once(fn: Callable[[], object]) -> float:
+    """Seconds of one call of ``fn`` (:func:`time.perf_counter`)."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def time_round(call: Callable[[], object], loops: int) -> float:
+    """Seconds of ``loops`` calls of ``call``, timed by :class:`timeit.Timer` (GC off)."""
+    return timeit.Timer(call).timeit(loops)
+
+
+def rotated(items: Sequence[T], rnd: int) -> list[T]:
+    """``items`` in the order of interleaved round ``rnd``: rotated left by ``rnd``.
+
+    >>> [rotated("ABC", r) for r in range(4)]
+    [['A', 'B', 'C'], ['B', 'C', 'A'], ['C', 'A', 'B'], ['A', 'B', 'C']]
+    """
+    if not items:
+        return []
+    k = rnd % len(items)
+    return [*items[k:], *items[:k]]
+
+
+def median(samples: Sequence[float]) -> float:
+    """The median of a timing's samples (the middle two averaged, as :func:`numpy.median`).
+
+    >>> median([3.0, 1.0, 2.0]), median([4.0, 1.0, 2.0, 3.0])
+    (2.0, 2.5)
+    """
+    if not samples:
+        raise ValueError("median of no samples")
+    s = sorted(samples)
+    mid = len(s) // 2
+    return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
+
+
+def interleaved(
+    calls: Sequence[Callable[[], object]],
+    rounds: int,
+    *,
+    min_time: float,
+    warmup: bool = True,
+) -> list[list[float]]:
+    """Seconds per call of each of ``calls``, timed in ``rounds`` interleaved rounds.
+
+    One warm-up call of each (compilation, first touch of memory; unless ``warmup`` is
+    false), then each call's loop count (:func:`autorange` for ``min_time``), then
+    ``rounds`` rounds, each timing every call once (``loops`` calls) in the order of
+    :func:`rotated`.  Returns one list of ``rounds`` samples per call, in the order of
+    ``calls``.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1; got {rounds!r}")
+    if warmup:
+        for call in calls:
+            call()
+    loops = [autorange(timeit.Timer(call), min_time) for call in calls]
+    samples: list[list[float]] = [[] for _ in calls]
+    for rnd in range(rounds):
+        for i in rotated(range(len(calls)), rnd):
+            samples[i].append(time_round(calls[i], loops[i]) / loops[i])
+    return samples
+
+
+def median_time(fn: Callable[[], object], repeat: int, *, min_time: float) -> float:
+    """Median seconds per call of ``fn``: :func:`interleaved` of ``fn`` alone, ``repeat`` rounds."""
+    return median(interleaved([fn], repeat, min_time=min_time)[0])
+
+
+__all__ = [
+    "autorange",
+    "calibrate",
+    "interleaved",
+    "median",
+    "median_time",
+    "rotated",
+    "time_once",
+    "time_round",
+]
