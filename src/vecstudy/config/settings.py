@@ -17,7 +17,7 @@ from typing import Final
 from vecstudy.config.file import top_table
 from vecstudy.config.ladder import Choice, resolve_setting
 from vecstudy.errors import ConfigError
-from vecstudy.escape import short
+from vecstudy.escape import bounded, short
 from vecstudy.registry import available_backends, unknown_backend_message
 from vecstudy.runtime import cores
 
@@ -44,8 +44,8 @@ def check_backend(name: object, source: str) -> str:
     """Return ``name`` if it is a registered backend or ``"auto"``, else raise."""
     if isinstance(name, str) and (name in available_backends() or name == AUTO):
         return name
-    if isinstance(name, str) and len(name) > 50:
-        name = name[:47] + "..."
+    if isinstance(name, str):
+        name = bounded(name, 50)
     raise ConfigError(unknown_backend_message(name, source))
 
 
