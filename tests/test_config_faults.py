@@ -13,15 +13,16 @@ import pytest
 import vecstudy
 from vecstudy import config
 from vecstudy.config import ConfigError, ConfigWarning
+from vecstudy.config import file as cfg_file
 
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
-    config._parsed.clear()
-    config._warned.clear()
+    cfg_file._parsed.clear()
+    cfg_file._warned.clear()
     yield
-    config._parsed.clear()
-    config._warned.clear()
+    cfg_file._parsed.clear()
+    cfg_file._warned.clear()
 
 
 def _propagate() -> float:
@@ -104,7 +105,7 @@ def test_directory_or_loop_named_pyproject_is_ignored() -> None:
         _propagate()
     Path("pyproject.toml").rmdir()
     Path("pyproject.toml").symlink_to("pyproject.toml")
-    config._warned.clear()
+    cfg_file._warned.clear()
     with pytest.warns(ConfigWarning, match=r"pyproject\.toml: it is not a regular file"):
         _propagate()
 

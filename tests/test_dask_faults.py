@@ -31,6 +31,7 @@ import vecstudy
 from vecstudy import cluster as vcluster
 from vecstudy.backends import dask as dk
 from vecstudy.cli import EXIT_INTERRUPTED, main
+from vecstudy.cluster import client as vclient
 from vecstudy.report import dask_study as dask_report
 from vecstudy.study import dask_study
 
@@ -356,7 +357,7 @@ def test_unguarded_script_is_refused_before_any_worker_starts(
     def no_cluster(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a cluster was started")
 
-    monkeypatch.setattr(vcluster, "_start_local_once", no_cluster)
+    monkeypatch.setattr(vclient, "_start_local_once", no_cluster)
     source = "record()\ncluster._start_local()\n"
     script = tmp_path / "fit.py"
     script.write_text(source)
@@ -364,7 +365,7 @@ def test_unguarded_script_is_refused_before_any_worker_starts(
 
     module = types.ModuleType("__main__")
     module.__file__ = str(script)
-    module.__dict__.update(record=lambda: None, cluster=vcluster)
+    module.__dict__.update(record=lambda: None, cluster=vclient)
     monkeypatch.setitem(sys.modules, "__main__", module)
     with pytest.raises(
         vcluster.ClusterStartError,
@@ -382,7 +383,7 @@ def test_worker_importing_the_script_refuses_to_start_a_cluster(
 
     monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
     with pytest.raises(vcluster.ClusterStartError, match=r"worker process was importing"):
-        vcluster._start_local()
+        vclient._start_local()
 
 
 @pytest.mark.slow
@@ -430,9 +431,9 @@ def test_local_start_is_retried_once_with_a_generous_timeout(
             raise TimeoutError("Nanny start timed out after 60s.")
         return _Fake(), _Fake()
 
-    monkeypatch.setattr(vcluster, "_start_local_once", start)
-    monkeypatch.setattr(vcluster.atexit, "register", lambda *args: None)
-    made = vcluster._start_local(20.0, "config file")
+    monkeypatch.setattr(vclient, "_start_local_once", start)
+    monkeypatch.setattr(vclient.atexit, "register", lambda *args: None)
+    made = vclient._start_local(20.0, "config file")
     assert isinstance(made.client, _Fake)
     assert calls == [120.0, 120.0]  # 6 x [dask] timeout, more than the 60 s floor
     assert "failed to start (attempt 1 of 2): TimeoutError" in caplog.text
@@ -449,14 +450,14 @@ def test_local_start_failing_twice_names_the_timeout_and_setting(
         seen.append(dask.config.get("distributed.comm.timeouts.connect"))
         raise TimeoutError("Nanny start timed out")
 
-    monkeypatch.setattr(vcluster, "local_cluster", cluster)
+    monkeypatch.setattr(vclient, "local_cluster", cluster)
     with pytest.raises(
         vcluster.ClusterStartError,
         match=r"failed to start twice, each attempt allowed 60 s \(max\(60 s, 6 x \[dask\] "
         r"timeout = 10 s from default\)\); last error: TimeoutError: Nanny start timed out. "
         r"On a slow or loaded machine raise \[dask\] timeout",
     ):
-        vcluster._start_local(10.0, "default")
+        vclient._start_local(10.0, "default")
     assert seen == ["60.0s", "60.0s"]  # connections made during the start wait as long
 
 

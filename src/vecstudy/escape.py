@@ -19,8 +19,9 @@ of vecstudy goes through these functions:
     control characters removed from every line, so its content cannot close it.
 :class:`Markup`
     Text already safe (built from escaped parts and numbers): tables take it as is.
-:func:`short`, :func:`plain`
-    A bounded ``repr`` for error messages and warnings; bounded one-line text.
+:func:`short`, :func:`plain`, :func:`error_line`
+    A bounded ``repr`` for error messages and warnings; bounded one-line text; an
+    exception's type and message, bounded, on one line.
 """
 
 from __future__ import annotations
@@ -111,6 +112,21 @@ def short(value: object, limit: int = MESSAGE_LIMIT) -> str:
     except Exception:
         text = f"<{type(value).__name__}>"
     return bounded(text, limit)
+
+
+def error_line(exc: BaseException, limit: int = 200) -> str:
+    """``exc`` on one line, bounded: its type and the start of its message.
+
+    Runs of whitespace (line breaks included) become one space; the message is cut
+    to ``limit`` characters.
+
+    >>> error_line(TimeoutError("no answer\\n  after 10 s"))
+    'TimeoutError: no answer after 10 s'
+    >>> error_line(ValueError("x" * 50), 10), error_line(KeyError())
+    ('ValueError: xxxxxxx...', 'KeyError')
+    """
+    text = bounded(" ".join(str(exc).split()), limit)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _escape_one(match: re.Match[str]) -> str:

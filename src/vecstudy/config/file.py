@@ -1,0 +1,241 @@
+"""The config file: where it is, reading and caching it, and checking its keys.
+
+:func:`find_config_file` locates it (``VECSTUDY_CONFIG``, else the nearest
+``vecstudy.toml``, else the nearest ``pyproject.toml``); :func:`config_file` parses it
+once per version of the file (mtime and size) and checks its keys; :func:`one_lookup`
+makes the settings of one call come from one reading.  The settings themselves are
+checked by the modules that resolve them (see :mod:`vecstudy.config`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tomllib
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from vecstudy.errors import ConfigError, ConfigWarning, external_stacklevel
+from vecstudy.escape import bounded, one_line, short
+
+#: Top-level keys a config file may hold; ``bench`` is a table validated by
+#: :mod:`vecstudy.study.options`.
+FILE_KEYS: Final = ("backend", "dtype", "threads", "bench", "relayout_max_mb", "dask", "numba")
+SECTIONS: Final = ("bench", "dask", "numba")
+
+ENV_CONFIG: Final = "VECSTUDY_CONFIG"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The settings table of one config file, already checked for unknown keys."""
+
+    path: Path
+    table: Mapping[str, Any]
+    prefix: str  # "" for vecstudy.toml, "tool.vecstudy." for pyproject.toml
+
+    def source(self, key: str) -> str:
+        """Human-readable source of ``key``, e.g. ``config file /p/vecstudy.toml, key 'dtype'``."""
+        return f"config file {self.path}, key '{self.prefix}{key}'"
+
+
+#: Parsed config files: resolved path -> ((mtime_ns, size), result).
+_parsed: dict[str, tuple[tuple[int, int], ConfigFile | None]] = {}
+
+
+def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
+    """Locate the config file; return ``(path, is_pyproject)`` or None.
+
+    ``VECSTUDY_CONFIG`` wins (it must name an existing file); otherwise the nearest
+    ``vecstudy.toml`` from ``start`` (default: the current directory) upwards, else
+    the nearest ``pyproject.toml``.
+    """
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        path = Path(env).expanduser()
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):  # symlink loop, name too long, NUL byte
+            is_file = False
+        if not is_file:
+            raise ConfigError(f"{ENV_CONFIG}={short(env, 300)} does not name an existing file")
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(f"{ENV_CONFIG}={short(env, 300)}: {exc}") from None
+        return path, path.name == "pyproject.toml"
+    # os.path on strings, not pathlib: this runs on every API call (a few microseconds)
+    try:
+        here = os.path.abspath(start) if start is not None else os.getcwd()  # noqa: PTH100, PTH109
+    except OSError:  # the current directory was deleted
+        return None
+    dirs = [here]
+    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:  # noqa: PTH120
+        dirs.append(parent)
+    for name, is_pyproject in (("vecstudy.toml", False), ("pyproject.toml", True)):
+        for d in dirs:
+            candidate = os.path.join(d, name)  # noqa: PTH118
+            if os.path.isfile(candidate):  # noqa: PTH113
+                return Path(candidate), is_pyproject
+            if os.path.lexists(candidate):  # a directory, a broken link, a symlink loop
+                if not is_pyproject:
+                    raise ConfigError(
+                        f"config file {candidate} is not a regular file (a directory or a "
+                        "broken symbolic link); remove or rename it"
+                    )
+                _warn_ignored(candidate, "it is not a regular file")
+    return None
+
+
+#: pyproject.toml files already warned about: path -> version (mtime, size) or None.
+_warned: dict[str, tuple[int, int] | None] = {}
+
+
+def _warn_ignored(path: str | Path, why: str, version: tuple[int, int] | None = None) -> None:
+    """Warn once per file (and version of it) that a ``pyproject.toml`` is ignored."""
+    key = str(path)
+    if key in _warned and _warned[key] == version:
+        return
+    _warned[key] = version
+    warnings.warn(
+        ConfigWarning(
+            f"ignoring {path}: {why} (vecstudy reads only its [tool.vecstudy] table; "
+            "fix the file or put settings in a vecstudy.toml)"
+        ),
+        stacklevel=external_stacklevel(),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path``; any failure becomes a ConfigError naming the file and the cause."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read()
+        # utf-8-sig: a byte-order mark (which some Windows editors write) is not an error
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply to parse") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+
+
+def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
+    """The settings of ``path``, cached while the file's mtime and size stay the same.
+
+    A ``vecstudy.toml`` (or a file named by ``VECSTUDY_CONFIG``) that cannot be read,
+    or a bad ``[tool.vecstudy]`` table, raises :class:`ConfigError`.  A
+    ``pyproject.toml`` that cannot be read or parsed, or whose ``tool`` is not a
+    table, is somebody else's file: one :class:`ConfigWarning`, then it is ignored.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if is_pyproject:
+            _warn_ignored(path, f"it cannot be read ({exc.strerror or exc})")
+            return None
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    version = (st.st_mtime_ns, st.st_size)
+    cached = _parsed.get(str(path))
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    result: ConfigFile | None
+    if is_pyproject:
+        try:
+            data = _read_toml(path)
+        except ConfigError as exc:
+            _warn_ignored(path, str(exc).removeprefix(f"config file {path} "), version)
+            _parsed[str(path)] = (version, None)
+            return None
+        tool = data.get("tool")
+        if tool is not None and not isinstance(tool, dict):
+            _warn_ignored(path, f"its 'tool' is a {type(tool).__name__}, not a table", version)
+            _parsed[str(path)] = (version, None)
+            return None
+        table = None if tool is None else tool.get("vecstudy")
+        result = None if table is None else ConfigFile(path, table, "tool.vecstudy.")
+    else:
+        result = ConfigFile(path, _read_toml(path), "")
+    if result is not None:
+        if not isinstance(result.table, dict):
+            raise ConfigError(f"config file {path}: '{result.prefix.rstrip('.')}' must be a table")
+        unknown = sorted(set(result.table) - set(FILE_KEYS))
+        if unknown:
+            valid = ", ".join(FILE_KEYS)
+            key = bounded(one_line(str(unknown[0])))
+            raise ConfigError(f"{result.source(key)}: unknown key; valid keys are {valid}")
+        for section in SECTIONS:
+            if section in result.table and not isinstance(result.table[section], dict):
+                raise ConfigError(f"{result.source(section)}: must be a table")
+    _parsed[str(path)] = (version, result)
+    return result
+
+
+_lookup_scope: ContextVar[list[ConfigFile | None] | None] = ContextVar(
+    "vecstudy_lookup_scope", default=None
+)
+
+
+@contextlib.contextmanager
+def one_lookup() -> Iterator[None]:
+    """Inside the block the config file is looked up at most once.
+
+    The API wraps each call in it, so that the settings of one call (backend, dtype,
+    threads) come from one reading of the file, and a call pays for one search.
+    """
+    if _lookup_scope.get() is not None:
+        yield
+        return
+    token = _lookup_scope.set([])
+    try:
+        yield
+    finally:
+        _lookup_scope.reset(token)
+
+
+def config_file() -> ConfigFile | None:
+    """The config file in force (parsed and checked for unknown keys), or None."""
+    memo = _lookup_scope.get()
+    if memo:
+        return memo[0]
+    found = find_config_file()
+    cfg = None if found is None else _parse(*found)
+    if memo is not None:
+        memo.append(cfg)
+    return cfg
+
+
+def file_section(name: str) -> tuple[dict[str, Any], str | None]:
+    """The raw table ``name`` (e.g. ``"bench"``) of the config file, and the file's path.
+
+    Returns ``({}, None)`` when there is no config file.
+    """
+    if name not in SECTIONS:
+        raise ValueError(f"unknown config section {name!r}; valid sections are {SECTIONS}")
+    cfg = config_file()
+    if cfg is None:
+        return {}, None
+    return dict(cfg.table.get(name, {})), str(cfg.path)
+
+
+@dataclass(frozen=True)
+class FileTable:
+    """One table of the config file: its keys, and how to name the source of one of them."""
+
+    table: Mapping[str, Any]
+    source: Callable[[str], str]
+
+
+def top_table() -> FileTable | None:
+    """The top-level table of the config file in force, or None."""
+    cfg = config_file()
+    return None if cfg is None else FileTable(cfg.table, cfg.source)
