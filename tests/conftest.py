@@ -1,7 +1,8 @@
 """Shared fixtures: every test starts from a clean configuration; one results-row factory.
 
 Test files import the factory as ``from tests.conftest import make_row`` (pytest
-registers this file as ``tests.conftest``).
+registers this file as ``tests.conftest``), and the options of a tiny sweep as
+``TINY_SWEEP``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261127)
 
+
+#: ``vecstudy bench`` options of a sweep of a few milliseconds: one small shape, NumPy,
+#: float64, one thread, no micro-studies, no bar (``--repeats`` is the caller's).
+TINY_SWEEP: list[str] = [
+    "--shapes",
+    "4x40",
+    "--backends",
+    "numpy",
+    "--dtypes",
+    "float64",
+    "--threads",
+    "1",
+    "--min-time",
+    "0.001",
+    "--no-micro",
+    "--no-progress",
+]
 
 #: What :func:`make_row` puts in a row unless told otherwise: one timing of NumPy's
 #: gradient step on a 10x100 float64 ``X``, on one thread.

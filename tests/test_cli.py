@@ -18,22 +18,10 @@ from vecstudy.records import results
 from vecstudy.study import options as opt
 from vecstudy.study import sweep
 
-TINY = [
-    "--shapes",
-    "4x40",
-    "--backends",
-    "numpy",
-    "--dtypes",
-    "float64",
-    "--threads",
-    "1",
-    "--repeats",
-    "2",
-    "--min-time",
-    "0.001",
-    "--no-micro",
-    "--no-progress",
-]
+from tests.conftest import TINY_SWEEP
+
+#: A sweep of a few milliseconds (two rounds).
+TINY = [*TINY_SWEEP, "--repeats", "2"]
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:

@@ -15,8 +15,9 @@ from matplotlib.figure import Figure
 
 import vecstudy
 from vecstudy import api, cli
+from vecstudy.report import result_table
 from vecstudy.runtime import announce
-from vecstudy.study import face, sweep, view
+from vecstudy.study import face, progress, sweep, view
 from vecstudy.study.options import BenchOptionError
 
 FAST: dict[str, Any] = {"repeats": 3, "min_time": 0.001, "iterations": 2, "progress": False}
@@ -264,7 +265,7 @@ def test_slow_loop_is_estimated_from_fewer_columns() -> None:
     assert (timed["m"] < 4000).all()
     assert not timed.empty
     assert "~" in repr(r)
-    assert view.ESTIMATE_FOOTNOTE in repr(r)
+    assert result_table.ESTIMATE_FOOTNOTE in repr(r)
     hatched = [p for p in r.plot().axes[0].patches if p.get_hatch() == "//"]
     assert len(hatched) == 2
 
@@ -380,11 +381,11 @@ def test_compile_notice_prints_in_a_kernel(
 def test_progress_bar_is_tqdm_auto(capsys: pytest.CaptureFixture[str]) -> None:
     from tqdm.std import tqdm as std_tqdm
 
-    bar_class = sweep.progress_class()
+    bar_class = progress.progress_class()
     assert issubclass(bar_class, std_tqdm)  # text outside a notebook
-    bar = sweep._progress(3, enabled=True)
+    bar = progress.progress_bar(3, enabled=True)
     bar.update(2)
-    sweep._grow(bar, 4)
+    progress.grow(bar, 4)
     assert (bar.n, bar.total) == (2, 7)
     bar.close()
     assert "2/7" in capsys.readouterr().err

@@ -20,21 +20,7 @@ from vecstudy.records import results
 from vecstudy.signals import Terminated, sigterm_as_interrupt
 from vecstudy.study import sweep
 
-TINY = [
-    "--shapes",
-    "4x40",
-    "--backends",
-    "numpy",
-    "--dtypes",
-    "float64",
-    "--threads",
-    "1",
-    "--min-time",
-    "0.001",
-    "--no-micro",
-    "--no-progress",
-]
-
+from tests.conftest import TINY_SWEEP as TINY
 
 #: A sweep that runs for minutes: many rounds, each case allowed the time they take.
 LONG = ["--repeats", "20000", "--budget", "100000"]

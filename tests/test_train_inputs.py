@@ -403,6 +403,37 @@ def test_messages_from_user_data_are_bounded(tmp_path: Path) -> None:
         assert len(str(info.value)) < 700, (fn.__name__, str(info.value)[:200])
 
 
+@pytest.mark.parametrize(
+    ("learning_rate", "learning_rates", "images", "rates", "noted"),
+    [
+        (None, None, False, [float(train.DEFAULT_LEARNING_RATE)], False),
+        (None, None, True, [float(train.IMAGE_LEARNING_RATE)], True),
+        ("", None, True, [float(train.IMAGE_LEARNING_RATE)], False),  # empty: the default
+        ("0.1", None, True, [0.1], False),
+        (None, "0.1,0.01,0.1", True, [0.1, 0.01], False),
+    ],
+)
+def test_learning_rates_default_by_kind_of_data(
+    learning_rate: str | None,
+    learning_rates: str | None,
+    images: bool,
+    rates: list[float],
+    noted: bool,
+) -> None:
+    got, note = train.choose_learning_rates(learning_rate, learning_rates, images=images)
+    assert got == rates
+    assert (note is not None) == noted
+    if note is not None:
+        assert train.IMAGE_LEARNING_RATE in note
+
+
+def test_bad_learning_rate_names_its_option() -> None:
+    with pytest.raises(ValueError, match=r"^--learning-rate: 'x' is not a number"):
+        train.choose_learning_rates("x", None, images=False)
+    with pytest.raises(ValueError, match=r"^--learning-rates: learning rates must be finite"):
+        train.choose_learning_rates(None, "0.1,-1", images=False)
+
+
 # --------------------------------------------------------------------------- 9. SIGTERM
 def test_sigterm_during_training_exits_130_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

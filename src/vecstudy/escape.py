@@ -19,9 +19,10 @@ of vecstudy goes through these functions:
     control characters removed from every line, so its content cannot close it.
 :class:`Markup`
     Text already safe (built from escaped parts and numbers): tables take it as is.
-:func:`short`, :func:`plain`, :func:`error_line`
+:func:`short`, :func:`plain`, :func:`error_line`, :func:`int_text`
     A bounded ``repr`` for error messages and warnings; bounded one-line text; an
-    exception's type and message, bounded, on one line.
+    exception's type and message, bounded, on one line; an integer, huge ones by
+    magnitude.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from typing import Final
 TEXT_LIMIT: Final = 160
 #: Longest value quoted in an error message.
 MESSAGE_LIMIT: Final = 60
+#: Integers longer than this many bits are given by magnitude (``about 10**k``).
+HUGE_INT_BITS: Final = 64
 
 _ESCAPE: Final = {
     "\\": "\\\\",
@@ -105,8 +108,8 @@ def short(value: object, limit: int = MESSAGE_LIMIT) -> str:
     """
     if isinstance(value, str) and len(value) > limit:
         value = value[: max(limit - 5, 0)] + "..."
-    if isinstance(value, int) and value.bit_length() > 64:
-        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
+    if isinstance(value, int) and value.bit_length() > HUGE_INT_BITS:
+        return int_text(value)
     try:
         text = repr(value)
     except Exception:
@@ -127,6 +130,17 @@ def error_line(exc: BaseException, limit: int = 200) -> str:
     """
     text = bounded(" ".join(str(exc).split()), limit)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def int_text(value: int) -> str:
+    """``str(value)``, or ``about 10**k`` for a huge one (whose ``str`` is long, or raises).
+
+    >>> int_text(-42), int_text(-(10**100))
+    ('-42', 'about -10**100')
+    """
+    if value.bit_length() > HUGE_INT_BITS:
+        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
+    return str(value)
 
 
 def _escape_one(match: re.Match[str]) -> str:

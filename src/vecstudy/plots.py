@@ -22,6 +22,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from vecstudy.ticks import tick_text
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -44,17 +46,6 @@ _STYLES: Final = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1))
 def format_cost(cost: float) -> str:
     """A cost as the console prints it in ``vecstudy train``'s table: 6 significant digits."""
     return f"{cost:.6g}"
-
-
-def _tick_text(v: float, _pos: object = None) -> str:
-    """``0.5``, ``0.02``, ``1e-8``, ``5e-7``: short labels for a log axis."""
-    if v <= 0 or not math.isfinite(v):
-        return ""
-    if 1e-3 <= v < 1e4:
-        return f"{v:g}"
-    exp = math.floor(math.log10(v) + 1e-9)
-    mant = round(v / 10**exp, 6)
-    return f"1e{exp}" if mant == 1 else f"{mant:g}e{exp}"
 
 
 def _real(value: object, what: str) -> float:
@@ -222,7 +213,7 @@ def plot_costs(
         for ax in axes:
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
-            ax.yaxis.set_major_formatter(FuncFormatter(_tick_text))
+            ax.yaxis.set_major_formatter(FuncFormatter(tick_text))
             ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_ylabel("cost" + (" (log scale)" if log else ""))
     if title is None:

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from vecstudy import config
 from vecstudy.cluster import is_dask_array as _lazy
 from vecstudy.errors import DivergenceError, DivergenceWarning, NumericalError, external_stacklevel
+from vecstudy.escape import int_text as _int_text
 
 Array: TypeAlias = NDArray[np.floating[Any]]
 Grads: TypeAlias = dict[str, Any]
@@ -40,13 +41,6 @@ COST_RISE_MARGIN = 1.0
 
 
 # --------------------------------------------------------------------------- arguments
-
-
-def _int_text(value: int) -> str:
-    """``str(value)``, or ``about 10**k`` for a huge one (whose str is long, or raises)."""
-    if value.bit_length() > 64:
-        return f"about {'-' if value < 0 else ''}10**{int(value.bit_length() * 0.30103)}"
-    return str(value)
 
 
 def _describe(value: object) -> str:

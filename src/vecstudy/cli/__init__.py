@@ -51,13 +51,10 @@ from vecstudy.cli._common import (
     _Parser,
     error_line,
 )
-from vecstudy.cli.learn import (
-    DEFAULT_LEARNING_RATE,
-    IMAGE_LEARNING_RATE,
-    TRAIN_BUDGET,
-    TRAIN_OUTPUT_DIR,
-)
+from vecstudy.cli.learn import TRAIN_OUTPUT_DIR
 from vecstudy.cli.study import _default_run_dir as _default_run_dir
+from vecstudy.learn.train import DEFAULT_BUDGET as TRAIN_BUDGET
+from vecstudy.learn.train import DEFAULT_LEARNING_RATE, IMAGE_LEARNING_RATE
 
 __all__ = [
     "DEFAULT_LEARNING_RATE",

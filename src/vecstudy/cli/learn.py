@@ -9,16 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from vecstudy.cli._common import Subparsers, error_line
+from vecstudy.learn.train import DEFAULT_BUDGET as TRAIN_BUDGET
+from vecstudy.learn.train import DEFAULT_LEARNING_RATE, IMAGE_LEARNING_RATE
 
 #: Where ``vecstudy train`` writes by default: the user's own outputs (git-ignored),
 #: never over the reference figures committed in ``reports/``.
 TRAIN_OUTPUT_DIR = "reports/runs/train"
-#: ``vecstudy train``'s learning rate for standardized tables, and for images (the course's).
-DEFAULT_LEARNING_RATE = "0.5"
-IMAGE_LEARNING_RATE = "0.005"
-#: ``--budget`` by default, in seconds (``vecstudy.learn.train.DEFAULT_BUDGET``; not imported here,
-#: to keep ``vecstudy --help`` fast).
-TRAIN_BUDGET = 600.0
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -180,16 +176,14 @@ def run(args: argparse.Namespace) -> int:
 
     with _sigterm_as_interrupt(), _warnings_as_notes("vecstudy train"):
         data = train.read_data(path, target)
-        if args.learning_rates is not None:
-            rates = train.parse_learning_rates(args.learning_rates)
-        else:
-            default = IMAGE_LEARNING_RATE if data.info.images else DEFAULT_LEARNING_RATE
-            rates = train.parse_learning_rates(args.learning_rate or default, "--learning-rate")
+        rates, rate_note = train.choose_learning_rates(
+            args.learning_rate, args.learning_rates, images=data.info.images
+        )
         figure, model = train.output_paths(path, args.output_dir, study=len(rates) > 1)
         for note in data.info.notes:
             print(note)
-        if data.info.images and args.learning_rate is None and args.learning_rates is None:
-            print(f"learning rate {IMAGE_LEARNING_RATE} (the course's for its images)")
+        if rate_note is not None:
+            print(rate_note)
         training = train.prepare(
             data.frame,
             data.target,

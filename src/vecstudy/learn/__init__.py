@@ -41,10 +41,13 @@ from vecstudy.learn.outputs import output_paths, plot_costs, render_costs
 from vecstudy.learn.table import Scaler, Table, check_table, constant_columns, split
 from vecstudy.learn.train import (
     DEFAULT_BUDGET,
+    DEFAULT_LEARNING_RATE,
+    IMAGE_LEARNING_RATE,
     Estimate,
     Run,
     Training,
     check_writable,
+    choose_learning_rates,
     describe,
     fit_runs,
     format_table,
@@ -59,8 +62,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "DEFAULT_LEARNING_RATE",
     "EXAMPLE_FILE",
     "EXAMPLE_TARGET",
+    "IMAGE_LEARNING_RATE",
     "MODEL_FORMAT",
     "SUFFIXES",
     "BudgetError",
@@ -79,6 +84,7 @@ __all__ = [
     "check_model",
     "check_table",
     "check_writable",
+    "choose_learning_rates",
     "constant_columns",
     "descend",
     "describe",

@@ -524,6 +524,11 @@ def write_outputs(training: Training, figure: Path, model: Path) -> bool:
     return replaced
 
 
+#: ``vecstudy train``'s learning rate for standardized tables, and for images (the course's).
+DEFAULT_LEARNING_RATE: Final = "0.5"
+IMAGE_LEARNING_RATE: Final = "0.005"
+
+
 def parse_learning_rates(value: str, source: str = "--learning-rates") -> list[float]:
     """``"0.01,0.001"`` -> ``[0.01, 0.001]``; each finite and > 0.
 
@@ -544,3 +549,29 @@ def parse_learning_rates(value: str, source: str = "--learning-rates") -> list[f
     if not rates:
         raise ValueError(f"{source}: expected numbers separated by commas, got {_short(value)}")
     return list(dict.fromkeys(rates))
+
+
+def choose_learning_rates(
+    learning_rate: str | None, learning_rates: str | None, *, images: bool
+) -> tuple[list[float], str | None]:
+    """The learning rates of ``vecstudy train``, and a note when the images' default was taken.
+
+    ``learning_rates`` (``--learning-rates``) if given, else ``learning_rate``
+    (``--learning-rate``), else :data:`IMAGE_LEARNING_RATE` for images (the course's:
+    its pixels are scaled, not standardized) or :data:`DEFAULT_LEARNING_RATE` for a
+    standardized table.
+
+    >>> choose_learning_rates(None, None, images=False)
+    ([0.5], None)
+    >>> choose_learning_rates(None, None, images=True)
+    ([0.005], "learning rate 0.005 (the course's for its images)")
+    >>> choose_learning_rates("0.1", None, images=True)
+    ([0.1], None)
+    """
+    if learning_rates is not None:
+        return parse_learning_rates(learning_rates), None
+    default = IMAGE_LEARNING_RATE if images else DEFAULT_LEARNING_RATE
+    rates = parse_learning_rates(learning_rate or default, "--learning-rate")
+    if images and learning_rate is None:
+        return rates, f"learning rate {IMAGE_LEARNING_RATE} (the course's for its images)"
+    return rates, None

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from vecstudy.escape import md_code, md_text, short
-from vecstudy.report.figures import COLORS, LABELS, color
+from vecstudy.report.axes import COLORS, LABELS, color
 from vecstudy.report.markdown import format_bytes, format_seconds, markdown_table
 
 

@@ -86,7 +86,7 @@ def figure_comparison(cmp: Comparison) -> Any:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from vecstudy.report.figures import log_y
+    from vecstudy.report.axes import log_y
 
     cases = cmp.cases.sort_values(["kind", "operation", "dtype", "bytes_x", "backend", "threads"])
     colors = {"worse": "#d62728", "better": "#2ca02c", "unchanged": "0.45", "machine": "#bbbbbb"}
@@ -132,7 +132,7 @@ def figure_comparison(cmp: Comparison) -> Any:
 def write_comparison(cmp: Comparison, output_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``compare.md`` and ``compare.png/.svg`` into ``output_dir``; return the paths."""
     from vecstudy.records.results import atomic_write_text
-    from vecstudy.report.figures import plain_text, save
+    from vecstudy.report.axes import plain_text, save
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import logging
-import math
-import sys
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +36,6 @@ from types import ModuleType
 from typing import Any, Final
 
 import numpy as np
-from numpy.typing import NDArray
 
 from vecstudy import backends
 from vecstudy.course import COURSE_SHAPE as COURSE_SHAPE
@@ -49,7 +45,9 @@ from vecstudy.records.results import ResultsWriter, Row
 from vecstudy.runtime.announce import announce_compile
 from vecstudy.runtime.timing import rotated, time_round
 from vecstudy.study import micro
-from vecstudy.study.options import BenchOptionError, BenchOptions
+from vecstudy.study.options import BenchOptions
+from vecstudy.study.problem import SEED, Array, check_memory, make_data
+from vecstudy.study.progress import grow, log_above_bar, progress_bar
 from vecstudy.study.timing import (
     SMALL_ELEMENTS,
     SMALL_ITERATIONS,
@@ -66,69 +64,6 @@ LEARNING_RATE: Final = 0.005
 #: warm-up take 25 to 55 s), so that the learner's headline quotes measured loops.
 COURSE_LOOP_BUDGET: Final = 60.0
 RECORD_EVERY: Final = 100
-SEED: Final = 0
-#: Memory a sweep keeps free beyond its arrays (bytes).
-MEMORY_MARGIN: Final = 256 * 2**20
-
-Array = NDArray[np.floating[Any]]
-
-
-# --------------------------------------------------------------------------- data
-def make_data(n_x: int, m: int, dtype: str, seed: int = SEED) -> tuple[Array, float, Array, Array]:
-    """Seeded problem ``(w, b, X, Y)``: ``X ~ N(0, 1)``, labels drawn from a logistic model.
-
-    ``w`` is zero and ``b`` is 0.0, as the course initializes them; ``X`` is
-    C-contiguous ``(n_x, m)`` and ``Y`` is ``(m,)`` of 0.0 / 1.0, all in
-    ``dtype``.  ``X`` is generated in ``dtype`` directly (a float32 ``X`` never
-    exists as float64 first).
-    """
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    X: Array = rng.standard_normal((n_x, m), dtype=dt)
-    w_true: Array = (rng.standard_normal(n_x, dtype=dt) / dt.type(math.sqrt(n_x))).astype(dt)
-    z = w_true @ X
-    p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    Y = (rng.random(m, dtype=dt) < p).astype(dt)
-    return np.zeros(n_x, dtype=dt), 0.0, X, Y
-
-
-def memory_needed(options: BenchOptions) -> list[tuple[str, int]]:
-    """Bytes each shape of the sweep holds at once: ``[("NxM", bytes), ...]``.
-
-    The sweep keeps one shape's data in every dtype at a time (``X``, plus up to
-    an eighth of it in the small problems of the estimate, plus ``Y``, ``w``
-    and a few ``m``-vectors of temporaries).
-    """
-    out = []
-    for n_x, m in options.shapes:
-        need = 0
-        for dt in options.dtypes:
-            size = np.dtype(dt).itemsize
-            need += int(n_x * m * size * 1.125) + 8 * m * size + n_x * size
-        out.append((f"{n_x}x{m}", need))
-    if options.micro:
-        out.append((f"micro-size {options.micro_size}", 4 * 8 * options.micro_size))
-    return out
-
-
-def check_memory(options: BenchOptions, available: int | None = None) -> None:
-    """Refuse, before allocating anything, a shape whose data would not fit in memory.
-
-    Raises
-    ------
-    BenchOptionError
-        Naming the shape, what it needs and what is available.
-    """
-    available = machine.available_memory() if available is None else available
-    if available is None:
-        return
-    for what, need in memory_needed(options):
-        if need + MEMORY_MARGIN > available:
-            raise BenchOptionError(
-                f"{options.sources.get('shapes', 'option --shapes')}: {what} needs "
-                f"{need / 2**30:.3g} GiB for its data but {available / 2**30:.3g} GiB of "
-                "memory is available; choose a smaller shape"
-            )
 
 
 # --------------------------------------------------------------------------- cases
@@ -391,46 +326,6 @@ def _row(
     }
 
 
-def progress_class() -> Any:
-    """:mod:`tqdm.auto`'s bar: a widget in a Jupyter kernel that has ipywidgets, text otherwise.
-
-    Without ipywidgets, tqdm warns on import that it falls back to text; the text
-    bar is what we want then, so that warning is not shown.
-    """
-    import warnings
-
-    from tqdm import TqdmWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TqdmWarning)
-        from tqdm.auto import tqdm
-    return tqdm
-
-
-def _progress(total: int, enabled: bool, desc: str = "vecstudy bench") -> Any:
-    return progress_class()(
-        total=total, unit="case", desc=desc, disable=not enabled, file=sys.stderr
-    )
-
-
-def _grow(bar: Any, more: int) -> None:
-    """Add ``more`` cases to the bar's total (a notebook widget too), keeping its count."""
-    if more:
-        done = bar.n
-        bar.reset(total=(bar.total or 0) + more)
-        bar.update(done)
-
-
-def _log_above_bar() -> contextlib.AbstractContextManager[None]:
-    """Route logger ``vecstudy``'s console lines through tqdm, so they print above the bar."""
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    redirect: contextlib.AbstractContextManager[None] = logging_redirect_tqdm(
-        loggers=[logging.getLogger("vecstudy")], tqdm_class=progress_class()
-    )
-    return redirect
-
-
 @dataclass(frozen=True)
 class SweepResult:
     """What a finished sweep wrote.
@@ -587,14 +482,14 @@ def run_sweep(
     groups = sweep.plan()
     writer.save()
     skipped = 0
-    bar = _progress(sum(len(g) for g in groups), progress, desc)
+    bar = progress_bar(sum(len(g) for g in groups), progress, desc)
     try:
-        with _log_above_bar():
+        with log_above_bar():
             pending = list(groups)
             while pending:
                 skipped += _time_group(sweep, pending.pop(0), writer, bar)
                 more = sweep.follow_up()
-                _grow(bar, sum(len(g) for g in more))
+                grow(bar, sum(len(g) for g in more))
                 pending[:0] = more
     except KeyboardInterrupt:
         bar.close()
