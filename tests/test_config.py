@@ -220,7 +220,12 @@ def test_threads_layers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_threads_setting_limits_blas_and_numba(
     monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
-    """threads= governs the BLAS and Numba while the kernel runs, then restores both."""
+    """threads= governs what the kernel runs on while it runs, then restores it.
+
+    NumPy's kernel: the BLAS (and Numba's count).  Numba's kernel calls no BLAS: Numba's
+    count only, and the BLAS pools are left as they are (limiting them costs tens of
+    microseconds a call).
+    """
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from vecstudy import api
@@ -245,7 +250,9 @@ def test_threads_setting_limits_blas_and_numba(
         X = np.ones((1, 2))
         vecstudy.propagate(np.zeros((1, 1)), 0.0, X, [[0, 1]], backend=backend, threads=1)
         assert seen
-        assert {n for _, n in seen} == {1}
+        assert {n for what, n in seen if what == "numba"} == {1}
+        blas = {n for what, n in seen if what == "blas"}
+        assert blas == ({1} if backend == "numpy" else {2})
         assert [lib["num_threads"] for lib in threadpool_info()] == before
     assert nb.get_threads() == 2
 

@@ -19,9 +19,11 @@ from vecstudy.config import file as cfg_file
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     cfg_file._parsed.clear()
+    cfg_file._searched.clear()
     cfg_file._warned.clear()
     yield
     cfg_file._parsed.clear()
+    cfg_file._searched.clear()
     cfg_file._warned.clear()
 
 
@@ -218,3 +220,23 @@ def test_fifo_named_vecstudy_toml_does_not_hang() -> None:
     os.mkfifo("vecstudy.toml")
     with pytest.raises(ConfigError, match=r"vecstudy\.toml is not a regular file"):
         _propagate()
+
+
+def test_config_files_created_and_removed_between_calls_are_seen(tmp_path: Path) -> None:
+    """The search is remembered per directory, and repeated when a directory changes."""
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    os.chdir(inner)
+    assert config.resolve_dtype().value == "float64"
+    assert config.resolve_dtype().value == "float64"  # remembered
+    (tmp_path / "vecstudy.toml").write_text('dtype = "float32"\n')  # two levels up
+    assert config.resolve_dtype().value == "float32"
+    (inner / "vecstudy.toml").write_text('dtype = "float64"\n')  # nearer wins
+    assert config.resolve_dtype().value == "float64"
+    assert str(inner) in config.resolve_dtype().source
+    (inner / "vecstudy.toml").unlink()
+    assert config.resolve_dtype().value == "float32"
+    (tmp_path / "vecstudy.toml").rename(tmp_path / "a" / "vecstudy.toml")
+    assert str(tmp_path / "a") in config.resolve_dtype().source
+    (tmp_path / "a" / "vecstudy.toml").unlink()
+    assert config.resolve_dtype().value == "float64"

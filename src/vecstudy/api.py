@@ -117,7 +117,9 @@ def _threads(threads: int | str | None, name: str) -> AbstractContextManager[Non
     n = config.resolve_threads(threads).value
     if n is None:
         return nullcontext()
-    return limit_threads(n, numba=True if name == "numba" else None)
+    if name == "numba":  # its kernels call no BLAS: numba's own (thread-local) count only
+        return limit_threads(n, numba=True, blas=False)
+    return limit_threads(n)
 
 
 # --------------------------------------------------------------------------- public API

@@ -76,6 +76,36 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
     dirs = [here]
     while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:  # noqa: PTH120
         dirs.append(parent)
+    stamps = _dir_stamps(dirs)
+    cached = _searched.get(here)
+    if stamps is not None and cached is not None and cached[0] == stamps:
+        return cached[1]
+    found = _search(dirs)
+    if stamps is not None:
+        _searched[here] = (stamps, found)
+    return found
+
+
+#: The last search from each directory: its directories' stamps, and what it found.
+_searched: dict[str, tuple[tuple[int, ...], tuple[Path, bool] | None]] = {}
+
+
+def _dir_stamps(dirs: list[str]) -> tuple[int, ...] | None:
+    """The modification times of ``dirs``, or None if one cannot be read.
+
+    A file added to, removed from or renamed in a directory changes its modification
+    time, so a search is repeated only when one of these changed: the walk of every
+    API call then costs one ``stat`` per directory instead of two per directory and
+    file name.
+    """
+    try:
+        return tuple(os.stat(d).st_mtime_ns for d in dirs)  # noqa: PTH116
+    except OSError:
+        return None
+
+
+def _search(dirs: list[str]) -> tuple[Path, bool] | None:
+    """The nearest ``vecstudy.toml`` in ``dirs`` (nearest first), else ``pyproject.toml``."""
     for name, is_pyproject in (("vecstudy.toml", False), ("pyproject.toml", True)):
         for d in dirs:
             candidate = os.path.join(d, name)  # noqa: PTH118

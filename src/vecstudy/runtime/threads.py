@@ -103,7 +103,7 @@ def effective_threads(n: int) -> int:
 
 
 @contextlib.contextmanager
-def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]:
+def limit_threads(n: int | None, *, numba: bool | None = None, blas: bool = True) -> Iterator[None]:
     """Limit Numba and BLAS (and OpenMP) to ``n`` threads inside the block.
 
     Parameters
@@ -115,6 +115,10 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
     numba : bool, optional
         Whether to set Numba's thread count too.  By default it is set when numba is
         already imported (so that limiting threads never pays numba's import).
+    blas : bool
+        Whether to limit the BLAS and OpenMP pools (through threadpoolctl, tens of
+        microseconds).  A numba kernel calls no BLAS: the API limits Numba alone for
+        it (``numba=True, blas=False``), which is thread-local and takes no lock.
 
     What ran is reported inside the block by :func:`running_threads`.
 
@@ -135,7 +139,7 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
         from vecstudy import registry
 
         nb = registry.load("numba")
-    with _limit_lock:
+    with _limit_lock if blas else contextlib.nullcontext():
         previous = None
         if nb is not None:
             _load_numba_pools(nb)
@@ -149,9 +153,12 @@ def limit_threads(n: int | None, *, numba: bool | None = None) -> Iterator[None]
                     stacklevel=external_stacklevel(),
                 )
             previous = nb.get_threads()
-            nb.set_threads(min(n, cap))
+            if previous != min(n, cap):
+                nb.set_threads(min(n, cap))
+            else:
+                previous = None  # nothing to restore
         try:
-            with _pools().limit(limits=n):
+            with _pools().limit(limits=n) if blas else contextlib.nullcontext():
                 yield
         finally:
             if nb is not None and previous is not None:
