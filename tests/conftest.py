@@ -30,6 +30,27 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vecstudy"))
 BACKENDS = backends.available_backends()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files dense in ``slow`` tests first, the others after, each file's order kept.
+
+    The suite runs on pytest-xdist's workers one file at a time (``--dist loadfile``, in
+    collection order): a long file started last would leave the other workers idle at
+    the end.  Sorting on the share of slow tests in each file puts the few files of
+    long real-process tests (the numba cache across processes, the notebook) first.
+    """
+    files = [item.nodeid.split("::", 1)[0] for item in items]
+    total: dict[str, int] = {}
+    slow: dict[str, int] = {}
+    for item, path in zip(items, files, strict=True):
+        total[path] = total.get(path, 0) + 1
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    rank = {path: i for i, path in enumerate(total)}  # first appearance: the collection order
+    order = sorted(
+        range(len(items)), key=lambda i: (-slow[files[i]] / total[files[i]], rank[files[i]], i)
+    )
+    items[:] = [items[i] for i in order]
+
+
 @pytest.fixture(autouse=True)
 def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No settings leak in from the environment, a config file, or another test."""
