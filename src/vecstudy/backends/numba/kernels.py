@@ -381,11 +381,8 @@ def _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ign
             for j in range(z.shape[0]):
                 z[j] += row[j]
         db_split, cost_split = _link(z, Y, with_cost)
-        # the backward pass walks the panels last to first: those read last by the
-        # forward pass are the likeliest still in L3 (rows are independent: same bits)
         for p in prange(n_p):
-            q = n_p - 1 - p
-            _panel_backward(Xs, z, q * P, min((q + 1) * P, n_x), dw)
+            _panel_backward(Xs, z, p * P, min((p + 1) * P, n_x), dw)
         return db_split, cost_split
     n_z = zbuf.shape[0]  # one scratch row per chunk in parallel, one row serially
     for k in prange(dwp.shape[0]):
