@@ -13,6 +13,13 @@ from vecstudy.backends.numba.adaptive import SliceChooser
 nb = pytest.importorskip("vecstudy.backends.numba")
 
 
+def _warm(c: SliceChooser, per_iteration: float) -> None:
+    """The parallel slices that come before the first probe, at ``per_iteration`` s."""
+    for _ in range(adaptive.WARM_SLICES):
+        assert c.next(100) == (True, 100)
+        c.record(True, 100, 100 * per_iteration, False)
+
+
 def test_a_serial_plan_never_measures() -> None:
     c = SliceChooser(False)
     assert c.next(50) == (False, 50)
@@ -23,17 +30,27 @@ def test_a_serial_plan_never_measures() -> None:
 
 def test_the_faster_way_is_kept_after_a_probe() -> None:
     c = SliceChooser(True)
-    assert c.next(100) == (True, 100)
-    c.record(True, 100, 0.010, False)  # 0.1 ms per iteration in parallel
+    _warm(c, 1e-4)  # 0.1 ms per iteration in parallel
     assert c.next(100) == (False, 25)  # the serial probe
     c.record(False, 25, 0.005, False)  # 0.2 ms: slower
     assert c.next(100) == (True, 100)
     assert c.switches == 0
 
 
+def test_the_first_parallel_slice_does_not_decide() -> None:
+    """The slice that wakes the thread pool is slow; the serial probe waits for a warm one."""
+    c = SliceChooser(True)
+    c.record(True, 100, 0.050, False)  # 0.5 ms: waking the threads
+    assert c.next(100) == (True, 100)
+    c.record(True, 100, 0.010, False)  # 0.1 ms warm
+    assert c.next(100) == (False, 25)
+    c.record(False, 25, 0.005, False)  # 0.2 ms serially: parallel stays
+    assert c.parallel is True
+
+
 def test_a_slice_that_compiled_is_not_a_measurement() -> None:
     c = SliceChooser(True)
-    c.record(True, 100, 0.010, False)
+    _warm(c, 1e-4)
     c.next(100)
     c.record(False, 25, 5.0, True)  # compiling the serial kernel took 5 s
     assert c.per_iteration[False] is None
@@ -44,7 +61,7 @@ def test_degraded_parallel_is_checked_again_and_left(monkeypatch: pytest.MonkeyP
     clock = [0.0]
     monkeypatch.setattr(adaptive.time, "perf_counter", lambda: clock[0])
     c = SliceChooser(True)
-    c.record(True, 100, 0.010, False)
+    _warm(c, 1e-4)
     c.next(100)
     c.record(False, 25, 0.005, False)  # serial slower: stay parallel
     clock[0] = 0.1
@@ -55,9 +72,9 @@ def test_degraded_parallel_is_checked_again_and_left(monkeypatch: pytest.MonkeyP
     c.record(False, 25, 0.005, False)
     assert c.parallel is False
     assert c.switches == 1
-    clock[0] = 1.2
-    assert c.next(100) == (False, 100)
-    clock[0] = 2.0  # the parallel way is probed again once RECHECK_S passed
+    for _ in range(adaptive.SERIAL_SLICES):  # serial slices until the next parallel probe
+        assert c.next(100) == (False, 100)
+        c.record(False, 100, 0.020, False)
     assert c.next(100) == (True, 25)
     c.record(True, 25, 0.0025, False)  # the other program ended
     assert c.parallel is True

@@ -8,13 +8,14 @@ took ten times longer on two threads than on one with one other CPU-bound proces
 running.  A serial loop only needs one core, and the OS gives it the free one.
 
 The descent already runs in slices of about 30 ms (between which Python looks for
-Ctrl-C).  :class:`SliceChooser` uses them as measurements: the first slice runs
-parallel; the second is a short serial probe; the faster way, per iteration, runs
-the following slices.  A parallel way that becomes :data:`DEGRADED` times slower
-than its best is probed against the serial one again, and a serial way re-probes
-the parallel one every :data:`RECHECK_S` seconds, so a descent goes back to both
-cores when the other program ends.  The serial and parallel kernels walk the same
-chunks in the same order, so the result has the same bits whichever way a slice runs.
+Ctrl-C).  :class:`SliceChooser` uses them as measurements: the first two slices run
+parallel (the first also wakes the thread pool); the third is a short serial probe;
+the faster way, per iteration, runs the following slices.  A parallel way that
+becomes :data:`DEGRADED` times slower than its best is probed against the serial one
+again, and a serial way re-probes the parallel one every :data:`SERIAL_SLICES`
+slices, so a descent goes back to both cores when the other program ends.  The serial
+and parallel kernels walk the same chunks in the same order, so the result has the same
+bits whichever way a slice runs.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ from typing import Final
 
 #: A probe slice runs this fraction of the iterations of a normal slice.
 PROBE_FRACTION: Final = 0.25
+#: Parallel slices measured before the first serial probe: the first one also pays for
+#: waking the thread pool and a cold cache, and alone would favour the serial way.
+WARM_SLICES: Final = 2
 #: A parallel slice this many times slower per iteration than the best parallel slice
 #: of the descent is checked against a serial probe (at most every RECHECK_S).
 DEGRADED: Final = 1.25
-#: Seconds between two probes of the way not in use.
+#: Seconds between two serial probes of a degraded parallel way.
 RECHECK_S: Final = 0.5
+#: Serial slices between two probes of the parallel way (about 0.1 s of work): a
+#: descent returns to both cores soon after the other program ends, or after a
+#: probe that noise decided.
+SERIAL_SLICES: Final = 4
 #: The way not in use is taken only when it is faster per iteration by this fraction.
 MARGIN: Final = 0.05
 
@@ -50,6 +58,7 @@ class SliceChooser:
     >>> c = SliceChooser(True)
     >>> c.next(100)
     (True, 100)
+    >>> c.record(True, 100, 0.120, False)   # the first slice wakes the threads
     >>> c.record(True, 100, 0.100, False)   # 1 ms per iteration on two threads
     >>> c.next(100)                          # a serial probe of a quarter slice
     (False, 25)
@@ -63,27 +72,27 @@ class SliceChooser:
         self.parallel = self.enabled  # the way in use
         self.per_iteration: dict[bool, float | None] = {True: None, False: None}
         self.best_parallel = math.inf
+        self.parallel_slices = 0
+        self.serial_slices = 0  # slices run serially since the way became serial
         self.last_probe = -math.inf
         self.switches = 0
 
     def next(self, length: int) -> tuple[bool, int]:
         """``(parallel, iterations)`` for the next slice, of at most ``length`` iterations."""
-        if not self.enabled:
-            return False, length
-        current = self.per_iteration[self.parallel]
-        if current is None:  # the way in use not measured yet
-            return self.parallel, length
-        other = not self.parallel
-        now = time.perf_counter()
-        due = now - self.last_probe >= RECHECK_S
+        if not self.enabled or length < 2:
+            return self.parallel if self.enabled else False, length
         if self.parallel:
+            current = self.per_iteration[True]
+            if current is None or self.parallel_slices < WARM_SLICES:
+                return True, length
             probe = self.per_iteration[False] is None or (
-                due and current > DEGRADED * self.best_parallel
+                time.perf_counter() - self.last_probe >= RECHECK_S
+                and current > DEGRADED * self.best_parallel
             )
         else:
-            probe = due
-        if probe and length >= 2:
-            return other, max(1, int(length * PROBE_FRACTION))
+            probe = self.serial_slices >= SERIAL_SLICES
+        if probe:
+            return not self.parallel, max(1, int(length * PROBE_FRACTION))
         return self.parallel, length
 
     def record(self, parallel: bool, iterations: int, seconds: float, compiled: bool) -> None:
@@ -93,11 +102,17 @@ class SliceChooser:
         per = seconds / iterations
         self.per_iteration[parallel] = per
         if parallel:
-            self.best_parallel = min(self.best_parallel, per)
+            self.parallel_slices += 1
+            if self.parallel_slices >= WARM_SLICES:  # not the slice that woke the threads
+                self.best_parallel = min(self.best_parallel, per)
         if parallel == self.parallel:
+            if not parallel:
+                self.serial_slices += 1
             return
+        # a probe: against the latest slice of the way in use (warm, by then)
         self.last_probe = time.perf_counter()
-        current = self.per_iteration[self.parallel]
-        if current is None or per < current * (1.0 - MARGIN):
+        self.serial_slices = 0
+        reference = self.per_iteration[self.parallel]
+        if reference is None or per < reference * (1.0 - MARGIN):
             self.parallel = parallel
             self.switches += 1
