@@ -214,3 +214,30 @@ def test_layout_benchmarks_run_on_the_course_shape(order: str) -> None:
                     getattr(bench, name)(*params)
         finally:
             bench.teardown(*params)
+
+
+@pytest.mark.parametrize(
+    ("shape", "order"),
+    [
+        ((12288, 209), "F"),
+        ((20, 10_000), "C"),
+        ((500, 2000), "F"),
+        ((50, 3000), "C"),
+        ((8, 700), "C"),
+    ],
+)
+def test_a_few_parallel_chunks_are_an_even_number(shape: tuple[int, int], order: str) -> None:
+    """Two or four threads share a handful of chunks evenly (7 chunks: 4 against 3)."""
+    from vecstudy.backends.numba.planning import EVEN_CHUNKS_BELOW, SPLIT
+    from vecstudy.backends.numba.planning import plan as model
+
+    for caches in (
+        CacheSizes(32 << 10, 512 << 10, 16 << 20, "t"),
+        CacheSizes(48 << 10, 1280 << 10, 24 << 20, "t"),
+    ):
+        pl = model(*shape, 8, order, caches)
+        assert pl.mode != SPLIT
+        n_tiles = -(-shape[1] // pl.B)
+        assert pl.n_chunks == -(-n_tiles // pl.T)  # every tile in one chunk
+        if pl.parallel and pl.n_chunks < EVEN_CHUNKS_BELOW:
+            assert pl.n_chunks % 2 == 0, pl
