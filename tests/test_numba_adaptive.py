@@ -13,11 +13,11 @@ from vecstudy.backends.numba.adaptive import SliceChooser
 nb = pytest.importorskip("vecstudy.backends.numba")
 
 
-def _warm(c: SliceChooser, per_iteration: float) -> None:
+def _warm(c: SliceChooser, per_iteration: float, utilization: float = 0.7) -> None:
     """The parallel slices that come before the first probe, at ``per_iteration`` s."""
     for _ in range(adaptive.WARM_SLICES):
         assert c.next(100) == (True, 100)
-        c.record(True, 100, 100 * per_iteration, False)
+        c.record(True, 100, 100 * per_iteration, False, utilization)
 
 
 def test_a_serial_plan_never_measures() -> None:
@@ -26,6 +26,15 @@ def test_a_serial_plan_never_measures() -> None:
     c.record(False, 50, 1.0, False)
     assert c.next(50) == (False, 50)
     assert c.per_iteration == {True: None, False: None}
+
+
+def test_an_idle_machine_never_probes() -> None:
+    """Threads that got their CPU time (waiting ones spin): no serial slice is tried."""
+    c = SliceChooser(True)
+    _warm(c, 1e-4, utilization=0.97)
+    for _ in range(20):
+        assert c.next(100) == (True, 100)
+        c.record(True, 100, 0.010, False, 0.95)
 
 
 def test_the_faster_way_is_kept_after_a_probe() -> None:
@@ -40,9 +49,9 @@ def test_the_faster_way_is_kept_after_a_probe() -> None:
 def test_the_first_parallel_slice_does_not_decide() -> None:
     """The slice that wakes the thread pool is slow; the serial probe waits for a warm one."""
     c = SliceChooser(True)
-    c.record(True, 100, 0.050, False)  # 0.5 ms: waking the threads
+    c.record(True, 100, 0.050, False, 0.5)  # 0.5 ms: waking the threads
     assert c.next(100) == (True, 100)
-    c.record(True, 100, 0.010, False)  # 0.1 ms warm
+    c.record(True, 100, 0.010, False, 0.7)  # 0.1 ms warm
     assert c.next(100) == (False, 25)
     c.record(False, 25, 0.005, False)  # 0.2 ms serially: parallel stays
     assert c.parallel is True
@@ -57,17 +66,13 @@ def test_a_slice_that_compiled_is_not_a_measurement() -> None:
     assert c.next(100) == (False, 25)  # probed again
 
 
-def test_degraded_parallel_is_checked_again_and_left(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_core_is_left_and_found_again(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
     monkeypatch.setattr(adaptive.time, "perf_counter", lambda: clock[0])
     c = SliceChooser(True)
-    _warm(c, 1e-4)
-    c.next(100)
-    c.record(False, 25, 0.005, False)  # serial slower: stay parallel
-    clock[0] = 0.1
-    c.record(True, 100, 0.100, False)  # another program took a core: 10x slower
-    assert c.next(100) == (True, 100)  # not yet: the last probe was 0.1 s ago
-    clock[0] = 1.0
+    _warm(c, 1e-4, utilization=0.95)
+    assert c.next(100) == (True, 100)  # idle: no probe
+    c.record(True, 100, 0.100, False, 0.6)  # another program took a core: 10x slower
     assert c.next(100) == (False, 25)
     c.record(False, 25, 0.005, False)
     assert c.parallel is False
@@ -76,9 +81,14 @@ def test_degraded_parallel_is_checked_again_and_left(monkeypatch: pytest.MonkeyP
         assert c.next(100) == (False, 100)
         c.record(False, 100, 0.020, False)
     assert c.next(100) == (True, 25)
-    c.record(True, 25, 0.0025, False)  # the other program ended
+    c.record(True, 25, 0.0025, False, 0.95)  # the other program ended
     assert c.parallel is True
     assert c.switches == 2
+    clock[0] = 0.1
+    c.record(True, 100, 0.010, False, 0.6)  # busy again, but a probe was 0.1 s ago
+    assert c.next(100) == (True, 100)
+    clock[0] = 1.0
+    assert c.next(100) == (False, 25)
 
 
 class _Alternate(SliceChooser):
@@ -109,3 +119,10 @@ def test_switching_ways_keeps_the_bits(monkeypatch: pytest.MonkeyPatch, order: s
     mixed = nb.optimize(w, 0.0, X, Y, 300, 0.1, 100)
     for a, b in zip(one, mixed, strict=True):
         np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_slices_of_a_few_long_iterations_are_not_probed() -> None:
+    c = SliceChooser(True)
+    _warm(c, 1e-4)
+    assert c.next(adaptive.MIN_SLICE_ITERATIONS - 1) == (True, adaptive.MIN_SLICE_ITERATIONS - 1)
+    assert c.next(100) == (False, 25)

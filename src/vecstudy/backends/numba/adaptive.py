@@ -8,12 +8,14 @@ took ten times longer on two threads than on one with one other CPU-bound proces
 running.  A serial loop only needs one core, and the OS gives it the free one.
 
 The descent already runs in slices of about 30 ms (between which Python looks for
-Ctrl-C).  :class:`SliceChooser` uses them as measurements: the first two slices run
-parallel (the first also wakes the thread pool); the third is a short serial probe;
-the faster way, per iteration, runs the following slices.  A parallel way that
-becomes :data:`DEGRADED` times slower than its best is probed against the serial one
-again, and a serial way re-probes the parallel one every :data:`SERIAL_SLICES`
-slices, so a descent goes back to both cores when the other program ends.  The serial
+Ctrl-C).  :class:`SliceChooser` uses them as measurements: slices run parallel; when
+the threads of a (warm) parallel slice got clearly less CPU time than the wall time
+(:data:`BUSY_UTILIZATION`: on an idle machine waiting threads spin, and the ratio is
+about one), the next is a short serial probe, and the faster way, per iteration, runs
+the following slices.  While the parallel way stays busy and faster, the serial one is
+probed again every :data:`RECHECK_S` seconds; a serial way re-probes the parallel one
+every :data:`SERIAL_SLICES` slices, so a descent goes back to both cores when the
+other program ends.  The serial
 and parallel kernels walk the same chunks in the same order, so the result has the same
 bits whichever way a slice runs.
 """
@@ -29,15 +31,20 @@ PROBE_FRACTION: Final = 0.25
 #: Parallel slices measured before the first serial probe: the first one also pays for
 #: waking the thread pool and a cold cache, and alone would favour the serial way.
 WARM_SLICES: Final = 2
-#: A parallel slice this many times slower per iteration than the best parallel slice
-#: of the descent is checked against a serial probe (at most every RECHECK_S).
-DEGRADED: Final = 1.25
-#: Seconds between two serial probes of a degraded parallel way.
+#: A parallel slice whose threads got less CPU time than this fraction of the wall time
+#: (times the thread count) ran beside another program: only then is a serial slice
+#: probed (measured on 2 cores: 0.85 to 1.05 idle, 0.55 to 0.75 with one busy program).
+BUSY_UTILIZATION: Final = 0.8
+#: Seconds between two serial probes while the parallel way stays the faster one.
 RECHECK_S: Final = 0.5
 #: Serial slices between two probes of the parallel way (about 0.1 s of work): a
 #: descent returns to both cores soon after the other program ends, or after a
 #: probe that noise decided.
 SERIAL_SLICES: Final = 4
+#: Slices of fewer iterations are not probed: an iteration then lasts milliseconds, so a
+#: descheduled thread costs a small part of it, and a probe of one or two iterations
+#: would decide on noise (and a serial one costs a whole slow iteration).
+MIN_SLICE_ITERATIONS: Final = 8
 #: The way not in use is taken only when it is faster per iteration by this fraction.
 MARGIN: Final = 0.05
 
@@ -59,7 +66,7 @@ class SliceChooser:
     >>> c.next(100)
     (True, 100)
     >>> c.record(True, 100, 0.120, False)   # the first slice wakes the threads
-    >>> c.record(True, 100, 0.100, False)   # 1 ms per iteration on two threads
+    >>> c.record(True, 100, 0.100, False, 0.7)   # 1 ms per iteration; a core is busy
     >>> c.next(100)                          # a serial probe of a quarter slice
     (False, 25)
     >>> c.record(False, 25, 0.0125, False)  # 0.5 ms per iteration on one
@@ -71,7 +78,7 @@ class SliceChooser:
         self.enabled = bool(parallel)
         self.parallel = self.enabled  # the way in use
         self.per_iteration: dict[bool, float | None] = {True: None, False: None}
-        self.best_parallel = math.inf
+        self.utilization = 1.0  # of the latest parallel slice
         self.parallel_slices = 0
         self.serial_slices = 0  # slices run serially since the way became serial
         self.last_probe = -math.inf
@@ -79,15 +86,17 @@ class SliceChooser:
 
     def next(self, length: int) -> tuple[bool, int]:
         """``(parallel, iterations)`` for the next slice, of at most ``length`` iterations."""
-        if not self.enabled or length < 2:
+        if not self.enabled or length < MIN_SLICE_ITERATIONS:
             return self.parallel if self.enabled else False, length
         if self.parallel:
             current = self.per_iteration[True]
             if current is None or self.parallel_slices < WARM_SLICES:
                 return True, length
-            probe = self.per_iteration[False] is None or (
-                time.perf_counter() - self.last_probe >= RECHECK_S
-                and current > DEGRADED * self.best_parallel
+            # a serial probe only when a core looks taken (the threads got less CPU time
+            # than the wall time): an idle machine pays nothing; then at most every RECHECK_S
+            probe = self.utilization < BUSY_UTILIZATION and (
+                self.per_iteration[False] is None
+                or time.perf_counter() - self.last_probe >= RECHECK_S
             )
         else:
             probe = self.serial_slices >= SERIAL_SLICES
@@ -95,16 +104,27 @@ class SliceChooser:
             return not self.parallel, max(1, int(length * PROBE_FRACTION))
         return self.parallel, length
 
-    def record(self, parallel: bool, iterations: int, seconds: float, compiled: bool) -> None:
-        """Note a finished slice; after a probe, keep the faster way."""
+    def record(
+        self,
+        parallel: bool,
+        iterations: int,
+        seconds: float,
+        compiled: bool,
+        utilization: float = 1.0,
+    ) -> None:
+        """Note a finished slice; after a probe, keep the faster way.
+
+        ``utilization``: for a parallel slice, the process's CPU time over ``seconds``
+        times the thread count (about 1 on an idle machine, where waiting threads spin;
+        0.5 to 0.75 with another program on one of two cores).
+        """
         if not self.enabled or iterations < 1 or compiled:
             return
         per = seconds / iterations
         self.per_iteration[parallel] = per
         if parallel:
+            self.utilization = utilization
             self.parallel_slices += 1
-            if self.parallel_slices >= WARM_SLICES:  # not the slice that woke the threads
-                self.best_parallel = min(self.best_parallel, per)
         if parallel == self.parallel:
             if not parallel:
                 self.serial_slices += 1
