@@ -8,6 +8,7 @@ registers this file as ``tests.conftest``), and the options of a tiny sweep as
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vecstudy"))
 BACKENDS = backends.available_backends()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C behaves as in a terminal, however the suite was started.
+
+    A shell starts a background job (``cmd &`` in a script) with SIGINT ignored, and an
+    ignored signal is inherited by every process below it: the tests of what Ctrl-C
+    does (in this process and in the processes they start) would then see nothing.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Files dense in ``slow`` tests first, the others after, each file's order kept.
 
@@ -49,6 +61,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         range(len(items)), key=lambda i: (-slow[files[i]] / total[files[i]], rank[files[i]], i)
     )
     items[:] = [items[i] for i in order]
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Every test leaves SIGINT and SIGTERM as it found them.
+
+    The tests share a process (an xdist worker runs many files): a handler left behind,
+    or a signal left ignored, would change what Ctrl-C does in every later test, and in
+    every process they start (an ignored signal is inherited).
+    """
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    after = {sig: signal.getsignal(sig) for sig in before}
+    changed = {signal.Signals(sig).name: after[sig] for sig in before if after[sig] != before[sig]}
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+    assert not changed, f"signal handlers left changed: {changed}"
 
 
 @pytest.fixture(autouse=True)
