@@ -218,7 +218,7 @@ def test_plan_uses_wisdom_when_present_and_the_model_when_not() -> None:
     try:
         nb.set_threads(1)
         assert nb.plan(*shape, 8, "C") == stored._replace(parallel=False)
-        assert nb.describe(np.zeros(shape)) == "fused C: 105 chunks of 1 x 48 samples, serial"
+        assert nb.describe(np.zeros(shape)) == "fused C: tiles of 48, 105 chunks of 1, serial"
         if nb.max_threads() >= 2:
             nb.set_threads(2)
             assert nb.plan(*shape, 8, "C") == stored._replace(parallel=True)

@@ -161,6 +161,7 @@ from vecstudy.backends.numba.planning import SPLIT as SPLIT
 from vecstudy.backends.numba.planning import Plan as Plan
 from vecstudy.backends.numba.planning import _layout as _layout
 from vecstudy.backends.numba.planning import _prepare as _prepare_plan
+from vecstudy.backends.numba.planning import describe_plan
 from vecstudy.backends.numba.planning import plan as _model_plan
 from vecstudy.backends.numba.planning import relayout_order as relayout_order
 from vecstudy.backends.numba.transpose import _transpose as _transpose
@@ -217,12 +218,7 @@ def describe(X: Array) -> str:
     'fused C'
     """
     n_x, m = X.shape
-    pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1])
-    if pl.mode == SPLIT:
-        what = f"{pl.n_chunks} panels of {pl.P} rows"
-    else:
-        what = f"{pl.n_chunks} chunks of {pl.T} x {pl.B} samples"
-    return f"{MODE_NAMES[pl.mode]}: {what}, {'parallel' if pl.parallel else 'serial'}"
+    return describe_plan(plan(n_x, m, X.dtype.itemsize, _layout(X)[1]))
 
 
 def _elementwise(z: Array, derivative: bool) -> Array:

@@ -59,8 +59,9 @@ class SliceChooser:
         slice is serial and nothing is measured.
 
     Use: ``par, n = chooser.next(length)`` before a slice of at most ``length``
-    iterations, then ``chooser.record(par, done, seconds, compiled)`` after it
-    (``compiled``: the slice included a compilation, so its time is not a measurement).
+    iterations, then ``chooser.record(par, done, seconds, compiled, utilization)`` after
+    it (``compiled``: the slice included a compilation, so its time is not a
+    measurement; ``utilization``: see :meth:`record`).
 
     >>> c = SliceChooser(True)
     >>> c.next(100)
@@ -89,8 +90,7 @@ class SliceChooser:
         if not self.enabled or length < MIN_SLICE_ITERATIONS:
             return self.parallel if self.enabled else False, length
         if self.parallel:
-            current = self.per_iteration[True]
-            if current is None or self.parallel_slices < WARM_SLICES:
+            if self.parallel_slices < WARM_SLICES:
                 return True, length
             # a serial probe only when a core looks taken (the threads got less CPU time
             # than the wall time): an idle machine pays nothing; then at most every RECHECK_S
