@@ -111,6 +111,23 @@ def test_nonfinite_X_times_zero_weights_is_still_found(
         _calls(backend)[call](w, b, X, Y)
 
 
+@pytest.mark.parametrize("x_too", [False, True], ids=["w-only", "w-and-X"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("call", ["propagate", "optimize", "predict"])
+def test_nonfinite_w_rides_along_and_is_named_first(
+    backend: str, call: str, value: float, x_too: bool
+) -> None:
+    """w is not scanned before the kernel either: a NaN or infinity in it makes every z
+    non-finite (inf * 0 is NaN too), and w is then named, before X, with its index."""
+    w, b, X, Y = _problem()
+    w[4, 0] = value
+    X[:, 3] = 0.0  # inf * 0 in z
+    if x_too:
+        X[1, 2] = np.nan
+    with pytest.raises(ValueError, match=rf"w must be finite; found {value} at index \(4, 0\)"):
+        _calls(backend)[call](w, b, X, Y)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_optimize_names_X_not_divergence(backend: str, value: float) -> None:
     """A non-finite X stops the descent at once; it is reported as X, not as divergence."""

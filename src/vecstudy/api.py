@@ -49,6 +49,7 @@ from vecstudy.validation import (
     Array,
     Grads,
     _check_descent,
+    _check_finite,
     _check_flag,
     _check_gradients,
     _check_int,
@@ -111,6 +112,16 @@ def _kernel(
     """The backend module for a call and its name (see :func:`_backend_name`)."""
     name = _backend_name(backend, n_x, m, dtype, lazy)
     return backends.load(name), name
+
+
+def _scan_w_for(name: str, w: Array) -> None:
+    """Scan ``w`` for NaN and infinity before a dask kernel (the others show it in z).
+
+    The dask backend checks ``X`` chunk by chunk as it reads them and names a
+    non-finite one itself, before a non-finite ``w`` could be named from its outputs.
+    """
+    if name == "dask":
+        _check_finite(w.reshape(-1, 1), "w")
 
 
 def _threads(threads: int | str | None, name: str) -> AbstractContextManager[None]:
@@ -235,11 +246,14 @@ def propagate(
     wc, bf, Xc, Yc, dt = _prepare(w, b, X, Y, dtype, scan_X=False)
     assert Yc is not None
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dt, _lazy(Xc))
+    _scan_w_for(name, wc)
     announce_compile(name, "propagate", Xc)
     with _threads(threads, name):
         dw, db, cost = module.propagate(wc, bf, Xc, Yc)
-    # a NaN or infinity in X makes z, and so db, non-finite: X is scanned only then
+    # a NaN or infinity in w or X makes z, and so db, non-finite: they are scanned only
+    # then (w first, as an up-front check would name it)
     if not (math.isfinite(db) and math.isfinite(cost) and np.isfinite(dw).all()):
+        _raise_if_nonfinite(wc.reshape(-1, 1), "w")  # indexed as the course's (n_x, 1)
         if not _lazy(Xc):
             _raise_if_nonfinite(Xc, "X")
         _check_gradients(dw, float(db), float(cost), dt)
@@ -332,6 +346,7 @@ def _optimize_checked(
     """
     n_iter, lr, verbose, Xc = num_iterations, learning_rate, print_cost, X
     module, name = _kernel(backend, Xc.shape[0], Xc.shape[1], dtype, _lazy(Xc))
+    _scan_w_for(name, w)
     announce_compile(name, "optimize", Xc)
     with _threads(threads, name):
         Xc = _relayout(module, Xc, n_iter)  # the copy, if any, runs on the same threads
@@ -351,8 +366,10 @@ def _optimize_checked(
         and bool(np.isfinite(w_arr).all())
         and all(math.isfinite(c) for c in cost_list)
     )
-    if not finite and not _lazy(Xc):  # a non-finite X is named as such, not as divergence
-        _raise_if_nonfinite(Xc, "X")
+    if not finite:  # a non-finite w or X is named as such, not as divergence
+        _raise_if_nonfinite(w.reshape(-1, 1), "w")  # indexed as the course's (n_x, 1)
+        if not _lazy(Xc):
+            _raise_if_nonfinite(Xc, "X")
     _check_descent(int(done), n_iter, lr, params, grads, cost_list, dtype, RECORD_EVERY)
     _warn_if_rising(cost_list, lr, RECORD_EVERY)
     return params, grads, cost_list
@@ -546,11 +563,12 @@ def _predict_checked(
     """
     lazy = _lazy(X)
     module, name = _kernel(backend, X.shape[0], X.shape[1], dtype, lazy)
+    _scan_w_for(name, w)
     announce_compile(name, "predict", X)
     with _threads(threads, name):
         out = np.asarray(module.predict(w, b, X))
     if not lazy:
-        _check_labels(out, X)
+        _check_labels(out, X, w)
     return out.reshape(1, -1)
 
 

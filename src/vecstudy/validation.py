@@ -19,7 +19,7 @@ import numbers
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -94,6 +94,8 @@ def _reject_masked(value: object, name: str) -> None:
 #: Elements per block of the blocked scans below: a block of float64 (256 KiB) stays in
 #: the L2 cache, and the mask of one block is the largest temporary they allocate.
 _SCAN_BLOCK = 1 << 15
+#: The largest finite value of each kernel dtype (a ``b`` beyond it is an error).
+_FLOAT_MAX: Final = {d: float(np.finfo(d).max) for d in ("float64", "float32")}
 
 
 def _is_f_order(arr: NDArray[Any]) -> bool:
@@ -243,15 +245,20 @@ def _check_Y(
         raise ValueError(
             f"{name} has {arr.shape[0]} samples but X has {m}: Y must have shape (1, {m})"
         )
-    _check_finite(arr, name)
-    bad = (arr != 0) & (arr != 1)
+    bad = (arr != 0) & (arr != 1)  # NaN too: a non-finite label is named first, below
     if bad.any():
+        _check_finite(arr, name)
         found = np.unique(arr[bad]).astype(float)[:5]
         raise ValueError(f"{name} must hold labels 0 and 1 only; found {found.tolist()}")
     return arr
 
 
-def _check_w(w: ArrayLike, n_x: int, x_shape: tuple[int, ...] | None = None) -> NDArray[Any]:
+def _check_w(
+    w: ArrayLike, n_x: int, x_shape: tuple[int, ...] | None = None, *, finite: bool = True
+) -> NDArray[Any]:
+    """``w`` as a 1-D array of ``n_x`` real numbers (``finite=False``: as for ``X`` in
+    :func:`_check_X`, a NaN or infinity in ``w`` makes every ``z`` non-finite, and the
+    caller names it then)."""
     arr = _as_real_array(w, "w")
     if arr.shape not in ((n_x, 1), (n_x,)):
         hint = ""
@@ -260,7 +267,8 @@ def _check_w(w: ArrayLike, n_x: int, x_shape: tuple[int, ...] | None = None) -> 
         raise ValueError(
             f"w must have shape (n_x, 1) = ({n_x}, 1) to match X; got shape {arr.shape}{hint}"
         )
-    _check_finite(arr, "w")
+    if finite:
+        _check_finite(arr, "w")
     return arr.reshape(n_x)
 
 
@@ -370,13 +378,13 @@ def _prepare(
 ) -> tuple[Array, float, Array, Array | None, str]:
     """Validate once and convert to arrays of one dtype (see :func:`_converted`).
 
-    ``scan_X=False``: the values of ``X`` are not scanned for NaN or infinity (the
-    caller checks the kernel's outputs and calls :func:`_raise_if_nonfinite` when they
-    are not finite); every other check is made.
+    ``scan_X=False``: the values of ``X`` and ``w`` are not scanned for NaN or infinity
+    (the caller checks the kernel's outputs and, when they are not finite, calls
+    :func:`_raise_if_nonfinite` on ``w``, then ``X``); every other check is made.
     """
     Xa = _check_X(X, finite=scan_X)
     n_x, m = Xa.shape
-    wa = _check_w(w, n_x, Xa.shape)
+    wa = _check_w(w, n_x, Xa.shape, finite=scan_X or _lazy(Xa))  # dask names X by chunks
     bf = _check_b(b)
     Ya = None if Y is None else _check_Y(Y, m, x_shape=Xa.shape)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
@@ -397,14 +405,20 @@ def _converted(
 
         Xl, Yl = lazy_inputs(Xa, Ya, dt)
         return np.ascontiguousarray(wa, dtype=dt), bf, Xl, Yl, dt
+    if abs(bf) > _FLOAT_MAX[dt]:
+        raise ValueError(f"b = {bf!r} is too large for dtype {dt}")
+    if Xa.dtype == wa.dtype == dt and (Ya is None or Ya.dtype == dt):
+        # the common case, every array already in dtype dt: nothing narrows, so nothing
+        # can overflow (no errstate, no scan; about 10 us less per call)
+        Xc = Xa if Xa.flags.c_contiguous or Xa.flags.f_contiguous else np.ascontiguousarray(Xa)
+        Yc = None if Ya is None else np.ascontiguousarray(Ya)
+        return np.ascontiguousarray(wa), bf, Xc, Yc, dt
     with np.errstate(over="ignore"):  # overflow in a cast to float32 is reported below
         Xc = _as_kernel_array(Xa, dt)  # checks a narrowing cast of X itself
         wc = np.ascontiguousarray(wa, dtype=dt)
     Yc = None if Ya is None else np.ascontiguousarray(Ya, dtype=dt)
     if np.dtype(dt).itemsize < wa.dtype.itemsize and not np.isfinite(wc).all():
         raise ValueError(f"w has values too large for dtype {dt}")  # finite in float64
-    if abs(bf) > float(np.finfo(dt).max):
-        raise ValueError(f"b = {bf!r} is too large for dtype {dt}")
     return wc, bf, Xc, Yc, dt
 
 
@@ -459,17 +473,20 @@ def _check_gradients(dw: NDArray[Any], db: float, cost: float | None, dt: str) -
         )
 
 
-def _check_labels(labels: Array, Xc: Array) -> None:
+def _check_labels(labels: Array, Xc: Array, w: Array | None = None) -> None:
     """Raise if a backend's ``predict`` marked samples whose ``z = w^T X + b`` is non-finite.
 
     Backends return NaN for such a sample (see :mod:`vecstudy.backends`), so this check
-    reads the ``m`` labels only; ``X`` is scanned only then, to name a NaN or an
-    infinity in it (a ValueError), and otherwise the overflow is a
-    :class:`NumericalError` counting the samples.
+    reads the ``m`` labels only (one sum: NaN if any label is); ``w`` (when given)
+    and ``X`` are scanned only then, to name a NaN or an infinity in them (a
+    ValueError), and otherwise the overflow is a :class:`NumericalError` counting the
+    samples.
     """
-    bad = np.flatnonzero(np.isnan(labels))
-    if not bad.size:
+    if not math.isnan(float(np.add.reduce(labels, axis=None))):
         return
+    bad = np.flatnonzero(np.isnan(labels))
+    if w is not None:
+        _raise_if_nonfinite(w.reshape(-1, 1), "w")  # indexed as the course's (n_x, 1)
     _raise_if_nonfinite(Xc, "X")
     raise NumericalError(
         f"z = w^T X + b overflowed (came out non-finite in {Xc.dtype}) for "

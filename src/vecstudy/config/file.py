@@ -73,9 +73,12 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
         here = os.path.abspath(start) if start is not None else os.getcwd()  # noqa: PTH100, PTH109
     except OSError:  # the current directory was deleted
         return None
-    dirs = [here]
-    while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:  # noqa: PTH120
-        dirs.append(parent)
+    dirs = _ancestors.get(here)
+    if dirs is None:
+        dirs = [here]
+        while (parent := os.path.dirname(dirs[-1])) != dirs[-1]:  # noqa: PTH120
+            dirs.append(parent)
+        _ancestors[here] = dirs
     stamps = _dir_stamps(dirs)
     cached = _searched.get(here)
     if stamps is not None and cached is not None and cached[0] == stamps:
@@ -86,6 +89,8 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
     return found
 
 
+#: Each directory searched from, and it and its parents (the directories searched).
+_ancestors: dict[str, list[str]] = {}
 #: The last search from each directory: its directories' stamps, and what it found.
 _searched: dict[str, tuple[tuple[int, ...], tuple[Path, bool] | None]] = {}
 
@@ -99,7 +104,7 @@ def _dir_stamps(dirs: list[str]) -> tuple[int, ...] | None:
     file name.
     """
     try:
-        return tuple(os.stat(d).st_mtime_ns for d in dirs)  # noqa: PTH116
+        return tuple([os.stat(d).st_mtime_ns for d in dirs])  # noqa: PTH116
     except OSError:
         return None
 
@@ -167,15 +172,16 @@ def _parse(path: Path, is_pyproject: bool) -> ConfigFile | None:
     ``pyproject.toml`` that cannot be read or parsed, or whose ``tool`` is not a
     table, is somebody else's file: one :class:`ConfigWarning`, then it is ignored.
     """
+    key = str(path)
     try:
-        st = path.stat()
+        st = os.stat(key)  # noqa: PTH116 - pathlib's stat costs microseconds more, per call
     except OSError as exc:
         if is_pyproject:
             _warn_ignored(path, f"it cannot be read ({exc.strerror or exc})")
             return None
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     version = (st.st_mtime_ns, st.st_size)
-    cached = _parsed.get(str(path))
+    cached = _parsed.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
     result: ConfigFile | None

@@ -8,6 +8,7 @@ default) and checked by its ``check_*`` function, which names the source of a ba
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 from collections.abc import Iterator
@@ -143,12 +144,19 @@ def _dtype_name(dtype: object) -> object:
         return dtype
 
 
+@functools.lru_cache(maxsize=64)
+def _dtype_text(dtype: object) -> str:
+    """``str(dtype)``, remembered: NumPy builds a dtype's name in Python (microseconds),
+    and every API call needs it."""
+    return str(dtype)
+
+
 def resolve_dtype(dtype: object = None, data_dtype: object = None) -> Choice:
     """The floating dtype name for a call (``dtype``: a name, or anything ``np.dtype`` reads).
 
     ``data_dtype`` is the input's dtype, for the default.
     """
-    name = str(data_dtype) if data_dtype is not None else ""
+    name = _dtype_text(data_dtype) if data_dtype is not None else ""
     return resolve_setting(
         check=check_dtype,
         default=(

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 logger = logging.getLogger("vecstudy")
 
 #: (kernel, dtype, layout) of numba kernels already called in this process.
-_numba_seen: set[tuple[str, str, str]] = set()
+_numba_seen: set[tuple[str, Any, str]] = set()
 _numba_seen_lock = threading.Lock()
 
 
@@ -33,7 +33,7 @@ def announce_compile(name: str, kernel: str, X: NDArray[Any]) -> None:
     if name != "numba":
         return
     layout = "F" if X.ndim == 2 and X.flags.f_contiguous and not X.flags.c_contiguous else "C"
-    key = (kernel, str(X.dtype), layout)
+    key = (kernel, X.dtype, layout)  # the dtype itself: str() of it takes microseconds
     with _numba_seen_lock:
         if key in _numba_seen:
             return
