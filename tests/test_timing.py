@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -58,3 +60,60 @@ def test_rotated_and_median() -> None:
     assert timing.median([5.0, 1.0, 3.0, 2.0]) == 2.5
     with pytest.raises(ValueError, match="median of no samples"):
         timing.median([])
+
+
+def test_quiesce_returns_after_one_step_when_idle() -> None:
+    waited = timing.quiesce(max_s=2.0)
+    assert timing.QUIESCE_STEP_S * 0.9 <= waited < 1.0
+
+
+def test_quiesce_waits_for_a_spinning_thread_to_stop() -> None:
+    """A thread that spins (as OpenBLAS's idle ones do) holds it back until it stops."""
+    stop_at = time.perf_counter() + 0.15
+    spinning = threading.Event()
+
+    def spin() -> None:
+        spinning.set()
+        while time.perf_counter() < stop_at:
+            pass
+
+    t = threading.Thread(target=spin)
+    t.start()
+    spinning.wait()
+    waited = timing.quiesce(max_s=5.0)
+    t.join()
+    assert time.perf_counter() >= stop_at
+    assert waited >= 0.1  # it did not return while the thread still spun
+
+
+def test_quiesce_gives_up_after_max_s() -> None:
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        waited = timing.quiesce(max_s=0.05)
+    finally:
+        stop.set()
+        t.join()
+    assert 0.05 <= waited < 1.0
+
+
+def test_interleaved_quiet_waits_before_each_change_of_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(timing, "quiesce", lambda: events.append("quiet") or 0.0)
+    calls = [lambda: events.append("A"), lambda: events.append("B")]
+    monkeypatch.setattr(timing, "autorange", lambda timer, min_time: 1)
+    timing.interleaved(calls, 2, min_time=0.0, warmup=False, quiet=True)
+    # calibration (each after a quiesce), then rounds A B, B A: a wait before each
+    # change of call, none before B timed twice in a row
+    assert events == ["quiet", "quiet", "quiet", "A", "quiet", "B", "B", "quiet", "A"]
+    events.clear()
+    timing.interleaved(calls[:1], 2, min_time=0.0, warmup=False, quiet=True)
+    assert "quiet" not in events  # one call alone: nothing to wait for

@@ -10,7 +10,10 @@ the roofline, the numba tuner, ``benchmarks/overhead.py``) is timed with these p
   order rotated by one from round to round (A B C, B C A, C A B, ...), so that a slow
   spell of a shared machine hits every contender alike;
 - :func:`interleaved`: warm-up, calibration and ``rounds`` interleaved rounds of a few
-  calls, as seconds per call; :func:`median_time` for one call alone.
+  calls, as seconds per call; :func:`median_time` for one call alone;
+- :func:`quiesce`: wait until no thread of this process spins any more, before timing
+  a contender that follows another: the idle threads of NumPy's OpenBLAS keep spinning
+  (about 0.1 s) after each call, on the cores the next contender needs.
 
 What to time and when to stop (the sweep's budget and estimates,
 :mod:`vecstudy.study.timing`; the tuner's pruning,
@@ -22,7 +25,7 @@ from __future__ import annotations
 import time
 import timeit
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -73,6 +76,35 @@ def time_round(call: Callable[[], object], loops: int) -> float:
     return timeit.Timer(call).timeit(loops)
 
 
+#: Longest wait of :func:`quiesce`, in seconds (OpenBLAS's idle threads spin for 2**28
+#: clock ticks after each call, 0.1 s at 2.5 GHz; other pools spin for less).
+QUIESCE_MAX_S: Final = 0.5
+#: The steps :func:`quiesce` sleeps, in seconds.
+QUIESCE_STEP_S: Final = 0.01
+#: A step in which this process used less CPU time than this fraction of it is quiet.
+QUIESCE_BUSY: Final = 0.1
+
+
+def quiesce(max_s: float = QUIESCE_MAX_S) -> float:
+    """Sleep until this process's threads are idle (at most ``max_s``); the seconds slept.
+
+    A thread pool that spin-waits after its work (NumPy's OpenBLAS for about 0.1 s after
+    each call on more than one thread, OpenMP pools for less) takes a core from
+    whatever runs next in the process: a numba step timed right after a NumPy one on
+    two threads took up to twice as long as alone (measured on a 2-core AMD EPYC).  So
+    a harness calls this before timing a contender that follows another, and each is
+    timed as it runs on its own.  Quiet means one sleep of :data:`QUIESCE_STEP_S` in
+    which the process used less than :data:`QUIESCE_BUSY` of it in CPU time.
+    """
+    start = time.perf_counter()
+    while True:
+        c0, t0 = time.process_time(), time.perf_counter()
+        time.sleep(QUIESCE_STEP_S)
+        now = time.perf_counter()
+        if time.process_time() - c0 < QUIESCE_BUSY * (now - t0) or now - start >= max_s:
+            return now - start
+
+
 def rotated(items: Sequence[T], rnd: int) -> list[T]:
     """``items`` in the order of interleaved round ``rnd``: rotated left by ``rnd``.
 
@@ -104,6 +136,7 @@ def interleaved(
     *,
     min_time: float,
     warmup: bool = True,
+    quiet: bool = False,
 ) -> list[list[float]]:
     """Seconds per call of each of ``calls``, timed in ``rounds`` interleaved rounds.
 
@@ -111,18 +144,29 @@ def interleaved(
     false), then each call's loop count (:func:`autorange` for ``min_time``), then
     ``rounds`` rounds, each timing every call once (``loops`` calls) in the order of
     :func:`rotated`.  Returns one list of ``rounds`` samples per call, in the order of
-    ``calls``.
+    ``calls``.  ``quiet``: each timing of a call that follows another starts once the
+    process is idle (:func:`quiesce`), so that no call pays for the spinning threads
+    the one before left behind.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1; got {rounds!r}")
     if warmup:
         for call in calls:
             call()
-    loops = [autorange(timeit.Timer(call), min_time) for call in calls]
+    quiet = quiet and len(calls) > 1
+    loops = []
+    for call in calls:
+        if quiet:
+            quiesce()
+        loops.append(autorange(timeit.Timer(call), min_time))
     samples: list[list[float]] = [[] for _ in calls]
+    previous = None
     for rnd in range(rounds):
         for i in rotated(range(len(calls)), rnd):
+            if quiet and i != previous:
+                quiesce()
             samples[i].append(time_round(calls[i], loops[i]) / loops[i])
+            previous = i
     return samples
 
 
@@ -137,6 +181,7 @@ __all__ = [
     "interleaved",
     "median",
     "median_time",
+    "quiesce",
     "rotated",
     "time_once",
     "time_round",

@@ -89,9 +89,10 @@ def _medians(fns: Sequence[Callable[[], object]], repeat: int) -> list[float]:
 
     :func:`vecstudy.runtime.timing.interleaved`: one warm-up call of each (compilation,
     first touch of memory), a loop count lasting :data:`MIN_TIME`, then ``repeat``
-    interleaved rounds (A B, B A, ...).
+    interleaved rounds (A B, B A, ...), each timing started once the threads the other
+    left spinning are idle (:func:`~vecstudy.runtime.timing.quiesce`).
     """
-    return [median(s) for s in interleaved(fns, repeat, min_time=MIN_TIME)]
+    return [median(s) for s in interleaved(fns, repeat, min_time=MIN_TIME, quiet=True)]
 
 
 def _threads(n: int) -> AbstractContextManager[None]:

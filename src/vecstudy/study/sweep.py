@@ -43,7 +43,7 @@ from vecstudy.errors import SweepInterrupted as SweepInterrupted
 from vecstudy.records import machine
 from vecstudy.records.results import ResultsWriter, Row
 from vecstudy.runtime.announce import announce_compile
-from vecstudy.runtime.timing import rotated, time_round
+from vecstudy.runtime.timing import quiesce, rotated, time_round
 from vecstudy.study import micro
 from vecstudy.study.options import BenchOptions
 from vecstudy.study.problem import SEED, Array, check_memory, make_data
@@ -393,6 +393,10 @@ def _time_group(sweep: Sweep, group: list[Case], writer: ResultsWriter, bar: Any
                 for order, (case, prep) in enumerate(rotated(timed, rnd)):
                     assert prep.call is not None
                     assert prep.loops is not None
+                    if len(timed) > 1:
+                        # the backend before may have left threads spinning (NumPy's
+                        # OpenBLAS: ~0.1 s), on the cores this one needs
+                        quiesce()
                     total = time_round(prep.call, prep.loops)
                     rows.append(
                         _row(
