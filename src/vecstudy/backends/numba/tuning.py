@@ -156,7 +156,9 @@ def candidates(
     if not neighbourhood:
         n_tiles = max(1, _cdiv(m, model.B))
         add(tiles(model.B, max(t_min, _cdiv(n_tiles, 16))))  # about 16 larger chunks
-        for target in (8, 16):  # a few smaller chunks, which threads share more evenly
+        # a few chunks: fewer partial sums of dw, each kept in L2 over more tiles (wide
+        # samples), or more of them, which threads share more evenly
+        for target in (2, 4, 8, 16):
             if n_tiles >= target:
                 add(tiles(model.B, _cdiv(n_tiles, target)))
         if order == "C" and n_x >= 64:
