@@ -241,3 +241,71 @@ def test_a_few_parallel_chunks_are_an_even_number(shape: tuple[int, int], order:
         assert pl.n_chunks == -(-n_tiles // pl.T)  # every tile in one chunk
         if pl.parallel and pl.n_chunks < EVEN_CHUNKS_BELOW:
             assert pl.n_chunks % 2 == 0, pl
+
+
+def test_a_relayout_copy_is_recycled_for_the_next_descent_of_its_shape() -> None:
+    """optimize hands its copy back; the next relayout of the same shape and dtype writes
+    into that memory, all of it, so the results are bitwise those of a fresh copy."""
+    from vecstudy.backends.numba import transpose
+
+    transpose.recycle(None)
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
+    first = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
+    assert len(transpose._spare) == 1
+    kept = transpose._spare[0][1].ctypes.data
+    assert transpose._spare[0][1].shape == (50, 1100)  # X.T, C-contiguous: the F copy's memory
+    X2 = X[::-1].copy()  # other values, same shape: nothing of X may survive in the copy
+    want = vecstudy.optimize(w, b, X2, Y[None, :], 40, 0.1, backend="numpy")
+    got = vecstudy.optimize(w, b, X2, Y[None, :], 40, 0.1, backend="numba")
+    assert transpose._spare[0][1].ctypes.data == kept  # the same memory, used and handed back
+    np.testing.assert_allclose(got[0]["w"], want[0]["w"], rtol=1e-9)
+    transpose.recycle(None)
+    fresh = vecstudy.optimize(w, b, X, Y[None, :], 40, 0.1, backend="numba")
+    np.testing.assert_array_equal(fresh[0]["w"], first[0]["w"])
+    # another shape takes its own memory and keeps only its own; None lets it go
+    vecstudy.optimize(w[:1030], b, X[:1030], Y[None, :], 40, 0.1, backend="numba")
+    assert transpose._spare[0][1].shape == (50, 1030)
+    transpose.recycle(None)
+    assert transpose._spare == []
+
+
+def test_recycle_keeps_nothing_too_large_or_foreign(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vecstudy.backends.numba import transpose
+
+    monkeypatch.setattr(transpose, "KEEP_MAX_BYTES", 1000)
+    transpose.recycle(np.zeros((20, 10)))  # 1600 bytes
+    assert transpose._spare == []
+    transpose.recycle(np.zeros((20, 10))[:, ::2])  # not contiguous: not a copy of ours
+    assert transpose._spare == []
+    ro = np.zeros((5, 10))
+    ro.flags.writeable = False
+    transpose.recycle(ro)
+    assert transpose._spare == []
+    transpose.recycle(np.zeros((10, 5), order="F"))  # an F copy: kept as its C transpose
+    assert transpose._spare[0][1].shape == (5, 10)
+    transpose.recycle(None)
+
+
+def test_concurrent_descents_never_share_a_copy() -> None:
+    """Two threads relaying out X of one shape at once each get their own memory."""
+    import threading
+
+    from vecstudy.backends.numba import transpose
+
+    w, b, X, Y = _problem(1100, 50, "float64", "C")
+    Xs = [X, X[::-1].copy(), X * 0.5, X[:, ::-1].copy()]
+    want = [vecstudy.optimize(w, b, x, Y[None, :], 40, 0.1, backend="numpy")[0]["w"] for x in Xs]
+    got: dict[int, np.ndarray] = {}
+
+    def run(i: int) -> None:
+        for _ in range(3):
+            got[i] = vecstudy.optimize(w, b, Xs[i], Y[None, :], 40, 0.1, backend="numba")[0]["w"]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(Xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(len(Xs)):
+        np.testing.assert_allclose(got[i], want[i], rtol=1e-9)
+    transpose.recycle(None)

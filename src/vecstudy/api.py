@@ -351,10 +351,16 @@ def _optimize_checked(
     with _threads(threads, name):
         Xc = _relayout(module, Xc, n_iter)  # the copy, if any, runs on the same threads
         kernel = _watch_slow_run(module.optimize, name, Xc.shape, n_iter)
-        if verbose:
-            result = _optimize_printing(kernel, w, b, Xc, Y, n_iter, lr)
-        else:
-            result = kernel(w, b, Xc, Y, n_iter, lr, RECORD_EVERY)
+        try:
+            if verbose:
+                result = _optimize_printing(kernel, w, b, Xc, Y, n_iter, lr)
+            else:
+                result = kernel(w, b, Xc, Y, n_iter, lr, RECORD_EVERY)
+        finally:
+            if Xc is not X:  # the backend's own copy: its memory serves the next one
+                recycle = getattr(module, "recycle", None)
+                if recycle is not None:
+                    recycle(Xc)
     w_out, b_out, dw, db, costs, done = result
     w_arr, b_val = np.asarray(w_out).reshape(-1, 1), float(b_out)
     params = {"w": w_arr, "b": b_val}
@@ -368,8 +374,8 @@ def _optimize_checked(
     )
     if not finite:  # a non-finite w or X is named as such, not as divergence
         _raise_if_nonfinite(w.reshape(-1, 1), "w")  # indexed as the course's (n_x, 1)
-        if not _lazy(Xc):
-            _raise_if_nonfinite(Xc, "X")
+        if not _lazy(X):  # the caller's X: a copy went back to the backend
+            _raise_if_nonfinite(X, "X")
     _check_descent(int(done), n_iter, lr, params, grads, cost_list, dtype, RECORD_EVERY)
     _warn_if_rising(cost_list, lr, RECORD_EVERY)
     return params, grads, cost_list

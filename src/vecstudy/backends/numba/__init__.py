@@ -165,6 +165,7 @@ from vecstudy.backends.numba.planning import describe_plan
 from vecstudy.backends.numba.planning import plan as _model_plan
 from vecstudy.backends.numba.planning import relayout_order as relayout_order
 from vecstudy.backends.numba.transpose import _transpose as _transpose
+from vecstudy.backends.numba.transpose import recycle as recycle
 from vecstudy.backends.numba.transpose import relayout as relayout
 from vecstudy.backends.numba.tuning import planned as _planned
 
@@ -444,6 +445,7 @@ __all__ = [
     "predict",
     "propagate",
     "read_sum",
+    "recycle",
     "relayout",
     "relayout_order",
     "set_threads",
