@@ -45,6 +45,8 @@ def format_targets(df: pd.DataFrame) -> str:
         "step: one propagate on prepared arrays; iteration: public optimize time / "
         "iterations (validation, relayout included); ord: C = (n_x, m) C-ordered, "
         "F = sample-major; mem: bytes(X) / read bandwidth (same run, same threads)",
+        "timing: interleaved rounds; a contender timed after another starts once no thread "
+        "of the process spins (NumPy's BLAS threads spin ~0.1 s after a call)",
         "",
         f"{'target':<15}{'shape':>12} {'ord':<4}{'dtype':<8}{'thr':>3} {'numba ms':>10} "
         f"{'baseline':<10}{'base ms':>10} {'ratio':>7} {'goal':>6}  result  note",
