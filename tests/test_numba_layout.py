@@ -12,7 +12,8 @@ from vecstudy import backends
 from vecstudy.runtime.caches import CacheSizes, cache_sizes, parse_size, read_sysfs
 from vecstudy.runtime.threads import limit_threads
 
-#: fused C, sample-major F, feature-split C (wide, and too few sample blocks for threads)
+#: fused C, sample-major F (four samples side by side: 30, 3000 and 5 features; one by
+#: one: 300), feature-split C (wide, and too few sample blocks for threads)
 SHAPES = [(30, 40_000), (3000, 40), (300, 700), (5, 20_000)]
 
 
@@ -44,10 +45,47 @@ def test_numba_agrees_with_numpy_in_both_orders(shape: tuple[int, int], order: s
 
 
 def test_each_layout_is_planned() -> None:
-    """The shapes above cover the three walks over X (so the tests above test all three)."""
+    """The shapes above cover the four walks over X (so the tests above test all four)."""
     nb = backends.load("numba")
     seen = {nb.describe(np.zeros(s, order=o)).split(":")[0] for s in SHAPES for o in "CF"}
-    assert seen == {"fused C", "sample-major F", "split C"}
+    assert seen == {"fused C", "sample-major F", "sample-major F, one by one", "split C"}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_x", [4, 48, 96, 500, 1024, 3000])
+def test_short_samples_take_the_one_by_one_walk(n_x: int, dtype: str) -> None:
+    """F samples of 384 bytes to 4 KiB: forward dot products one sample at a time, the
+    same tiles and chunks as four side by side; the same sums either way."""
+    nb = backends.load("numba")
+    from vecstudy.backends.numba.planning import SEQ_MAX_BYTES, SEQ_MIN_BYTES, plan
+
+    caches = CacheSizes(32 << 10, 512 << 10, 16 << 20, "t")
+    size = np.dtype(dtype).itemsize
+    pl = plan(n_x, 5000, size, "F", caches)
+    seq = SEQ_MIN_BYTES <= n_x * size < SEQ_MAX_BYTES
+    assert pl.mode == (nb.SAMPLE_SEQ if seq else nb.SAMPLE)
+    assert plan(n_x, 5000, size, "C", caches).mode != nb.SAMPLE_SEQ
+    w, b, X, Y = _problem(n_x, 5000, dtype, "F")
+    other = pl._replace(mode=nb.SAMPLE if seq else nb.SAMPLE_SEQ)
+    sums = []
+    for p in (pl, other):
+        Xs, ints, (zbuf, dwp, dbp, cp) = nb._prepare(X, p)
+        dw = np.empty(n_x, X.dtype)
+        kernel = nb._sums_parallel if ints[5] else nb._sums_serial
+        dbs, cost = kernel(w, X.dtype.type(b), Xs, Y, True, ints, zbuf, dwp, dbp, cp, dw)
+        sums.append((dw, dbs, cost))
+    # sums of m terms in another order: rounding bounded by eps * (sum of |terms|),
+    # with |d_j| <= 1 and |z_j| <= sum_i |w_i X_ij|
+    eps = float(np.finfo(X.dtype).eps)
+    terms = np.abs(X.astype(np.float64)).sum(axis=1)
+    z_terms = float((np.abs(w.astype(np.float64)) @ np.abs(X.astype(np.float64))).sum())
+    want = backends.load("numpy").gradient_sums(
+        w.astype(np.float64), b, X.astype(np.float64), Y.astype(np.float64), True
+    )
+    for got in sums:
+        np.testing.assert_array_less(np.abs(got[0] - want[0]), 16 * eps * terms)
+        assert abs(got[1] - want[1]) <= 16 * eps * X.shape[1]
+        assert abs(got[2] - want[2]) <= 16 * eps * (z_terms + X.shape[1])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

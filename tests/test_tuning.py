@@ -116,6 +116,7 @@ def test_corrupt_file_warns_once_and_falls_back(content: bytes) -> None:
     "plan",
     [
         {"mode": 1, "B": 64, "T": 1, "n_chunks": 157, "P": 0},  # sample-major for C
+        {"mode": 3, "B": 64, "T": 1, "n_chunks": 157, "P": 0},  # sample-major for C
         {"mode": 0, "B": 0, "T": 1, "n_chunks": 157, "P": 0},  # no tile
         {"mode": 0, "B": 64, "T": True, "n_chunks": 157, "P": 0},  # a bool
         {"mode": 2, "B": 0, "T": 0, "n_chunks": 100_000, "P": 8},  # too many panels
@@ -274,7 +275,8 @@ CASES = [  # shape, order, a stored plan other than the model's
     ((300, 5000), "C", planning._tiles(nb.FUSED, 48, 2, 5000)),
     ((2000, 700), "C", planning._panels(2000, 5)),
     ((1000, 700), "C", planning._tiles(nb.FUSED, 32, 1, 700)),
-    ((200, 3000), "F", planning._tiles(nb.SAMPLE, 8, 8, 3000)),
+    ((200, 3000), "F", planning._tiles(nb.SAMPLE, 8, 8, 3000)),  # the model's is one by one
+    ((30, 5000), "F", planning._tiles(nb.SAMPLE_SEQ, 64, 1, 5000)),  # and the other way
 ]
 
 
@@ -360,9 +362,11 @@ def test_candidates_are_valid_plans() -> None:
         cands = tuning.candidates(*shape, 8, order)
         assert cands[0] == model(*shape, 8, order)._replace(parallel=False)
         assert len(set(cands)) == len(cands)
+        sample_modes = {nb.SAMPLE, nb.SAMPLE_SEQ}
+        if order == "F":  # both forward walks are timed
+            assert {pl.mode for pl in cands} == sample_modes
         for pl in cands:
-            assert pl.mode == (nb.SAMPLE if order == "F" else pl.mode)
-            assert pl.mode != nb.SAMPLE or order == "F"
+            assert (pl.mode in sample_modes) == (order == "F")
             if pl.mode == nb.SPLIT:
                 assert pl.P % 8 == 0
                 assert pl.n_chunks == planning._cdiv(shape[0], pl.P)

@@ -6,7 +6,7 @@ it twice: ``w @ X`` then ``X @ (a - y)``).
 
 Algorithm
 ---------
-:func:`plan` picks one of three walks over ``X`` from its shape, dtype, order and the
+:func:`plan` picks one of four walks over ``X`` from its shape, dtype, order and the
 cache sizes the OS reports (:func:`vecstudy.runtime.caches.cache_sizes`):
 
 *fused C* (C-ordered ``X``, up to ~850 features on a 1.25 MiB L2): the samples are
@@ -26,7 +26,10 @@ cut into tiles of ``B`` columns (128 to 1024) that stay in L2.  For the tile ``j
 *sample-major F* (F-ordered ``X``, used as it is, without a copy): each sample is a
 contiguous column; four samples at a time, ``z_j`` is a dot product with ``w`` and the
 backward pass an axpy into ``dW_k``, re-reading the samples from L1 (or L2 for very
-wide ``X``).
+wide ``X``).  Samples of 384 bytes to 4 KiB take their forward dot products one sample
+after the other (*sample-major F, one by one*): ``X`` then streams from memory in one
+sequential run, which the hardware prefetcher follows better than four samples side by
+side.
 
 *split C* (C-ordered ``X`` too wide for a tile of 1 KiB per row to stay in L2, or too
 few samples to share among threads): two passes by panels of rows, both parallel over
@@ -157,6 +160,7 @@ from vecstudy.backends.numba.planning import (
 )
 from vecstudy.backends.numba.planning import SAMPLE as SAMPLE
 from vecstudy.backends.numba.planning import SAMPLE_MAJOR_MIN_BYTES as SAMPLE_MAJOR_MIN_BYTES
+from vecstudy.backends.numba.planning import SAMPLE_SEQ as SAMPLE_SEQ
 from vecstudy.backends.numba.planning import SPLIT as SPLIT
 from vecstudy.backends.numba.planning import Plan as Plan
 from vecstudy.backends.numba.planning import _layout as _layout

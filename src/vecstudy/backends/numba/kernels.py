@@ -26,7 +26,7 @@ from numba import prange
 
 from vecstudy.backends.numba._math import _exp_nonpos, _log1p_unit
 from vecstudy.backends.numba.jit import _jit
-from vecstudy.backends.numba.planning import B_MAX, SAMPLE, SPLIT
+from vecstudy.backends.numba.planning import B_MAX, FUSED, SAMPLE_SEQ, SPLIT
 
 # --------------------------------------------------------------------------------------
 # Elementwise
@@ -172,18 +172,23 @@ def _block(w, b, X, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-de
 
 
 @_jit()
-def _block_sm(w, b, XT, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-def]
+def _block_sm(w, b, XT, Y, j0, j1, with_cost, z, dwk, one_by_one):  # type: ignore[no-untyped-def]
     """F order (``XT = X.T``, rows are samples), samples ``j0:j1``; as :func:`_block`.
 
-    Four samples at a time: one load of ``w`` per four products in the forward dot
-    products, one load and store of ``dwk`` per four in the backward axpy.
+    Backward, four samples at a time: one load and store of ``dwk`` per four products
+    of the axpy (the tile is re-read from L1 or L2).  Forward, the dot products run four
+    samples at a time too (one load of ``w`` per four products), or, with
+    ``one_by_one``, one sample after the other: ``X`` is then read from memory as one
+    sequential stream, where four samples read side by side make four interleaved
+    streams within the same pages, which the hardware prefetcher follows less well
+    (:data:`~vecstudy.backends.numba.planning.SAMPLE_SEQ`).
     """
     zero = XT.dtype.type(0.0)
     n_x = XT.shape[1]
     nb = j1 - j0
     zb = z[:nb]
     j = 0
-    while j + 4 <= nb:
+    while j + 4 <= nb and not one_by_one:
         x0 = XT[j0 + j]
         x1 = XT[j0 + j + 1]
         x2 = XT[j0 + j + 2]
@@ -203,7 +208,7 @@ def _block_sm(w, b, XT, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untype
         zb[j + 2] = s2 + b
         zb[j + 3] = s3 + b
         j += 4
-    while j < nb:
+    while j < nb:  # the last samples, or (one_by_one) all of them
         xj = XT[j0 + j]
         s = zero
         for i in range(n_x):
@@ -247,10 +252,10 @@ def _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, z, dwk):  # type: ignore[no-un
         if j0 >= m:
             break
         j1 = min(j0 + B, m)
-        if mode == SAMPLE:
-            d, c = _block_sm(w, b, Xs, Y, j0, j1, with_cost, z, dwk)
-        else:
+        if mode == FUSED:
             d, c = _block(w, b, Xs, Y, j0, j1, with_cost, z, dwk)
+        else:  # SAMPLE or SAMPLE_SEQ
+            d, c = _block_sm(w, b, Xs, Y, j0, j1, with_cost, z, dwk, mode == SAMPLE_SEQ)
         db += d
         cost += c
     return db, cost

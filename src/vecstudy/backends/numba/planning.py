@@ -31,7 +31,17 @@ Array = NDArray[np.floating[Any]]
 FUSED: Final = 0
 SAMPLE: Final = 1
 SPLIT: Final = 2
-MODE_NAMES: Final = {FUSED: "fused C", SAMPLE: "sample-major F", SPLIT: "split C"}
+#: ``SAMPLE`` whose forward dot products take one sample after the other, not four side
+#: by side: ``X`` then streams from memory in one sequential run, which the hardware
+#: prefetcher follows better where a sample is short (four samples read side by side
+#: are four streams interleaved within the same pages); same tiles, same backward pass.
+SAMPLE_SEQ: Final = 3
+MODE_NAMES: Final = {
+    FUSED: "fused C",
+    SAMPLE: "sample-major F",
+    SPLIT: "split C",
+    SAMPLE_SEQ: "sample-major F, one by one",
+}
 
 #: Smallest and largest block of the fused C path, in samples.  ``B_MIN = 512`` keeps row
 #: segments >= 2-4 KiB, long enough for the hardware prefetcher when ``n_x`` is large.
@@ -66,6 +76,15 @@ EVEN_CHUNKS_BELOW: Final = 16
 #: the design page).  Eight still share evenly among 2, 4 or 8 threads.
 FEW_CHUNKS_MIN_BYTES: Final = 4096
 FEW_CHUNKS: Final = 8
+#: F-ordered samples of at least :data:`SEQ_MIN_BYTES` and fewer than
+#: :data:`SEQ_MAX_BYTES` bytes take :data:`SAMPLE_SEQ` (forward dot products one sample
+#: after the other).  Measured from memory on 1 and 2 threads, it was 1.26x to 1.38x
+#: faster at 100x100000 and 100x1000000 float64, 200x100000 and 128x150000 float32,
+#: 1.1x to 1.2x at 50x400000, 64x300000 and 300x30000 float64, level (0.97x to 1.04x)
+#: at 30 and 500 features and from cache: short samples are where four interleaved
+#: streams share pages (see the design page).  ``vecstudy tune`` times both walks.
+SEQ_MIN_BYTES: Final = 384
+SEQ_MAX_BYTES: Final = 4096
 
 
 class Plan(NamedTuple):
@@ -98,7 +117,9 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     - F order (``order="F"``): ``SAMPLE``.  ``B = clamp(L1d / 2 / r, 4, 1024)`` samples
       per tile, so that the backward axpy re-reads the tile from L1 (from L2 when one
       sample is larger than L1d/8, as for 64x64x3 images: 96 KiB; four samples at a
-      time share each load of ``w`` and each load and store of ``dw``).
+      time share each load of ``w`` and each load and store of ``dw``).  Samples of
+      :data:`SEQ_MIN_BYTES` to :data:`SEQ_MAX_BYTES`: ``SAMPLE_SEQ``, the same tiles
+      with the forward dot products one sample after the other.
     - C order, a tile of ``b = 1024 / itemsize`` samples within 2/3 of L2 (``n_x`` up
       to ~850 on a 1.25 MiB L2): ``FUSED``, ``B = clamp(L2 / 4 / r, b, B_MAX)``
       (:data:`B_L2_MIN_BYTES`): the backward pass re-reads the tile from L2.
@@ -159,7 +180,9 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
             T, n_chunks = T_even, -(-n_tiles // T_even)
         elif T == 1 and B_even <= B and -(-m // B_even) == n_chunks + 1:
             B, n_chunks = B_even, n_chunks + 1
-    return Plan(FUSED if order != "F" else SAMPLE, B, T, n_chunks, 0, par and n_chunks > 1)
+    one_by_one = SEQ_MIN_BYTES <= r < SEQ_MAX_BYTES
+    mode = FUSED if order != "F" else (SAMPLE_SEQ if one_by_one else SAMPLE)
+    return Plan(mode, B, T, n_chunks, 0, par and n_chunks > 1)
 
 
 def _layout(X: Array) -> tuple[Array, str]:
@@ -198,8 +221,11 @@ def _prepare(X: Array, pl: Plan) -> tuple[Array, tuple[int, ...], tuple[Array, .
 #: Ice Lake, F took over between 100 and 300 features in float64; see the design page).
 SAMPLE_MAJOR_MIN_BYTES: Final = 2048
 #: ``optimize`` re-lays ``X`` out for at least this many iterations where the other
-#: layout saves ~40% of a step or more (F for 1024 or more features in float64, C for
-#: 16 or fewer), and for at least :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` elsewhere
+#: layout saves ~40% of a step or more (F for 1024 or more features in float64; C for
+#: samples shorter than :data:`SEQ_MIN_BYTES`, 47 or fewer features in float64, whose
+#: sample-major walk is the slowest: with the copy, 25 iterations on 2 threads were
+#: 1.13x faster at 30x1000000 F, 1.18x at 20x1000000 F, 1.5x at 30x100000 F, level at
+#: 40x600000 F), and for at least :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` elsewhere
 #: (~15% saved).  The copy (:func:`~vecstudy.backends.numba.relayout`) costs 2 to 4
 #: reads of ``X``.
 RELAYOUT_MIN_ITERATIONS: Final = 20
@@ -224,7 +250,7 @@ def relayout_order(X: Array, num_iterations: int) -> str | None:
     best = "F" if row >= SAMPLE_MAJOR_MIN_BYTES else "C"
     if _layout(X)[1] == best:
         return None
-    large_gain = row >= 4 * SAMPLE_MAJOR_MIN_BYTES or row <= 16 * 8
+    large_gain = row >= 4 * SAMPLE_MAJOR_MIN_BYTES or row < SEQ_MIN_BYTES
     need = RELAYOUT_MIN_ITERATIONS if large_gain else RELAYOUT_MIN_ITERATIONS_SMALL_GAIN
     return best if num_iterations >= need else None
 
@@ -276,6 +302,9 @@ __all__ = [
     "PARALLEL_MIN_ELEMENTS",
     "SAMPLE",
     "SAMPLE_MAJOR_MIN_BYTES",
+    "SAMPLE_SEQ",
+    "SEQ_MAX_BYTES",
+    "SEQ_MIN_BYTES",
     "SPLIT",
     "Plan",
     "describe_plan",

@@ -59,6 +59,8 @@ from vecstudy.backends.numba.planning import (
     B_MAX,
     CHUNK_MIN_SAMPLES,
     FUSED,
+    SAMPLE,
+    SAMPLE_SEQ,
     SPLIT,
     Plan,
     _cdiv,
@@ -153,6 +155,10 @@ def candidates(
         return out
     for f in near if neighbourhood else (*near, *far):
         add(tiles(round(model.B * f)))
+    if order == "F":  # the other forward walk (four side by side, or one by one)
+        other = SAMPLE if model.mode == SAMPLE_SEQ else SAMPLE_SEQ
+        for f in (1.0,) if neighbourhood else (1.0, *near):
+            add(tiles(round(model.B * f))._replace(mode=other))
     if not neighbourhood:
         n_tiles = max(1, _cdiv(m, model.B))
         add(tiles(model.B, max(t_min, _cdiv(n_tiles, 16))))  # about 16 larger chunks

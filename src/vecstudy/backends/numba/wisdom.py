@@ -41,8 +41,10 @@ from typing import Any, Final
 from vecstudy import config
 from vecstudy.backends.numba.planning import (
     MAX_CHUNKS,
+    MODE_NAMES,
     PARALLEL_MIN_ELEMENTS,
     SAMPLE,
+    SAMPLE_SEQ,
     SPLIT,
     Plan,
     _cdiv,
@@ -250,8 +252,8 @@ def _parse_entry(name: str, raw: object) -> _Entry:
     order, dtype, pl = raw.get("order"), raw.get("dtype"), raw.get("plan")
     if order not in ("C", "F") or dtype not in DTYPES.values() or not isinstance(pl, dict):
         raise ValueError("no valid order, dtype or plan")
-    mode = _int(pl.get("mode"), 0, 2)
-    if (order == "F") != (mode == SAMPLE):
+    mode = _int(pl.get("mode"), 0, max(MODE_NAMES))
+    if (order == "F") != (mode in (SAMPLE, SAMPLE_SEQ)):
         raise ValueError(f"walk {mode} does not fit order {order}")
     n_x, m = _int(raw.get("n_x"), 1, 1 << 40), _int(raw.get("m"), 1, 1 << 40)
     if mode == SPLIT:
