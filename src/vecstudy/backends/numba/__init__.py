@@ -50,9 +50,9 @@ another program took); ``vecstudy.optimize`` may first copy ``X`` once into the 
 layout for its shape (:func:`relayout_order`).
 
 ``exp`` and ``log1p`` are written in plain arithmetic (range reduction, polynomial,
-``2**n`` by building the exponent bits) so that the loops vectorize without SVML; they
-are accurate to about 1 ulp over the range used here (``exp`` of ``x <= 0``, ``log1p``
-of ``0 <= e <= 1``).  Everything stays in the dtype of ``X``: float32 inputs are
+``2**n`` by building the exponent bits) so that the loops vectorize without SVML;
+over the range used here ``exp`` (of ``x <= 0``) is within 1 ulp, ``log1p`` (of ``0 <=
+e <= 1``) within 2.  Everything stays in the dtype of ``X``: float32 inputs are
 computed in float32 (constants come from the dtype), about twice as fast as float64.
 
 Fast-math flags are ``reassoc, contract, arcp, nsz, afn`` (never ``nnan``/``ninf``, so

@@ -1,9 +1,10 @@
 """``exp`` and ``log1p`` in plain arithmetic, so that the kernels' loops vectorize.
 
 Range reduction, a polynomial, and ``2**n`` built from the exponent bits: no call to a
-vector math library (SVML), so LLVM vectorizes the loops that use them.  Accurate to
-about 1 ulp over the range the kernels need (``exp`` of ``x <= 0``, ``log1p`` of
-``0 <= e <= 1``), in the dtype of the argument: float32 stays float32.
+vector math library (SVML), so LLVM vectorizes the loops that use them.  Over the range
+the kernels need, ``exp`` of ``x <= 0`` is within 1 ulp of NumPy's and ``log1p`` of
+``0 <= e <= 1`` within 2 ulp (``tests/test_math.py``), in the dtype of the argument:
+float32 stays float32.
 
 Kernels call :func:`_exp_nonpos` and :func:`_log1p_unit`; numba picks the float32 or
 float64 version by the overloads below.  The module is named ``_math`` so that it does
@@ -37,6 +38,17 @@ def _i64_as_f64(typingctx: Any, x: Any) -> Any:
 
 
 @intrinsic
+def _f64_as_i64(typingctx: Any, x: Any) -> Any:
+    """Reinterpret the bits of a float64 as an int64 (an LLVM ``bitcast``)."""
+    sig = types.int64(types.float64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
 def _i32_as_f32(typingctx: Any, x: Any) -> Any:
     """Reinterpret the bits of an int32 as a float32 (an LLVM ``bitcast``)."""
     sig = types.float32(types.int32)
@@ -51,6 +63,9 @@ if JIT_DISABLED:  # plain-Python equivalents of the bit casts
 
     def _i64_as_f64(x: Any) -> Any:
         return np.int64(x).view(np.float64)
+
+    def _f64_as_i64(x: Any) -> Any:
+        return np.float64(x).view(np.int64)
 
     def _i32_as_f32(x: Any) -> Any:
         return np.int32(x).view(np.float32)
@@ -74,6 +89,17 @@ def _log1p_unit(e):  # type: ignore[no-untyped-def]
 # polynomial (degree 13 in float64, 7 in float32: truncation < 0.05 ulp); 2**n applied
 # as 2**(n//2) * 2**(n - n//2) so that results down to the subnormals are right; below
 # the underflow limit the result is exactly 0.  NaN propagates.
+#
+# Written for machines without AVX-512 as much as with it (measured on an AVX2 AMD EPYC:
+# 2.73 to 1.85 ns per element, still within 1 ulp):
+# - the float64 polynomial's terms from r**3 on are summed by Estrin's scheme, the last
+#   three by Horner's (for accuracy): 7 dependent steps instead of 14, since with 16
+#   vector registers few iterations of the loop overlap;
+# - 2**k is built without converting a double to an int64, which AVX2 has no vector
+#   instruction for (the loop converted lane by lane): k + 2**52 + 1023, an integer
+#   below 2**53, is exact as a double, and its low mantissa bits are k + 1023, which
+#   shifted left by 52 become the exponent field of 2**k.
+_EXP_BIAS_SHIFTER_64 = 4503599627371519.0  # 2**52 + 1023
 _LOG2E = 1.4426950408889634
 _LN2_HI_64 = 6.93147180369123816490e-01  # 32 significant bits: n * _LN2_HI is exact
 _LN2_LO_64 = 1.90821492927058770002e-10
@@ -88,24 +114,21 @@ def _exp_nonpos_64(x):  # type: ignore[no-untyped-def]
     xc = _EXP_MIN_64 if x < _EXP_MIN_64 else x
     t = np.floor(xc * _LOG2E + 0.5)
     r = (xc - t * _LN2_HI_64) - t * _LN2_LO_64
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    n = np.int64(t)
-    n1 = n >> 1
-    s1 = _i64_as_f64((n1 + 1023) << 52)
-    s2 = _i64_as_f64((n - n1 + 1023) << 52)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = 1.0 / 6.0 + r * (1.0 / 24.0)
+    a1 = 1.0 / 120.0 + r * (1.0 / 720.0)
+    a2 = 1.0 / 5040.0 + r * (1.0 / 40320.0)
+    a3 = 1.0 / 362880.0 + r * (1.0 / 3628800.0)
+    a4 = 1.0 / 39916800.0 + r * (1.0 / 479001600.0)
+    b0 = a0 + r2 * a1
+    b1 = a2 + r2 * a3
+    b2 = a4 + r2 * (1.0 / 6227020800.0)
+    tail = (b0 + r4 * b1) + (r4 * r4) * b2  # sum of r**k / (k + 3)! for k = 0..10
+    p = ((tail * r + 0.5) * r + 1.0) * r + 1.0
+    t1 = np.floor(t * 0.5)  # n // 2 as a double: -538 <= t1 <= 0 for x >= -745.2
+    s1 = _i64_as_f64(_f64_as_i64(t1 + _EXP_BIAS_SHIFTER_64) << 52)
+    s2 = _i64_as_f64(_f64_as_i64((t - t1) + _EXP_BIAS_SHIFTER_64) << 52)
     res = (p * s1) * s2
     return 0.0 if x < _EXP_MIN_64 else res
 
