@@ -221,11 +221,8 @@ def _prepare(X: Array, pl: Plan) -> tuple[Array, tuple[int, ...], tuple[Array, .
 #: Ice Lake, F took over between 100 and 300 features in float64; see the design page).
 SAMPLE_MAJOR_MIN_BYTES: Final = 2048
 #: ``optimize`` re-lays ``X`` out for at least this many iterations where the other
-#: layout saves ~40% of a step or more (F for 1024 or more features in float64; C for
-#: samples shorter than :data:`SEQ_MIN_BYTES`, 47 or fewer features in float64, whose
-#: sample-major walk is the slowest: with the copy, 25 iterations on 2 threads were
-#: 1.13x faster at 30x1000000 F, 1.18x at 20x1000000 F, 1.5x at 30x100000 F, level at
-#: 40x600000 F), and for at least :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` elsewhere
+#: layout saves ~40% of a step or more (F for 1024 or more features in float64, C for
+#: 16 or fewer), and for at least :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` elsewhere
 #: (~15% saved).  The copy (:func:`~vecstudy.backends.numba.relayout`) costs 2 to 4
 #: reads of ``X``.
 RELAYOUT_MIN_ITERATIONS: Final = 20
@@ -250,7 +247,7 @@ def relayout_order(X: Array, num_iterations: int) -> str | None:
     best = "F" if row >= SAMPLE_MAJOR_MIN_BYTES else "C"
     if _layout(X)[1] == best:
         return None
-    large_gain = row >= 4 * SAMPLE_MAJOR_MIN_BYTES or row < SEQ_MIN_BYTES
+    large_gain = row >= 4 * SAMPLE_MAJOR_MIN_BYTES or row <= 16 * 8
     need = RELAYOUT_MIN_ITERATIONS if large_gain else RELAYOUT_MIN_ITERATIONS_SMALL_GAIN
     return best if num_iterations >= need else None
 
