@@ -116,9 +116,10 @@ def candidates(
     """Decompositions worth timing for a shape, the model's first, then by closeness.
 
     All with ``parallel=False``: :func:`measure` times each serial and parallel.  F
-    order: sample-major tiles only (the other walks need C rows).  C order: fused tiles
-    and split panels.  ``neighbourhood``: the model's plan with its tiles or panels
-    halved and doubled only (for :data:`FIRST_USE_BUDGET_S`).
+    order: sample-major tiles only (the other walks need C rows), with both forward walks
+    (four samples side by side, and one by one).  C order: fused tiles and split panels.
+    ``neighbourhood``: the model's plan with its tiles or panels halved and doubled, and
+    the other forward walk at the model's tiles (for :data:`FIRST_USE_BUDGET_S`).
 
     >>> [p.mode for p in candidates(12288, 300, 8, "C", neighbourhood=True)]
     [2, 2, 2]
