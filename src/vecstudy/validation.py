@@ -384,7 +384,7 @@ def _prepare(
     """
     Xa = _check_X(X, finite=scan_X)
     n_x, m = Xa.shape
-    wa = _check_w(w, n_x, Xa.shape, finite=scan_X or _lazy(Xa))  # dask names X by chunks
+    wa = _check_w(w, n_x, Xa.shape, finite=scan_X)  # the API scans w for dask itself
     bf = _check_b(b)
     Ya = None if Y is None else _check_Y(Y, m, x_shape=Xa.shape)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
