@@ -207,7 +207,8 @@ def _prepare(X: Array, pl: Plan) -> tuple[Array, tuple[int, ...], tuple[Array, .
         dwp = np.empty((1, 1), dt)
         dbp = cp = np.empty(1, dt)
     else:
-        zbuf = np.empty((pl.n_chunks if pl.parallel else 1, pl.B), dt)
+        # per chunk in flight: z of a tile, then the link's exp of it
+        zbuf = np.empty((pl.n_chunks if pl.parallel else 1, 2 * pl.B), dt)
         dwp = np.empty((pl.n_chunks, n_x), dt)
         dbp, cp = np.empty(pl.n_chunks, dt), np.empty(pl.n_chunks, dt)
     # on one thread the serial loops (the same chunks in the same order: the same bits)
