@@ -51,6 +51,27 @@ def test_each_layout_is_planned() -> None:
     assert seen == {"fused C", "sample-major F", "sample-major F, one by one", "split C"}
 
 
+def test_scratch_rows_hold_z_and_the_links_exp() -> None:
+    """The kernels index their scratch without bounds checks: a tile's row must hold
+    ``z`` and the link's ``exp`` (2 B), and the split path's panel rows ``m`` samples."""
+    from vecstudy.backends.numba.planning import _prepare as prepare_plan
+
+    nb = backends.load("numba")
+    caches = [CacheSizes(32 << 10, 512 << 10, 16 << 20, "test"), cache_sizes()]
+    for (n_x, m), order, c in (
+        (s, o, c) for s in [*SHAPES, (3, 5), (12288, 209)] for o in "CF" for c in caches
+    ):
+        X = np.zeros((n_x, m), order=order)
+        pl = nb.plan(n_x, m, 8, order, c)
+        _, ints, (zbuf, dwp, _, _) = prepare_plan(X, pl)
+        if pl.mode == nb.SPLIT:
+            assert zbuf.shape == (pl.n_chunks + 1, m)
+        else:
+            assert zbuf.shape[1] >= 2 * pl.B, (n_x, m, order, pl)
+            assert dwp.shape == (pl.n_chunks, n_x)
+        assert ints[:5] == (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("n_x", [4, 48, 96, 500, 1024, 3000])
 def test_short_samples_take_the_one_by_one_walk(n_x: int, dtype: str) -> None:
