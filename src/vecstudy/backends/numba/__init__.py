@@ -190,8 +190,15 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     >>> plan(20, 10000, 8, "C", c)
     Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
     """
+    return _plan(n_x, m, itemsize, order, caches)
+
+
+def _plan(
+    n_x: int, m: int, itemsize: int, order: str, caches: Any = None, threads: int | None = None
+) -> Plan:
+    """:func:`plan`, with Numba's thread count when the caller has it."""
     if caches is None:
-        tuned = _planned(n_x, m, itemsize, order)
+        tuned = _planned(n_x, m, itemsize, order, threads)
         if tuned is not None:
             return tuned
     return _model_plan(n_x, m, itemsize, order, caches)
@@ -200,10 +207,11 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
 def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
     """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``, by
     ``pl`` or else :func:`plan` (see :func:`vecstudy.backends.numba.planning._prepare`)."""
+    threads = int(numba.get_num_threads())  # asked once: it costs about a microsecond
     if pl is None:
         n_x, m = X.shape
-        pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1])
-    return _prepare_plan(X, pl)
+        pl = _plan(n_x, m, X.dtype.itemsize, _layout(X)[1], None, threads)
+    return _prepare_plan(X, pl, threads)
 
 
 def block_size(n_x: int, itemsize: int) -> int:

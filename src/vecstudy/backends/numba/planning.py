@@ -14,6 +14,7 @@ kernels take.  The measurements behind the rules are on the design page
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final, NamedTuple
 
 import numba
@@ -153,6 +154,13 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
         from vecstudy.runtime.caches import cache_sizes
 
         caches = cache_sizes()
+    return _model(n_x, m, itemsize, order, caches)
+
+
+@functools.lru_cache(maxsize=1024)
+def _model(n_x: int, m: int, itemsize: int, order: str, caches: Any) -> Plan:
+    """:func:`plan` for given caches: a pure function of its arguments, remembered (a
+    step of a small problem lasts microseconds; the model takes a few)."""
     r = max(1, n_x * itemsize)
     par = n_x * m >= PARALLEL_MIN_ELEMENTS
     b_l2 = max(1, B_L2_MIN_BYTES // itemsize)
@@ -192,12 +200,15 @@ def _layout(X: Array) -> tuple[Array, str]:
     return X.T, "F"
 
 
-def _prepare(X: Array, pl: Plan) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
+def _prepare(
+    X: Array, pl: Plan, threads: int | None = None
+) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
     """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X`` by ``pl``.
 
     The plan of a call is :func:`vecstudy.backends.numba.plan`'s (see
     :func:`vecstudy.backends.numba._prepare`); :mod:`~vecstudy.backends.numba.tuning`
-    passes the candidates it times.
+    passes the candidates it times.  ``threads``: Numba's thread count now, when the
+    caller has it (else it is asked for).
     """
     n_x, m = X.shape
     Xs, _ = _layout(X)
@@ -213,7 +224,8 @@ def _prepare(X: Array, pl: Plan) -> tuple[Array, tuple[int, ...], tuple[Array, .
         dbp, cp = np.empty(pl.n_chunks, dt), np.empty(pl.n_chunks, dt)
     # on one thread the serial loops (the same chunks in the same order: the same bits)
     # skip the parallel launch
-    threads = int(numba.get_num_threads())
+    if threads is None:
+        threads = int(numba.get_num_threads())
     ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel and threads > 1))
     return Xs, ints, (zbuf, dwp, dbp, cp)
 

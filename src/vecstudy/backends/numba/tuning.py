@@ -406,14 +406,17 @@ _first_use_lock = threading.Lock()
 _first_use_done: dict[tuple[str, int, int, str, str], Plan | None] = {}
 
 
-def planned(n_x: int, m: int, itemsize: int, order: str) -> Plan | None:
+def planned(
+    n_x: int, m: int, itemsize: int, order: str, threads: int | None = None
+) -> Plan | None:
     """The measured plan :func:`vecstudy.backends.numba.plan` uses, or None (the model).
 
     ``[numba] tune = "off"``: None.  ``"cached"``: :func:`lookup` at the thread count
     in force.  ``"first-use"``: the same, and where nothing is stored nearby, the shape
     is tuned for about :data:`FIRST_USE_BUDGET_S` (the model's neighbourhood, at the
     thread count in force, on seeded data of the same shape, for ``X`` up to
-    :data:`FIRST_USE_MAX_BYTES`) once per process, and stored.
+    :data:`FIRST_USE_MAX_BYTES`) once per process, and stored.  ``threads``: Numba's
+    thread count now, when the caller has it (else it is asked for).
     """
     mode, path = settings()
     if mode == "off":
@@ -421,9 +424,10 @@ def planned(n_x: int, m: int, itemsize: int, order: str) -> Plan | None:
     rec = _current(path)
     if not rec.entries and mode != "first-use":  # the usual case: nothing tuned here
         return None
-    import numba
+    if threads is None:
+        import numba
 
-    threads = int(numba.get_num_threads())
+        threads = int(numba.get_num_threads())
     found = _lookup(rec, n_x, m, itemsize, order, threads)
     if found is not None or mode != "first-use":
         return found
