@@ -52,7 +52,11 @@ def columns_per_chunk(n_x: int, itemsize: int, nbytes: int, m: int, multiple: in
 # --------------------------------------------------------------------------- lazy inputs
 def is_dask_array(value: object) -> bool:
     """Whether ``value`` is a ``dask.array.Array`` (without importing dask)."""
-    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "chunks")
+    kind = type(value)
+    if kind is np.ndarray:  # the common case, asked several times in every API call
+        return False
+    module = str(kind.__module__)
+    return (module == "dask" or module.startswith("dask.")) and hasattr(value, "chunks")
 
 
 def check_lazy_X(X: Any, name: str = "X") -> Any:

@@ -358,9 +358,10 @@ def optimize(
         par, todo = chooser.next(length)
         k1 = min(n, k + todo)
         descend = _descend_parallel if par else _descend_serial
-        compiled = _compiled_count(descend)
+        # what the chooser weighs (compilations, CPU time) only where it chooses
+        compiled = _compiled_count(descend) if chooser.enabled else 0
         threads = int(numba.get_num_threads()) if par else 1
-        c0 = time.process_time()
+        c0 = time.process_time() if chooser.enabled else 0.0
         t0 = time.perf_counter()
         try:
             b_new, db, n_rec, stop = descend(
@@ -372,14 +373,14 @@ def optimize(
                 raise KeyboardInterrupt from None
             raise
         spent = time.perf_counter() - t0
-        cpu = time.process_time() - c0
         bb = dt(b_new)
         db = dt(db)
         if stop < k1:
             k = stop
             break
-        util = cpu / (max(spent, 1e-9) * threads)
-        chooser.record(par, k1 - k, spent, _compiled_count(descend) != compiled, util)
+        if chooser.enabled:
+            util = (time.process_time() - c0) / (max(spent, 1e-9) * threads)
+            chooser.record(par, k1 - k, spent, _compiled_count(descend) != compiled, util)
         per_it = spent / (k1 - k)
         k = k1
         length = max(1, min(4 * length, int(SLICE_SECONDS / max(per_it, 1e-9))))
