@@ -53,6 +53,8 @@ def _describe(value: object) -> str:
 
 def _as_real_array(value: object, name: str) -> NDArray[Any]:
     """``value`` as an ndarray of real numbers, or a TypeError naming ``name``."""
+    if type(value) is np.ndarray and value.dtype.kind in "biuf":
+        return value  # the common case: nothing below would change or refuse it
     if isinstance(value, str | bytes):
         raise TypeError(f"{name} must be a numeric array, got {_describe(value)}")
     _reject_masked(value, name)

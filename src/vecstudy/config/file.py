@@ -9,11 +9,10 @@ checked by the modules that resolve them (see :mod:`vecstudy.config`).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tomllib
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,21 +220,24 @@ _lookup_scope: ContextVar[list[ConfigFile | None] | None] = ContextVar(
 )
 
 
-@contextlib.contextmanager
-def one_lookup() -> Iterator[None]:
+class one_lookup:  # noqa: N801 - used as a function: ``with one_lookup():``
     """Inside the block the config file is looked up at most once.
 
     The API wraps each call in it, so that the settings of one call (backend, dtype,
-    threads) come from one reading of the file, and a call pays for one search.
+    threads) come from one reading of the file, and a call pays for one search.  A
+    class rather than a generator: every API call enters one, and a generator-based
+    context manager costs several times more.
     """
-    if _lookup_scope.get() is not None:
-        yield
-        return
-    token = _lookup_scope.set([])
-    try:
-        yield
-    finally:
-        _lookup_scope.reset(token)
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        # nested blocks share the outer block's reading
+        self._token = None if _lookup_scope.get() is not None else _lookup_scope.set([])
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _lookup_scope.reset(self._token)
 
 
 def config_file() -> ConfigFile | None:
