@@ -135,6 +135,7 @@ def test_choice_is_resolved_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECSTUDY_BACKEND", "python")
     vecstudy.propagate(w, 0.0, X, Y)
     write(Path("vecstudy.toml"), 'backend = "numba"\n')
+    config.reload()  # API calls look at the file system at most once a second
     monkeypatch.delenv("VECSTUDY_BACKEND")
     vecstudy.propagate(w, 0.0, X, Y)
     assert calls == ["numpy", "python", "numba"]
@@ -196,11 +197,78 @@ def test_bad_names_in_code() -> None:
         pass
 
 
+def test_api_calls_look_at_the_config_file_at_most_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loop of API calls pays no file-system lookups; an edit of the file reaches them
+    within RECHECK_SECONDS, and at once after reload(), after a direct lookup, or from
+    another directory."""
+    import os
+
+    from vecstudy.config import file as cfg_file
+
+    clock = [1000.0]
+    monkeypatch.setattr(cfg_file.time, "monotonic", lambda: clock[0])
+    w, X, Y = np.zeros((1, 1)), np.ones((1, 2)), np.array([[0, 1]])
+
+    def dtype() -> object:
+        return vecstudy.propagate(w, 0.0, X, Y, backend="numpy")[0]["dw"].dtype
+
+    assert dtype() == np.float64
+    write(Path("vecstudy.toml"), 'dtype = "float32"\n')
+    assert dtype() == np.float64  # within the window: the last search stands
+    clock[0] += cfg_file.RECHECK_SECONDS
+    assert dtype() == np.float32  # a second later: seen
+    Path("vecstudy.toml").unlink()
+    config.reload()
+    assert dtype() == np.float64  # at once after reload()
+    write(Path("vecstudy.toml"), 'dtype = "float32"\n')
+    assert config.resolve_dtype().value == "float32"  # a direct lookup is exact...
+    assert dtype() == np.float32  # ...and serves the API calls after it
+    sub = Path("sub")
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    write(Path("vecstudy.toml"), 'dtype = "float64"\n')
+    assert dtype() == np.float64  # another directory: looked up at once
+    seen: list[object] = []
+    real_stat = os.stat
+    with monkeypatch.context() as patch:
+        patch.setattr(cfg_file.os, "stat", lambda *a, **k: seen.append(a) or real_stat(*a, **k))
+        for _ in range(5):
+            assert dtype() == np.float64
+    assert seen == []  # the loop touched no file
+
+
+def test_a_config_file_in_error_is_read_again_by_the_next_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error is not remembered for the window: the mended file counts at once."""
+    w, X, Y = np.zeros((1, 1)), np.ones((1, 2)), np.array([[0, 1]])
+
+    def dtype() -> object:
+        return vecstudy.propagate(w, 0.0, X, Y, backend="numpy")[0]["dw"].dtype
+
+    write(Path("vecstudy.toml"), 'dtype = "float16"\n')  # a bad value
+    with pytest.raises(ConfigError, match=r"unknown dtype 'float16'"):
+        dtype()
+    write(Path("vecstudy.toml"), 'dtype = "float32"\n')
+    assert dtype() == np.float32
+    sub = Path("sub")
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    write(Path("vecstudy.toml"), "dtype = \n")  # not TOML
+    with pytest.raises(ConfigError, match=r"not valid TOML"):
+        dtype()
+    write(Path("vecstudy.toml"), 'dtype = "float32"\n')
+    assert dtype() == np.float32
+
+
 def test_dtype_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     X, Y, w = np.ones((1, 2)), np.array([[0, 1]]), np.zeros((1, 1))
     assert vecstudy.propagate(w, 0.0, X, Y)[0]["dw"].dtype == np.float64
     assert vecstudy.propagate(w, 0.0, X.astype(np.float32), Y)[0]["dw"].dtype == np.float32
     write(Path("vecstudy.toml"), 'dtype = "float32"\n')
+    config.reload()  # API calls look at the file system at most once a second
     assert vecstudy.propagate(w, 0.0, X, Y)[0]["dw"].dtype == np.float32
     monkeypatch.setenv("VECSTUDY_DTYPE", "float64")
     assert vecstudy.propagate(w, 0.0, X.astype(np.float32), Y)[0]["dw"].dtype == np.float64

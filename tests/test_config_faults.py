@@ -108,6 +108,7 @@ def test_directory_or_loop_named_pyproject_is_ignored() -> None:
     Path("pyproject.toml").rmdir()
     Path("pyproject.toml").symlink_to("pyproject.toml")
     cfg_file._warned.clear()
+    config.reload()  # API calls look at the file system at most once a second
     with pytest.warns(ConfigWarning, match=r"pyproject\.toml: it is not a regular file"):
         _propagate()
 
@@ -127,6 +128,7 @@ def test_unreadable_files(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.warns(ConfigWarning, match=r"pyproject\.toml: cannot be read: Permission"):
             _propagate()
     Path("vecstudy.toml").write_text("backend = 'python'\n")
+    config.reload()  # API calls look at the file system at most once a second
     monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(ConfigError, match=r"vecstudy\.toml cannot be read: Permission denied"):
         _propagate()

@@ -139,12 +139,17 @@ _R = TypeVar("_R")
 
 
 def _one_lookup(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``fn`` with the config file looked up at most once (see ``config.one_lookup``)."""
+    """Run ``fn`` with the config file looked up at most once, or not at all when it was in
+    the last second (see ``config.one_lookup`` and ``config.config_file``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with config.one_lookup():
-            return fn(*args, **kwargs)
+        try:
+            with config.one_lookup(recent=True):
+                return fn(*args, **kwargs)
+        except config.ConfigError:
+            config.reload()  # a file in error is read again by the next call
+            raise
 
     return wrapper
 

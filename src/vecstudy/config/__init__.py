@@ -13,6 +13,11 @@ that gives a value wins:
 5. the default: backend ``numpy``; dtype: that of ``X`` when it is float32 or float64,
    else float64; threads: leave the libraries' own settings alone.
 
+The API's calls look for the config file and read it again at most once a second per
+working directory (a search costs a system call per directory, a sizeable part of a
+short step): an edit reaches them within a second, or at once after :func:`reload`
+or any direct lookup (:func:`get_backend`, the ``resolve_*`` functions).
+
 A config file looks like::
 
     backend = "numba"     # or "python", "numpy", "auto"
@@ -64,6 +69,7 @@ from vecstudy.config.file import (
     file_section,
     find_config_file,
     one_lookup,
+    reload,
 )
 from vecstudy.config.ladder import Choice, resolve_setting
 from vecstudy.config.numba_table import (
@@ -141,6 +147,7 @@ __all__ = [
     "find_config_file",
     "get_backend",
     "one_lookup",
+    "reload",
     "resolve_backend",
     "resolve_dask",
     "resolve_dtype",

@@ -10,6 +10,7 @@ checked by the modules that resolve them (see :mod:`vecstudy.config`).
 from __future__ import annotations
 
 import os
+import time
 import tomllib
 import warnings
 from collections.abc import Callable, Mapping
@@ -224,29 +225,86 @@ class one_lookup:  # noqa: N801 - used as a function: ``with one_lookup():``
     """Inside the block the config file is looked up at most once.
 
     The API wraps each call in it, so that the settings of one call (backend, dtype,
-    threads) come from one reading of the file, and a call pays for one search.  A
-    class rather than a generator: every API call enters one, and a generator-based
-    context manager costs several times more.
+    threads) come from one reading of the file, and a call pays for one search.  With
+    ``recent=True`` (the API's calls) the search of the last :data:`RECHECK_SECONDS`
+    from the same directory is used again (see :func:`config_file`).  A class rather
+    than a generator: every API call enters one, and a generator-based context manager
+    costs several times more.
     """
 
-    __slots__ = ("_token",)
+    __slots__ = ("_recent", "_token", "_token_recent")
+
+    def __init__(self, *, recent: bool = False) -> None:
+        self._recent = recent
 
     def __enter__(self) -> None:
         # nested blocks share the outer block's reading
-        self._token = None if _lookup_scope.get() is not None else _lookup_scope.set([])
+        if _lookup_scope.get() is not None:
+            self._token = self._token_recent = None
+            return
+        self._token = _lookup_scope.set([])
+        self._token_recent = _recent_allowed.set(self._recent)
 
     def __exit__(self, *exc: object) -> None:
         if self._token is not None:
             _lookup_scope.reset(self._token)
+        if self._token_recent is not None:
+            _recent_allowed.reset(self._token_recent)
+
+
+#: Seconds during which the API's calls from one working directory (and one
+#: ``VECSTUDY_CONFIG``) use the config file found and read last, without looking at
+#: the file system again (see :func:`config_file`).
+RECHECK_SECONDS: Final = 1.0
+
+#: (VECSTUDY_CONFIG, working directory) -> (time.monotonic() of the search, its result).
+_recent: dict[tuple[str | None, str], tuple[float, ConfigFile | None]] = {}
+_RECENT_MAX: Final = 64
+_recent_allowed: ContextVar[bool] = ContextVar("vecstudy_recent_allowed", default=False)
+
+
+def reload() -> None:
+    """Make the next API call look for the config file and read it again.
+
+    API calls look at the file system at most every :data:`RECHECK_SECONDS` per
+    working directory (see :func:`config_file`): a program that writes or edits a
+    config file and needs its very next call to see the change calls this first.
+    """
+    _recent.clear()
 
 
 def config_file() -> ConfigFile | None:
-    """The config file in force (parsed and checked for unknown keys), or None."""
+    """The config file in force (parsed and checked for unknown keys), or None.
+
+    Inside an API call (``one_lookup(recent=True)``) the file found and read in the last
+    :data:`RECHECK_SECONDS` from the same working directory and ``VECSTUDY_CONFIG`` is
+    used again without touching the file system: the search costs a system call per
+    directory up to the root and one for the file, and after a step that streamed a
+    large ``X`` through the caches those cost tens of microseconds, a sizeable part of a
+    short step.  So an edit of the file reaches API calls within a second (at once after
+    :func:`reload`), a new working directory or ``VECSTUDY_CONFIG`` at once.  Everywhere
+    else (``get_backend``, the ``resolve_*`` functions, the command line) the file is
+    looked up every time, and what is found serves the API calls that follow.  A file in
+    error is never remembered: it is read again until it is mended.
+    """
     memo = _lookup_scope.get()
     if memo:
         return memo[0]
-    found = find_config_file()
-    cfg = None if found is None else _parse(*found)
+    try:
+        here = os.getcwd()  # noqa: PTH109 - os on strings: this runs on every API call
+    except OSError:  # the current directory was deleted (the search finds nothing)
+        here = ""
+    key = (os.environ.get(ENV_CONFIG), here)
+    now = time.monotonic()
+    recent = _recent.get(key) if _recent_allowed.get() else None
+    if recent is not None and now - recent[0] < RECHECK_SECONDS:
+        cfg = recent[1]
+    else:
+        found = find_config_file()
+        cfg = None if found is None else _parse(*found)  # a ConfigError is not kept
+        if len(_recent) >= _RECENT_MAX:  # a program that visits many directories
+            _recent.clear()
+        _recent[key] = (now, cfg)
     if memo is not None:
         memo.append(cfg)
     return cfg

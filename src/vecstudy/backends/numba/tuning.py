@@ -406,9 +406,7 @@ _first_use_lock = threading.Lock()
 _first_use_done: dict[tuple[str, int, int, str, str], Plan | None] = {}
 
 
-def planned(
-    n_x: int, m: int, itemsize: int, order: str, threads: int | None = None
-) -> Plan | None:
+def planned(n_x: int, m: int, itemsize: int, order: str, threads: int | None = None) -> Plan | None:
     """The measured plan :func:`vecstudy.backends.numba.plan` uses, or None (the model).
 
     ``[numba] tune = "off"``: None.  ``"cached"``: :func:`lookup` at the thread count
