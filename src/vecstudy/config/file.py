@@ -2,8 +2,9 @@
 
 :func:`find_config_file` locates it (``VECSTUDY_CONFIG``, else the nearest
 ``vecstudy.toml``, else the nearest ``pyproject.toml``); :func:`config_file` parses it
-once per version of the file (mtime and size) and checks its keys; :func:`one_lookup`
-makes the settings of one call come from one reading.  The settings themselves are
+once per version of the file (mtime and size) and checks its keys, and inside API calls
+looks again at most every :data:`RECHECK_SECONDS` (:func:`reload` forgets);
+:func:`one_lookup` makes the settings of one call come from one reading.  The settings themselves are
 checked by the modules that resolve them (see :mod:`vecstudy.config`).
 """
 
