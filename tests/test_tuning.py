@@ -421,6 +421,17 @@ def test_cli_tune_show_clear(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tune", "--budget", "-1"]) == 2
 
 
+def test_cli_tune_help_states_the_default_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help is written without importing numba; its bound must be the module's."""
+    with pytest.raises(SystemExit):
+        main(["tune", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"X up to {tuning.DEFAULT_MAX_BYTES // 1_000_000} MB in float64" in help_text
+    sizes = [n_x * m * 8 for n_x, m in tuning.default_shapes()]
+    assert max(sizes) <= tuning.DEFAULT_MAX_BYTES
+    assert any(s >= 80_000_000 for s in sizes)  # shapes whose X streams from memory
+
+
 def test_cli_tune_interrupted_keeps_finished_shapes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

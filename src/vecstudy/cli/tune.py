@@ -25,7 +25,7 @@ def add_parser(sub: Subparsers) -> None:
     t.add_argument(
         "--shapes",
         metavar="NxM,...",
-        help="default: the roofline grid's shapes with X up to 70 MB in float64",
+        help="default: the roofline grid's shapes with X up to 100 MB in float64",
     )
     t.add_argument("--dtype", metavar="DTYPE,...", default="float64", help="default: float64")
     t.add_argument("--order", metavar="C,F", default="C,F", help="default: C,F")
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     threads = list(opts.parse_threads(args.threads, "option --threads"))
     budget = opts._parse_float(args.budget, "option --budget")
     if not args.shapes:
-        print(f"shapes: {', '.join(f'{a}x{b}' for a, b in shapes)} (the roofline grid up to 70 MB)")
+        print(f"shapes: {', '.join(f'{a}x{b}' for a, b in shapes)} (the roofline grid up to 100 MB)")
     todo = tuning.jobs(shapes, dtypes, orders)
     done: list[dict[str, object]] = []
 

@@ -484,8 +484,11 @@ GRID_FULL: Final = [
     (30, 1_000_000),
 ]
 #: ``vecstudy tune``'s default shapes: those of :data:`GRID_FULL` with ``X`` up to this
-#: many bytes in float64.
-DEFAULT_MAX_BYTES: Final = 70_000_000
+#: many bytes in float64.  It takes in the 80 to 98 MB shapes, whose ``X`` streams from
+#: memory: there the cache model's tiles carry worst from one machine to another (on an
+#: AVX2 AMD EPYC with 512 KiB of L2, 100x100000 C ran 1.17x faster on one thread and
+#: 1.37x on two with the tuned tiles; about 15 s more of tuning).  Not the 240 MB ones.
+DEFAULT_MAX_BYTES: Final = 100_000_000
 
 
 def default_shapes() -> list[tuple[int, int]]:
