@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     threads = list(opts.parse_threads(args.threads, "option --threads"))
     budget = opts._parse_float(args.budget, "option --budget")
     if not args.shapes:
-        print(f"shapes: {', '.join(f'{a}x{b}' for a, b in shapes)} (the roofline grid up to 100 MB)")
+        listed = ", ".join(f"{a}x{b}" for a, b in shapes)
+        print(f"shapes: {listed} (the roofline grid up to 100 MB)")
     todo = tuning.jobs(shapes, dtypes, orders)
     done: list[dict[str, object]] = []
 

@@ -4,8 +4,8 @@
 ``vecstudy.toml``, else the nearest ``pyproject.toml``); :func:`config_file` parses it
 once per version of the file (mtime and size) and checks its keys, and inside API calls
 looks again at most every :data:`RECHECK_SECONDS` (:func:`reload` forgets);
-:func:`one_lookup` makes the settings of one call come from one reading.  The settings themselves are
-checked by the modules that resolve them (see :mod:`vecstudy.config`).
+:func:`one_lookup` makes the settings of one call come from one reading.  The settings
+themselves are checked by the modules that resolve them (see :mod:`vecstudy.config`).
 """
 
 from __future__ import annotations
