@@ -176,7 +176,14 @@ from vecstudy.backends.numba.tuning import planned as _planned
 Array = NDArray[np.floating[Any]]
 
 
-def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) -> Plan:
+def plan(
+    n_x: int,
+    m: int,
+    itemsize: int,
+    order: str = "C",
+    caches: Any = None,
+    threads: int | None = None,
+) -> Plan:
     """The walk over ``X`` a step of this shape, dtype and order follows.
 
     With ``caches=None`` (this machine), a plan measured here by ``vecstudy tune`` for a
@@ -184,19 +191,14 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
     not with the ``[numba] tune`` setting ``"off"``): its tiles and chunks do not depend
     on the thread count either, only its ``parallel`` flag.  Otherwise, and with
     explicit ``caches``, the cache model :func:`vecstudy.backends.numba.planning.plan`.
+    ``threads``: Numba's thread count now, when the caller has it (a measured plan is
+    looked up at it; else it is asked for).
 
     >>> from vecstudy.runtime.caches import CacheSizes
     >>> c = CacheSizes(48 << 10, 1280 << 10, 24 << 20, "example")
     >>> plan(20, 10000, 8, "C", c)
     Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
     """
-    return _plan(n_x, m, itemsize, order, caches)
-
-
-def _plan(
-    n_x: int, m: int, itemsize: int, order: str, caches: Any = None, threads: int | None = None
-) -> Plan:
-    """:func:`plan`, with Numba's thread count when the caller has it."""
     if caches is None:
         tuned = _planned(n_x, m, itemsize, order, threads)
         if tuned is not None:
@@ -210,7 +212,7 @@ def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], 
     threads = int(numba.get_num_threads())  # asked once: it costs about a microsecond
     if pl is None:
         n_x, m = X.shape
-        pl = _plan(n_x, m, X.dtype.itemsize, _layout(X)[1], None, threads)
+        pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1], threads=threads)
     return _prepare_plan(X, pl, threads)
 
 
