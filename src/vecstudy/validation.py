@@ -383,7 +383,17 @@ def _prepare(
     ``scan_X=False``: the values of ``X`` and ``w`` are not scanned for NaN or infinity
     (the caller checks the kernel's outputs and, when they are not finite, calls
     :func:`_raise_if_nonfinite` on ``w``, then ``X``); every other check is made.
+
+    The common case, plain contiguous arrays already in the call's dtype, is recognised
+    in a few steps first (:func:`_plain`); anything else, and any fault, takes the
+    full checks, which name what is wrong.
     """
+    plain = _plain(w, b, X, Y, dtype)
+    if plain is not None:
+        if scan_X:  # in the order the full checks name them: X, then w
+            _check_finite(plain[2], "X")
+            _check_finite(np.asarray(w), "w")  # indexed as given, (n_x, 1) or (n_x,)
+        return plain
     Xa = _check_X(X, finite=scan_X)
     n_x, m = Xa.shape
     wa = _check_w(w, n_x, Xa.shape, finite=scan_X)  # the API scans w for dask itself
@@ -391,6 +401,55 @@ def _prepare(
     Ya = None if Y is None else _check_Y(Y, m, x_shape=Xa.shape)
     dt = str(config.resolve_dtype(dtype, Xa.dtype).value)
     return _converted(wa, bf, Xa, Ya, dt)
+
+
+_PLAIN_DTYPES: Final = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
+#: Python ints up to this size convert to a float exactly (and never overflow).
+_EXACT_INT: Final = 1 << 53
+
+
+def _plain(
+    w: object, b: object, X: object, Y: object, dtype: str | None
+) -> tuple[Array, float, Array, Array | None, str] | None:
+    """What :func:`_prepare` returns for the common case, or None where it does not hold.
+
+    The common case: ``X`` a C- or F-contiguous 2-D ndarray of native float64 or
+    float32 with ``n_x, m >= 1``, the dtype the call resolves to; ``w`` of shape
+    ``(n_x, 1)`` or ``(n_x,)`` and ``Y`` of shape ``(1, m)`` or ``(m,)``, contiguous
+    ndarrays of that dtype; ``b`` a finite Python float or int; labels 0 and 1 only.
+    Nothing is copied or converted then, and the full checks would accept the inputs
+    unchanged.  Inside an API call each of the full checks runs cold (after a step that
+    streamed ``X`` through the caches) and costs microseconds; this is one short path.
+    """
+    if type(X) is not np.ndarray or type(w) is not np.ndarray or X.ndim != 2:
+        return None
+    dt = _PLAIN_DTYPES.get(X.dtype)
+    if dt is None or w.dtype != X.dtype or not (X.flags.c_contiguous or X.flags.f_contiguous):
+        return None
+    n_x, m = X.shape
+    if n_x == 0 or m == 0 or w.shape not in ((n_x, 1), (n_x,)) or not w.flags.c_contiguous:
+        return None
+    if type(b) is float:
+        bf = b
+    elif type(b) is int and -_EXACT_INT <= b <= _EXACT_INT:
+        bf = float(b)
+    else:
+        return None
+    if not (math.isfinite(bf) and abs(bf) <= _FLOAT_MAX[dt]):
+        return None
+    y = None
+    if Y is not None:
+        if type(Y) is not np.ndarray or Y.dtype != X.dtype or not Y.flags.c_contiguous:
+            return None
+        if Y.shape not in ((1, m), (m,)):
+            return None
+        y = Y.reshape(m)
+        # every nonzero label is a 1 (a NaN is nonzero and not 1); no mask kept
+        if np.count_nonzero(y) != np.count_nonzero(y == 1):
+            return None
+    if config.resolve_dtype(dtype, X.dtype).value != dt:
+        return None
+    return w.reshape(n_x), bf, X, y, dt
 
 
 def _converted(
