@@ -97,6 +97,36 @@ def test_nested_limits_in_one_thread() -> None:
         assert _blas() == {1}
 
 
+def test_numba_alone_limits_set_and_restore_numbas_count() -> None:
+    """The API's limit (numba alone, no BLAS): set inside, restored after, also on an error."""
+    nb = backends.load("numba")
+    nb.propagate(W[:, 0], 0.0, X, Y[0])  # numba's layer started, as after any first call
+    with threads.limit_threads(1, numba=True, blas=False):
+        pass
+    top = nb.max_threads()
+    nb.set_threads(top)
+    try:
+        with threads.limit_threads(1, numba=True, blas=False):
+            assert nb.get_threads() == 1
+            with threads.limit_threads(1, numba=True, blas=False):  # already 1: nothing to do
+                assert nb.get_threads() == 1
+            assert nb.get_threads() == 1
+        assert nb.get_threads() == top
+        seen = []
+
+        def fail() -> None:
+            with threads.limit_threads(1, numba=True, blas=False):
+                seen.append(nb.get_threads())
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail()
+        assert seen == [1]
+        assert nb.get_threads() == top
+    finally:
+        nb.set_threads(top)
+
+
 @pytest.mark.slow
 def test_pools_loaded_by_numba_after_the_first_limit_are_limited() -> None:
     """numba's first call loads another OpenBLAS and OpenMP: the limit must reach them."""

@@ -131,16 +131,34 @@ def limit_threads(
     if n is None:
         return contextlib.nullcontext()
     count: object = n  # typed int, but NumPy integers come too
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+    if type(count) is int and count >= 1:
+        pass  # the usual case, without the ABC checks below
+    elif isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
         raise ValueError(f"threads must be a positive integer, got {count}")
     n = effective_threads(int(count))
     if numba and not blas and _numba_pools_loaded:
-        # numba alone, already at that count: nothing to set or restore, no lock, no
-        # generator (the API's common case; each call of it saves ~10 us)
+        # numba alone (the API's case): no lock, no generator; at the count already in
+        # force nothing to set or restore (each saves ~10 us a call)
         nb = _numba_module()
-        if nb is not None and n <= nb.max_threads() and nb.get_threads() == n:
-            return contextlib.nullcontext()
+        if nb is not None and n <= nb.max_threads():
+            previous = nb.get_threads()
+            return contextlib.nullcontext() if previous == n else _NumbaCount(nb, n, previous)
     return _limited(n, numba, blas)
+
+
+class _NumbaCount:
+    """Numba's (thread-local) count set to ``n`` inside the block, ``previous`` after."""
+
+    __slots__ = ("n", "nb", "previous")
+
+    def __init__(self, nb: Any, n: int, previous: int) -> None:
+        self.nb, self.n, self.previous = nb, n, previous
+
+    def __enter__(self) -> None:
+        self.nb.set_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        self.nb.set_threads(self.previous)
 
 
 @contextlib.contextmanager
