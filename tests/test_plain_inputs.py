@@ -93,9 +93,12 @@ def test_the_common_case_takes_the_short_path_and_copies_nothing() -> None:
     got = validation._plain(w, 0.5, X, Y, None)
     assert got is not None
     wc, bf, Xc, Yc, dt = got
-    assert Xc is X and dt == "float64" and bf == 0.5
-    assert np.shares_memory(wc, w) and np.shares_memory(Yc, Y)
-    assert wc.shape == (6,) and Yc is not None and Yc.shape == (11,)
+    assert Xc is X
+    assert (dt, bf) == ("float64", 0.5)
+    assert Yc is not None
+    assert np.shares_memory(wc, w)
+    assert np.shares_memory(Yc, Y)
+    assert (wc.shape, Yc.shape) == ((6,), (11,))
 
 
 def test_the_dtype_from_the_config_sends_a_call_to_the_full_checks(
@@ -106,7 +109,7 @@ def test_the_dtype_from_the_config_sends_a_call_to_the_full_checks(
     monkeypatch.setenv("VECSTUDY_DTYPE", "float32")
     assert validation._plain(w, 0.5, X, Y, None) is None
     got = validation._prepare(w, 0.5, X, Y, None, scan_X=False)
-    assert got[2].dtype == np.float32 and got[4] == "float32"
+    assert (got[2].dtype, got[4]) == (np.float32, "float32")
     _same(got, _full(monkeypatch, w, 0.5, X, Y, None, scan_X=False))
 
 
