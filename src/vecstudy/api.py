@@ -133,6 +133,11 @@ def _threads(threads: int | str | None, name: str) -> AbstractContextManager[Non
     return limit_threads(n)
 
 
+def _all_finite(a: Array) -> bool:
+    """``np.isfinite(a).all()`` by the ufuncs alone (``.all()`` adds a Python-level call)."""
+    return bool(np.logical_and.reduce(np.isfinite(a), axis=None))
+
+
 # --------------------------------------------------------------------------- public API
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -257,7 +262,7 @@ def propagate(
         dw, db, cost = module.propagate(wc, bf, Xc, Yc)
     # a NaN or infinity in w or X makes z, and so db, non-finite: they are scanned only
     # then (w first, as an up-front check would name it)
-    if not (math.isfinite(db) and math.isfinite(cost) and np.isfinite(dw).all()):
+    if not (math.isfinite(db) and math.isfinite(cost) and _all_finite(dw)):
         _raise_if_nonfinite(wc.reshape(-1, 1), "w")  # indexed as the course's (n_x, 1)
         if not _lazy(Xc):
             _raise_if_nonfinite(Xc, "X")

@@ -109,12 +109,19 @@ def use_backend(name: str) -> Iterator[Choice]:
         _context_backend.set(tuple(e for e in _context_backend.get() if e[0] is not entry))
 
 
+#: The defaults, built once (a Choice is frozen): every API call resolves these.
+_DEFAULT_BACKEND: Final = Choice(DEFAULT_BACKEND, "default")
+_DEFAULT_DTYPES: Final = {d: Choice(d, "default (dtype of the input)") for d in VALID_DTYPES}
+_DEFAULT_FLOAT64: Final = Choice("float64", "default")
+_DEFAULT_THREADS: Final = Choice(None, "default")
+
+
 def resolve_backend(backend: str | None = None) -> Choice:
     """The backend in force for a call with argument ``backend``, and its source."""
     ctx = _context_backend.get()
     return resolve_setting(
         check=check_backend,
-        default=Choice(DEFAULT_BACKEND, "default"),
+        default=_DEFAULT_BACKEND,
         argument=backend,
         argument_source="argument backend=",
         context=ctx[-1][1] if ctx else _global_backend,
@@ -161,11 +168,7 @@ def resolve_dtype(dtype: object = None, data_dtype: object = None) -> Choice:
     name = _dtype_text(data_dtype) if data_dtype is not None else ""
     return resolve_setting(
         check=check_dtype,
-        default=(
-            Choice(name, "default (dtype of the input)")
-            if name in VALID_DTYPES
-            else Choice("float64", "default")
-        ),
+        default=_DEFAULT_DTYPES.get(name, _DEFAULT_FLOAT64),
         argument=dtype if dtype is None or isinstance(dtype, str) else _dtype_name(dtype),
         argument_source="argument dtype=",
         env_name=ENV_DTYPE,
@@ -178,7 +181,7 @@ def resolve_threads(threads: int | str | None = None) -> Choice:
     """The thread count for a call (``None`` value: leave the libraries' settings alone)."""
     return resolve_setting(
         check=check_threads,
-        default=Choice(None, "default"),
+        default=_DEFAULT_THREADS,
         argument=threads,
         argument_source="argument threads=",
         env_name=ENV_THREADS,

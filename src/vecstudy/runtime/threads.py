@@ -52,16 +52,23 @@ def refresh() -> None:
     _controller = None
 
 
+_numba_backend: Any = None
+
+
 def _numba_module() -> Any:
     """The numba backend module if numba is already in use, else None (never imports it)."""
+    global _numba_backend
+    if _numba_backend is not None:
+        return _numba_backend
     if "numba" not in sys.modules:
         return None
     from vecstudy import registry
 
     try:
-        return registry.load("numba")
+        _numba_backend = registry.load("numba")
     except ImportError:
         return None
+    return _numba_backend
 
 
 _numba_pools_loaded = False
