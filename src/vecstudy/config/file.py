@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from vecstudy.errors import ConfigError, ConfigWarning, external_stacklevel
 from vecstudy.escape import bounded, one_line, short
+from vecstudy.runtime import environ as _environ
 
 #: Top-level keys a config file may hold; ``bench`` is a table validated by
 #: :mod:`vecstudy.study.options`.
@@ -55,7 +56,7 @@ def find_config_file(start: Path | None = None) -> tuple[Path, bool] | None:
     ``vecstudy.toml`` from ``start`` (default: the current directory) upwards, else
     the nearest ``pyproject.toml``.
     """
-    env = os.environ.get(ENV_CONFIG)
+    env = _environ.get(ENV_CONFIG)
     if env:
         path = Path(env).expanduser()
         try:
@@ -295,7 +296,7 @@ def config_file() -> ConfigFile | None:
         here = os.getcwd()  # noqa: PTH109 - os on strings: this runs on every API call
     except OSError:  # the current directory was deleted (the search finds nothing)
         here = ""
-    key = (os.environ.get(ENV_CONFIG), here)
+    key = (_environ.get(ENV_CONFIG), here)
     now = time.monotonic()
     recent = _recent.get(key) if _recent_allowed.get() else None
     if recent is not None and now - recent[0] < RECHECK_SECONDS:

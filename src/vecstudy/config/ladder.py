@@ -7,12 +7,12 @@ argument > context > environment variable > config file > default.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from vecstudy.config.file import FileTable
+from vecstudy.runtime import environ as _environ
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def resolve_setting(
         return Choice(check(argument, argument_source), argument_source)
     if context is not None:
         return context
-    env = None if env_name is None else os.environ.get(env_name)
+    env = None if env_name is None else _environ.get(env_name)
     if env is not None and (env.strip() if env_blank_skipped else env):
         source = f"environment variable {env_name}"
         return Choice(check(env.strip() if env_blank_skipped else env, source), source)

@@ -8,10 +8,11 @@ L1d and a 1.25 MiB L2 as well as one with 32 KiB and 1 MiB.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from vecstudy.runtime import environ as _environ
 
 _SYSFS: Final = Path("/sys/devices/system/cpu/cpu0/cache")
 
@@ -98,7 +99,7 @@ def cache_sizes() -> CacheSizes:
     ``VECSTUDY_CACHE_SIZES="l1d,l2,l3_per_core"`` (bytes, or with K/M suffixes)
     overrides all three, for experiments.
     """
-    override = os.environ.get("VECSTUDY_CACHE_SIZES")
+    override = _environ.get("VECSTUDY_CACHE_SIZES")
     if override:
         try:
             l1, l2, l3 = (parse_size(v) for v in override.split(","))
