@@ -198,8 +198,6 @@ DEFAULT_RELAYOUT_MAX_MB: Final = 1000.0
 
 def check_relayout_max_mb(value: object, source: str) -> float:
     """Return a size in MB >= 0 (0 turns the relayout off), else raise."""
-    if type(value) is int and value >= 1:  # the usual case, without the ABC checks below
-        return value
     given = value
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
