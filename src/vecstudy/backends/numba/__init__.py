@@ -307,6 +307,9 @@ def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, flo
     return dw, db / m, cost / m
 
 
+#: Rows whose backward and next forward a fused split descent does together.
+FUSE_ROWS: Final = 8
+
 #: Target seconds of compiled work between two checks for Ctrl-C (see :func:`optimize`).
 SLICE_SECONDS: Final = 0.03
 
@@ -334,6 +337,11 @@ def optimize(
     kernel, whichever is faster now (:class:`~vecstudy.backends.numba.adaptive.SliceChooser`);
     both walk the same chunks in the same order, so the bits do not change either.
 
+    With a split plan (wide C-ordered ``X``) each iteration reads ``X`` once, not
+    twice: the backward pass of one iteration and the forward pass of the next go
+    together, eight rows at a time (see :func:`_fuses`); the forward each slice leaves
+    in the plan's scratch carries over to the next slice.
+
     Returns
     -------
     w : (n_x,) ; b : float ; dw : (n_x,) ; db : float ; costs : (n_recorded,) ; done : int
@@ -355,6 +363,9 @@ def optimize(
     per_it = X.shape[0] * X.shape[1] * 1e-9 + 2e-6
     length = max(1, int(0.01 / per_it))
     chooser = SliceChooser(bool(pl[5]))  # serial or parallel, slice by slice
+    fuse = _fuses(pl, X)
+    w_next = np.empty_like(w_cur) if fuse else dw_sum[:0]
+    fused = 1 if fuse else 0  # one pass per iteration; the first slice starts with a forward
     k = 0
     while k < n:
         par, todo = chooser.next(length)
@@ -368,13 +379,14 @@ def optimize(
         try:
             b_new, db, n_rec, stop = descend(
                 w_cur, bb, Xs, Y, k, k1, lr, every, big, pl, zbuf, dwp, dbp, cp,
-                dw_sum, dw, costs, n_rec,
+                dw_sum, dw, costs, n_rec, w_next, fused,
             )  # fmt: skip
         except SystemError as exc:  # a signal that arrived inside the compiled call
             if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             raise
         spent = time.perf_counter() - t0
+        fused = 2 if fused else 0  # zbuf now holds the forward for w_cur
         bb = dt(b_new)
         db = dt(db)
         if stop < k1:
@@ -387,6 +399,22 @@ def optimize(
         k = k1
         length = max(1, min(4 * length, int(SLICE_SECONDS / max(per_it, 1e-9))))
     return w_cur, float(bb), dw, float(db), costs[:n_rec].copy(), int(k)
+
+
+def _fuses(pl: tuple[int, ...], X: Array) -> bool:
+    """Whether a descent by plan ``pl`` makes one pass over ``X`` per iteration.
+
+    A split plan's descent fuses each iteration's backward pass with the next
+    iteration's forward (:func:`~vecstudy.backends.numba.kernels._descend_fused`): the
+    forward re-reads each group of eight rows right after the backward streamed it, so
+    the group, ``8 m`` elements, must stay in this core's share of the caches (L2, else
+    its share of L3); beyond, the second read would come from memory again.
+    """
+    if pl[0] != SPLIT:
+        return False
+    from vecstudy.runtime.caches import cache_sizes
+
+    return bool(FUSE_ROWS * X.shape[1] * X.dtype.itemsize <= cache_sizes().l3_per_core)
 
 
 def _compiled_count(kernel: Any) -> int:

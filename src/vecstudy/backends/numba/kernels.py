@@ -6,7 +6,9 @@ forward eight rows at a time, :func:`_link`, backward re-reading the tile from c
 sample-major tiles of F-ordered ``X`` (:func:`_block_sm`), or the two passes by panels
 of rows of the split path (:func:`_panel_forward`, :func:`_panel_backward`).  Chunks (or
 panels) run in ``prange``; their partial sums are added in chunk order afterwards, so
-the bits do not depend on the threads.
+the bits do not depend on the threads.  A descent by panels reads ``X`` once per
+iteration (:func:`_descend_fused`, :func:`_panel_step`): each group of eight rows goes
+through this iteration's backward pass and the next one's forward while in the cache.
 
 No cached kernel calls a ``parallel=True`` one (see
 :func:`vecstudy.backends.numba.jit._jit`): the step and the descent are ``inline``
@@ -371,6 +373,59 @@ def _panel_backward(X, d, r0, r1, dw):  # type: ignore[no-untyped-def]
         i += 1
 
 
+@_jit()
+def _panel_step(X, d, r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zp):  # type: ignore[no-untyped-def]
+    """One pass over rows ``r0:r1`` for a descent: backward, update, next forward.
+
+    For each group of eight rows: ``dw_sum[i] = sum_j X_ij d_j`` (by
+    :func:`_panel_backward`), ``dw[i] = dw_sum[i] * inv_m`` and ``w_next[i] = w[i] - lr
+    dw[i]``, then the group's share of the next forward, ``zp[j] += sum_i w_next[i]
+    X_ij`` (``zp`` zeroed first), which re-reads the eight rows from the cache the
+    backward just streamed them through.  Each ``zp[j]`` adds the same terms in the same
+    order as :func:`_panel_forward` over ``w_next``.
+    """
+    zero = X.dtype.type(0.0)
+    m = X.shape[1]
+    for j in range(m):
+        zp[j] = zero
+    i = r0
+    while i < r1:
+        g = min(8, r1 - i)  # eight rows, or the last few one by one
+        _panel_backward(X, d, i, i + g, dw_sum)
+        for r in range(i, i + g):
+            dw[r] = dw_sum[r] * inv_m
+        for r in range(i, i + g):
+            w_next[r] = w[r] - lr * dw[r]
+        if g == 8:
+            w0 = w_next[i]
+            w1 = w_next[i + 1]
+            w2 = w_next[i + 2]
+            w3 = w_next[i + 3]
+            w4 = w_next[i + 4]
+            w5 = w_next[i + 5]
+            w6 = w_next[i + 6]
+            w7 = w_next[i + 7]
+            x0 = X[i]
+            x1 = X[i + 1]
+            x2 = X[i + 2]
+            x3 = X[i + 3]
+            x4 = X[i + 4]
+            x5 = X[i + 5]
+            x6 = X[i + 6]
+            x7 = X[i + 7]
+            for j in range(m):
+                zp[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                    (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
+                )
+        else:
+            for r in range(i, i + g):
+                wi = w_next[r]
+                xi = X[r]
+                for j in range(m):
+                    zp[j] += wi * xi[j]
+        i += g
+
+
 @_jit(inline=True)
 def _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ignore[no-untyped-def]
     """Fill ``dw`` with ``sum_j X_ij d_j``; return ``(db_sum, cost_sum)`` in X's dtype.
@@ -436,14 +491,24 @@ def _sums_parallel(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type:
 
 @_jit(inline=True)
 def _descend_body(  # type: ignore[no-untyped-def]
-    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
-):
+    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec,
+    w_next, fused
+):  # fmt: skip
     """Iterations ``k0 <= k < k1`` of the descent, updating ``w`` and ``dw`` in place.
 
     Returns ``(b, db, n_rec, k)``: ``k < k1`` when iteration ``k`` stopped (non-finite
     gradient or update); ``w, b`` are then the last finite parameters.  Inlined, like
     :func:`_sums_body`, into a serial and a ``parallel=True`` kernel.
+
+    ``fused`` (split plans only; see :func:`_descend_fused`): 0 two passes over ``X``
+    per iteration (:func:`_sums_body`), 1 one pass, starting with a forward pass, 2 one
+    pass, ``zbuf`` already holding the forward for ``w`` (from the slice before).
     """
+    if fused:
+        return _descend_fused(
+            w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dw_sum, dw, costs, n_rec,
+            w_next, fused == 1,
+        )  # fmt: skip
     dt = Xs.dtype.type
     n_x = w.shape[0]
     inv_m = dt(1.0) / dt(Y.shape[0])
@@ -468,22 +533,79 @@ def _descend_body(  # type: ignore[no-untyped-def]
     return b, db, n_rec, k1
 
 
+@_jit(inline=True)
+def _descend_fused(  # type: ignore[no-untyped-def]
+    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dw_sum, dw, costs, n_rec, w_next, fresh
+):
+    """:func:`_descend_body` for a split plan, one pass over ``X`` per iteration.
+
+    The two passes of a split step (forward, then backward after the link) become one:
+    each panel's backward is followed, eight rows at a time, by the update of those
+    rows' weights and their share of the next iteration's forward (:func:`_panel_step`),
+    while the rows are still in the cache.  ``zbuf[p]`` then holds panel ``p``'s
+    forward for the next iteration (``fresh``: compute it first, for ``w``); ``w_next``
+    holds the updated weights, copied to ``w`` once every one of them is finite.  The
+    sums are those of :func:`_sums_body`, in the same order.
+    """
+    dt = Xs.dtype.type
+    n_x = w.shape[0]
+    m = Y.shape[0]
+    inv_m = dt(1.0) / dt(m)
+    P = pl[4]
+    n_p = zbuf.shape[0] - 1
+    z = zbuf[n_p]
+    db = dt(0.0)
+    if fresh:
+        for p in prange(n_p):
+            _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p])
+    for k in range(k0, k1):
+        record = k % record_every == 0
+        for j in range(m):
+            z[j] = b
+        for p in range(n_p):  # fixed order: panel 0, 1, 2, ...
+            row = zbuf[p]
+            for j in range(m):
+                z[j] += row[j]
+        db_sum, cost_sum = _link(z, Y, zbuf[0], record)
+        for p in prange(n_p):
+            r0, r1 = p * P, min((p + 1) * P, n_x)
+            _panel_step(Xs, z, r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zbuf[p])
+        finite = True
+        for i in range(n_x):
+            finite &= abs(w_next[i]) <= big
+        db = db_sum * inv_m
+        if record:
+            costs[n_rec] = cost_sum * inv_m
+            n_rec += 1
+        new_b = b - lr * db
+        if not (finite and abs(new_b) <= big):
+            return b, db, n_rec, k
+        for i in range(n_x):
+            w[i] = w_next[i]
+        b = new_b
+    return b, db, n_rec, k1
+
+
 @_jit()
 def _descend_serial(  # type: ignore[no-untyped-def]
-    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
-):
+    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec,
+    w_next, fused
+):  # fmt: skip
     return _descend_body(
-        w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
-    )
+        w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs,
+        n_rec, w_next, fused
+    )  # fmt: skip
 
 
 @_jit(parallel=True)
 def _descend_parallel(  # type: ignore[no-untyped-def]
-    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
-):
+    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec,
+    w_next, fused
+):  # fmt: skip
     return _descend_body(
-        w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs, n_rec
-    )
+        w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw, costs,
+        n_rec, w_next, fused
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------
