@@ -26,6 +26,8 @@ from vecstudy.study import roofline
 #: float32, iteration and iteration/mem targets apply to it.
 WIDE = (20, 10_000)
 ALL = min(2, available_cores())
+#: A short descent of wide C-ordered X (3 iterations a call): the split plan's one pass.
+SHORT = (96, 500)
 
 
 def _one_call(fns: Sequence[Callable[[], object]], repeat: int) -> list[float]:
@@ -51,6 +53,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
         mp.setattr(roofline, "_medians", _one_call)
         mp.setattr(roofline, "GRID_QUICK", [(2, 100), WIDE])
         mp.setattr(roofline, "ITER_SHAPES_QUICK", [WIDE])
+        mp.setattr(roofline, "SHORT_SHAPES_QUICK", [(*SHORT, 3)])
         mp.setattr(roofline, "OPT_SHAPES", [(2, 100)])
         mp.setattr(roofline, "PY_SHAPES_QUICK", [(2, 100)])
         mp.setattr(roofline, "ITERATIONS", 2)
@@ -70,6 +73,7 @@ def test_every_target_is_measured_on_each_shape_order_and_thread_count(
     expected |= {("float32", "20x10000", "C", t) for t in counts}  # C order only
     expected |= {(target, "20x10000", o, t) for target in ("iteration", "iteration/mem")
                  for o in "CF" for t in counts}  # fmt: skip
+    expected |= {("iteration", "96x500", "C", t) for t in counts}
     expected |= {("whole fit", "2x100", "C", t) for t in counts}
     expected |= {("step vs python", "2x100", "C", 1), ("fit vs python", "2x100", "C", 1)}
     assert seen == expected
@@ -144,7 +148,13 @@ def test_progress_lines_go_to_stderr(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(roofline, "_medians", _one_call)
-    for name in ("GRID_QUICK", "ITER_SHAPES_QUICK", "OPT_SHAPES", "PY_SHAPES_QUICK"):
+    for name in (
+        "GRID_QUICK",
+        "ITER_SHAPES_QUICK",
+        "SHORT_SHAPES_QUICK",
+        "OPT_SHAPES",
+        "PY_SHAPES_QUICK",
+    ):
         monkeypatch.setattr(roofline, name, [])
     monkeypatch.setattr(roofline, "GRID_QUICK", [(2, 100)])
     monkeypatch.setattr(roofline.JaxDescent, "load", classmethod(lambda _cls: None))

@@ -18,7 +18,8 @@ Targets (``ratio`` is always "bigger is better")::
 
     step            numpy_time / numba_time, one propagate (kernels)   >= 1.0  every shape
     iteration       numpy / numba per optimize iteration (public API,  >= 1.3  X >= 20 MB
-                    relayout included)
+                    relayout included; 25 iterations per call, and
+                    3 or 6 for short descents of wide C-ordered X)
     iteration/mem   (bytes(X) / bandwidth) / numba time per iteration  >= 1/1.5
                     (all threads, X >= 50 MB, n_x >= 10; C order only up to n_x = 1000)
     float32         numba_time(float64) / numba_time(float32)          >= 1.7  X >= 80 MB
@@ -70,6 +71,10 @@ GRID_QUICK = [(2, 100), (20, 10000), (12288, 209), (100, 100_000)]
 ITER_SHAPES_FULL = [(12288, 209), (4096, 2000), (12288, 1000), (100, 100_000), (30, 1_000_000)]
 ITER_SHAPES_QUICK = [(12288, 209)]
 ITERATIONS = 25
+#: Short descents of wide C-ordered ``X``, ``(n_x, m, iterations per call)``: too few
+#: iterations for a relayout, as a training loop that calls ``optimize`` often makes.
+SHORT_SHAPES_FULL = [(12288, 300, 6), (8192, 1500, 3)]
+SHORT_SHAPES_QUICK: list[tuple[int, int, int]] = []
 OPT_SHAPES = [(2, 100), (4, 1000), (20, 10000)]
 #: Iterations of a whole fit (numba, NumPy and JAX).
 FIT_ITERATIONS = 1000
@@ -500,6 +505,24 @@ def measure_targets(
             del XX
             gc.collect()
         del w, X, Y
+        gc.collect()
+
+    # --- short descents of wide C-ordered X: no relayout, one pass over X per iteration
+    for n_x, m, its in SHORT_SHAPES_QUICK if quick else SHORT_SHAPES_FULL:
+        w, b, X, Y = _data(n_x, m, np.float64, seed=5)
+        W, Y2 = w.reshape(-1, 1), Y.reshape(1, -1)
+        for t in thread_counts:
+            with _threads(t):
+                args = (W, b, X, Y2, its, 1e-3)
+                t_nb, t_np = pair(
+                    partial(api.optimize, *args, backend="numba", threads=t),
+                    partial(api.optimize, *args, backend="numpy", threads=t),
+                    rounds=1,
+                )
+            note = f"X {X.nbytes / _MB:.1f} MB, {its} iterations per call (no relayout)"
+            add(_row("iteration", (n_x, m), "float64", t, (t_nb / its, "numpy", t_np / its),
+                     t_np / t_nb, 1.3 if X.nbytes >= ITER_BYTES else None, note))  # fmt: skip
+        del w, X, Y, W, Y2
         gc.collect()
 
     # --- whole fit, small problems (serial or parallel path, no Python per iteration)
