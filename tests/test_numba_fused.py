@@ -128,3 +128,15 @@ def test_one_pass_stops_where_the_two_pass_descent_stops(
     np.testing.assert_array_equal(fused[0], two[0])
     assert fused[1] == two[1]
     assert np.isfinite(fused[0]).all()
+
+
+def test_a_descent_that_reads_x_once_is_copied_to_f_only_for_long_runs(nb: Any) -> None:
+    """The sample-major walk saves less over one pass than over two: the copy pays later."""
+    _, _, X, _ = _problem(4096, 600, "float64")  # rows of 4.8 KB
+    assert planning.relayout_order(X, 40) == "F"  # against two passes, 20 iterations pay
+    assert nb.relayout_order(X, 40) is None
+    assert nb.relayout_order(X, planning.RELAYOUT_MIN_ITERATIONS_SMALL_GAIN) == "F"
+    assert nb.relayout_order(np.asfortranarray(X), 40) is None  # F already
+    _, _, short, _ = _problem(4096, 100, "float64")  # rows of 800 bytes: F still pays
+    assert nb._fuses(_plan(nb, short), short)
+    assert nb.relayout_order(short, 40) == "F"
