@@ -1,5 +1,5 @@
 """A descent by a split plan reads X once per iteration: the backward pass of one
-iteration and the forward pass of the next go together (``kernels._descend_fused``).
+iteration and the forward pass of the next go together (``kernels._descend_body``, ``fused``).
 
 It must give what the two-pass descent gives: the same sums in the same order, through
 the same functions (bitwise the same on the machines it was measured on; the test allows

@@ -421,6 +421,14 @@ def measure_targets(
         t_nb, t_base = _medians([f_nb, f_base], repeat * (1 if quick else rounds))
         return t_nb, t_base
 
+    def descents(args: tuple[Any, ...], t: int) -> tuple[float, float]:
+        """Seconds of one public ``optimize`` call of numba and of NumPy, on ``t`` threads."""
+        return pair(
+            partial(api.optimize, *args, backend="numba", threads=t),
+            partial(api.optimize, *args, backend="numpy", threads=t),
+            rounds=1,
+        )
+
     def torch_maker(_threads: int) -> Callable[..., object] | None:
         return _optional_torch_step()
 
@@ -475,12 +483,7 @@ def measure_targets(
             XX = X if order == "C" else np.asfortranarray(X)
             for t in thread_counts:
                 with _threads(t):
-                    args = (W, b, XX, Y2, ITERATIONS, 1e-3)
-                    t_nb, t_np = pair(
-                        partial(api.optimize, *args, backend="numba", threads=t),
-                        partial(api.optimize, *args, backend="numpy", threads=t),
-                        rounds=1,
-                    )
+                    t_nb, t_np = descents((W, b, XX, Y2, ITERATIONS, 1e-3), t)
                     t_rd = timed(nb.read_sum, XX)
                 t_nb /= ITERATIONS
                 t_np /= ITERATIONS
@@ -513,12 +516,7 @@ def measure_targets(
         W, Y2 = w.reshape(-1, 1), Y.reshape(1, -1)
         for t in thread_counts:
             with _threads(t):
-                args = (W, b, X, Y2, its, 1e-3)
-                t_nb, t_np = pair(
-                    partial(api.optimize, *args, backend="numba", threads=t),
-                    partial(api.optimize, *args, backend="numpy", threads=t),
-                    rounds=1,
-                )
+                t_nb, t_np = descents((W, b, X, Y2, its, 1e-3), t)
             note = f"X {X.nbytes / _MB:.1f} MB, {its} iterations per call (no relayout)"
             add(_row("iteration", (n_x, m), "float64", t, (t_nb / its, "numpy", t_np / its),
                      t_np / t_nb, 1.3 if X.nbytes >= ITER_BYTES else None, note))  # fmt: skip

@@ -409,7 +409,7 @@ def _fuses(pl: tuple[int, ...], X: Array) -> bool:
     """Whether a descent by plan ``pl`` makes one pass over ``X`` per iteration.
 
     A split plan's descent fuses each iteration's backward pass with the next
-    iteration's forward (:func:`~vecstudy.backends.numba.kernels._descend_fused`): the
+    iteration's forward (:func:`~vecstudy.backends.numba.kernels._descend_body`): the
     forward re-reads each group of eight rows right after the backward streamed it, so
     the group, ``8 m`` elements, must stay in this core's share of the caches (L2, else
     its share of L3); beyond, the second read would come from memory again.

@@ -7,7 +7,7 @@ sample-major tiles of F-ordered ``X`` (:func:`_block_sm`), or the two passes by 
 of rows of the split path (:func:`_panel_forward`, :func:`_panel_backward`).  Chunks (or
 panels) run in ``prange``; their partial sums are added in chunk order afterwards, so
 the bits do not depend on the threads.  A descent by panels reads ``X`` once per
-iteration (:func:`_descend_fused`, :func:`_panel_step`): each group of eight rows goes
+iteration (:func:`_descend_body`, :func:`_panel_step`): each group of eight rows goes
 through this iteration's backward pass and the next one's forward while in the cache.
 
 No cached kernel calls a ``parallel=True`` one (see
@@ -274,8 +274,44 @@ def _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, z, dwk):  # type: ignore[no-un
 
 
 @_jit()
+def _add_rows(w, X, i, g, j0, j1, zs):  # type: ignore[no-untyped-def]
+    """``zs[j - j0] += sum_{i <= r < i + g} w_r X_rj`` for ``j0 <= j < j1``.
+
+    Eight rows (``g = 8``) in one expression, so that ``z`` is loaded and stored once
+    per eight multiply-adds; fewer one by one.
+    """
+    if g == 8:
+        w0 = w[i]
+        w1 = w[i + 1]
+        w2 = w[i + 2]
+        w3 = w[i + 3]
+        w4 = w[i + 4]
+        w5 = w[i + 5]
+        w6 = w[i + 6]
+        w7 = w[i + 7]
+        x0 = X[i, j0:j1]
+        x1 = X[i + 1, j0:j1]
+        x2 = X[i + 2, j0:j1]
+        x3 = X[i + 3, j0:j1]
+        x4 = X[i + 4, j0:j1]
+        x5 = X[i + 5, j0:j1]
+        x6 = X[i + 6, j0:j1]
+        x7 = X[i + 7, j0:j1]
+        for j in range(j1 - j0):
+            zs[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
+            )
+        return
+    for r in range(i, i + g):
+        wr = w[r]
+        xr = X[r, j0:j1]
+        for j in range(j1 - j0):
+            zs[j] += wr * xr[j]
+
+
+@_jit()
 def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
-    """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, eight rows at a time.
+    """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, eight rows at a time (:func:`_add_rows`).
 
     Eight rows stream from memory at once, and ``z`` is loaded and stored once per eight
     multiply-adds (faster than four rows at a time on wide ``X``; see the design page).
@@ -288,34 +324,10 @@ def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
         for j in range(j1 - j0):
             zs[j] = zero
         i = r0
-        while i + 8 <= r1:
-            w0 = w[i]
-            w1 = w[i + 1]
-            w2 = w[i + 2]
-            w3 = w[i + 3]
-            w4 = w[i + 4]
-            w5 = w[i + 5]
-            w6 = w[i + 6]
-            w7 = w[i + 7]
-            x0 = X[i, j0:j1]
-            x1 = X[i + 1, j0:j1]
-            x2 = X[i + 2, j0:j1]
-            x3 = X[i + 3, j0:j1]
-            x4 = X[i + 4, j0:j1]
-            x5 = X[i + 5, j0:j1]
-            x6 = X[i + 6, j0:j1]
-            x7 = X[i + 7, j0:j1]
-            for j in range(j1 - j0):
-                zs[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
-                    (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
-                )
-            i += 8
         while i < r1:
-            wi = w[i]
-            xi = X[i, j0:j1]
-            for j in range(j1 - j0):
-                zs[j] += wi * xi[j]
-            i += 1
+            g = min(8, r1 - i)
+            _add_rows(w, X, i, g, j0, j1, zs)
+            i += g
 
 
 @_jit()
@@ -374,6 +386,19 @@ def _panel_backward(X, d, r0, r1, dw):  # type: ignore[no-untyped-def]
 
 
 @_jit()
+def _z_of_panels(zbuf, b):  # type: ignore[no-untyped-def]
+    """The last row of ``zbuf`` set to ``b`` plus the panels' rows, in panel order."""
+    n_p = zbuf.shape[0] - 1
+    z = zbuf[n_p]
+    for j in range(z.shape[0]):
+        z[j] = b
+    for p in range(n_p):  # fixed order: panel 0, 1, 2, ...
+        row = zbuf[p]
+        for j in range(z.shape[0]):
+            z[j] += row[j]
+
+
+@_jit()
 def _panel_step(X, d, r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zp):  # type: ignore[no-untyped-def]
     """One pass over rows ``r0:r1`` for a descent: backward, update, next forward.
 
@@ -396,33 +421,7 @@ def _panel_step(X, d, r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zp):  # type: ig
             dw[r] = dw_sum[r] * inv_m
         for r in range(i, i + g):
             w_next[r] = w[r] - lr * dw[r]
-        if g == 8:
-            w0 = w_next[i]
-            w1 = w_next[i + 1]
-            w2 = w_next[i + 2]
-            w3 = w_next[i + 3]
-            w4 = w_next[i + 4]
-            w5 = w_next[i + 5]
-            w6 = w_next[i + 6]
-            w7 = w_next[i + 7]
-            x0 = X[i]
-            x1 = X[i + 1]
-            x2 = X[i + 2]
-            x3 = X[i + 3]
-            x4 = X[i + 4]
-            x5 = X[i + 5]
-            x6 = X[i + 6]
-            x7 = X[i + 7]
-            for j in range(m):
-                zp[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
-                    (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
-                )
-        else:
-            for r in range(i, i + g):
-                wi = w_next[r]
-                xi = X[r]
-                for j in range(m):
-                    zp[j] += wi * xi[j]
+        _add_rows(w_next, X, i, g, 0, m, zp)
         i += g
 
 
@@ -444,12 +443,7 @@ def _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ign
         z = zbuf[n_p]
         for p in prange(n_p):
             _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p])
-        for j in range(z.shape[0]):
-            z[j] = b
-        for p in range(n_p):  # fixed order: panel 0, 1, 2, ...
-            row = zbuf[p]
-            for j in range(z.shape[0]):
-                z[j] += row[j]
+        _z_of_panels(zbuf, b)
         # panel 0's partial sums are added in: its row is the link's scratch
         db_split, cost_split = _link(z, Y, zbuf[0], with_cost)
         for p in prange(n_p):
@@ -500,79 +494,39 @@ def _descend_body(  # type: ignore[no-untyped-def]
     gradient or update); ``w, b`` are then the last finite parameters.  Inlined, like
     :func:`_sums_body`, into a serial and a ``parallel=True`` kernel.
 
-    ``fused`` (split plans only; see :func:`_descend_fused`): 0 two passes over ``X``
-    per iteration (:func:`_sums_body`), 1 one pass, starting with a forward pass, 2 one
-    pass, ``zbuf`` already holding the forward for ``w`` (from the slice before).
+    ``fused`` (split plans only): 0, two passes over ``X`` per iteration
+    (:func:`_sums_body`); 1 or 2, one: the backward pass of an iteration and the
+    forward of the next go together, eight rows at a time, while the rows are in the
+    cache (:func:`_panel_step`).  ``zbuf[p]`` then carries panel ``p``'s forward from
+    one iteration (and one slice) to the next; 1 computes it first, for ``w``.  The
+    updated weights go to ``w_next``, and to ``w`` once every one of them is finite.
+    The sums are those of :func:`_sums_body`, in the same order.
     """
-    if fused:
-        return _descend_fused(
-            w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dw_sum, dw, costs, n_rec,
-            w_next, fused == 1,
-        )  # fmt: skip
     dt = Xs.dtype.type
     n_x = w.shape[0]
     inv_m = dt(1.0) / dt(Y.shape[0])
     db = dt(0.0)
-    for k in range(k0, k1):
-        record = k % record_every == 0
-        db_sum, cost_sum = _sums_body(w, b, Xs, Y, record, pl, zbuf, dwp, dbp, cp, dw_sum)
-        finite = True
-        for i in range(n_x):
-            dw[i] = dw_sum[i] * inv_m
-            finite &= abs(w[i] - lr * dw[i]) <= big  # not np.isfinite: folded under reassoc
-        db = db_sum * inv_m
-        if record:
-            costs[n_rec] = cost_sum * inv_m
-            n_rec += 1
-        new_b = b - lr * db
-        if not (finite and abs(new_b) <= big):
-            return b, db, n_rec, k
-        for i in range(n_x):
-            w[i] = w[i] - lr * dw[i]
-        b = new_b
-    return b, db, n_rec, k1
-
-
-@_jit(inline=True)
-def _descend_fused(  # type: ignore[no-untyped-def]
-    w, b, Xs, Y, k0, k1, lr, record_every, big, pl, zbuf, dw_sum, dw, costs, n_rec, w_next, fresh
-):
-    """:func:`_descend_body` for a split plan, one pass over ``X`` per iteration.
-
-    The two passes of a split step (forward, then backward after the link) become one:
-    each panel's backward is followed, eight rows at a time, by the update of those
-    rows' weights and their share of the next iteration's forward (:func:`_panel_step`),
-    while the rows are still in the cache.  ``zbuf[p]`` then holds panel ``p``'s
-    forward for the next iteration (``fresh``: compute it first, for ``w``); ``w_next``
-    holds the updated weights, copied to ``w`` once every one of them is finite.  The
-    sums are those of :func:`_sums_body`, in the same order.
-    """
-    dt = Xs.dtype.type
-    n_x = w.shape[0]
-    m = Y.shape[0]
-    inv_m = dt(1.0) / dt(m)
     P = pl[4]
     n_p = zbuf.shape[0] - 1
-    z = zbuf[n_p]
-    db = dt(0.0)
-    if fresh:
+    if fused == 1:
         for p in prange(n_p):
             _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p])
     for k in range(k0, k1):
         record = k % record_every == 0
-        for j in range(m):
-            z[j] = b
-        for p in range(n_p):  # fixed order: panel 0, 1, 2, ...
-            row = zbuf[p]
-            for j in range(m):
-                z[j] += row[j]
-        db_sum, cost_sum = _link(z, Y, zbuf[0], record)
-        for p in prange(n_p):
-            r0, r1 = p * P, min((p + 1) * P, n_x)
-            _panel_step(Xs, z, r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zbuf[p])
         finite = True
-        for i in range(n_x):
-            finite &= abs(w_next[i]) <= big
+        if fused:
+            _z_of_panels(zbuf, b)
+            db_sum, cost_sum = _link(zbuf[n_p], Y, zbuf[0], record)
+            for p in prange(n_p):
+                r0, r1 = p * P, min((p + 1) * P, n_x)
+                _panel_step(Xs, zbuf[n_p], r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zbuf[p])
+            for i in range(n_x):
+                finite &= abs(w_next[i]) <= big
+        else:
+            db_sum, cost_sum = _sums_body(w, b, Xs, Y, record, pl, zbuf, dwp, dbp, cp, dw_sum)
+            for i in range(n_x):
+                dw[i] = dw_sum[i] * inv_m
+                finite &= abs(w[i] - lr * dw[i]) <= big  # not np.isfinite: folded under reassoc
         db = db_sum * inv_m
         if record:
             costs[n_rec] = cost_sum * inv_m
@@ -580,8 +534,12 @@ def _descend_fused(  # type: ignore[no-untyped-def]
         new_b = b - lr * db
         if not (finite and abs(new_b) <= big):
             return b, db, n_rec, k
-        for i in range(n_x):
-            w[i] = w_next[i]
+        if fused:
+            for i in range(n_x):
+                w[i] = w_next[i]
+        else:
+            for i in range(n_x):
+                w[i] = w[i] - lr * dw[i]
         b = new_b
     return b, db, n_rec, k1
 
