@@ -34,7 +34,9 @@ side.
 *split C* (C-ordered ``X`` too wide for a tile of 1 KiB per row to stay in L2, or too
 few samples to share among threads): two passes by panels of rows, both parallel over
 features and eight rows at a time: partial ``z`` per panel, added in panel order, then
-``dw_i = X_i . d`` per row.
+``dw_i = X_i . d`` per row.  A descent makes one pass per iteration instead: each group
+of eight rows goes through one iteration's backward pass and the next iteration's
+forward while it is in the cache (:func:`_fuses`).
 
 Tiles are grouped in chunks; chunks run in parallel (``prange``), each writing only its
 own row ``dW[k]`` of a ``(n_chunks, n_x)`` array of partial sums, which are then added
