@@ -369,3 +369,38 @@ def test_concurrent_descents_never_share_a_copy() -> None:
     for i in range(len(Xs)):
         np.testing.assert_allclose(got[i], want[i], rtol=1e-9)
     transpose.recycle(None)
+
+
+def test_small_scratch_is_kept_per_thread_and_never_carries_values_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread's next call of the same plan gets the same scratch; another thread its own;
+    large scratch is not kept; and what a call leaves there never changes the next result."""
+    import threading
+
+    from vecstudy.backends.numba import planning
+
+    nb = backends.load("numba")
+    w, b, X, Y = _problem(30, 4000, "float64", "C")
+    pl = nb.plan(30, 4000, 8, "C")
+    first = planning._prepare(X, pl)[2]
+    assert all(a is b for a, b in zip(planning._prepare(X, pl)[2], first, strict=True))
+    other: list[tuple[np.ndarray, ...]] = []
+    thread = threading.Thread(target=lambda: other.append(planning._prepare(X, pl)[2]))
+    thread.start()
+    thread.join()
+    assert not any(a is b for a, b in zip(other[0], first, strict=True))
+    with monkeypatch.context() as mp:  # scratch over the bound is not kept
+        mp.setattr(planning, "SCRATCH_KEEP_BYTES", 64)
+        _, _, X3, _ = _problem(31, 4000, "float64", "C")
+        pl3 = nb.plan(31, 4000, 8, "C")
+        assert planning._prepare(X3, pl3)[2][0] is not planning._prepare(X3, pl3)[2][0]
+    want = nb.propagate(w, b, X, Y), nb.optimize(w, b, X, Y, 5, 0.1, 1)
+    _, _, X2, Y2 = _problem(30, 4000, "float64", "C", seed=12)
+    nb.propagate(w, b, X2 * 50.0, Y2)  # leaves other values in the kept scratch
+    nb.optimize(w, b, X2, 1.0 - Y2, 5, 0.1, 1)
+    got = nb.propagate(w, b, X, Y), nb.optimize(w, b, X, Y, 5, 0.1, 1)
+    np.testing.assert_array_equal(got[0][0], want[0][0])
+    assert got[0][1:] == want[0][1:]
+    for g, e in zip(got[1], want[1], strict=True):
+        np.testing.assert_array_equal(g, e)

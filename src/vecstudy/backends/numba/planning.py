@@ -15,6 +15,7 @@ kernels take.  The measurements behind the rules are on the design page
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Final, NamedTuple
 
 import numba
@@ -212,7 +213,35 @@ def _prepare(
     """
     n_x, m = X.shape
     Xs, _ = _layout(X)
-    dt = X.dtype
+    # on one thread the serial loops (the same chunks in the same order: the same bits)
+    # skip the parallel launch
+    if threads is None:
+        threads = int(numba.get_num_threads())
+    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel and threads > 1))
+    return Xs, ints, _scratch(pl, n_x, m, X.dtype)
+
+
+#: Largest scratch (bytes, all arrays of one plan) kept for the next call of this thread.
+SCRATCH_KEEP_BYTES: Final = 1 << 18
+#: Scratch kept per thread, at most (then forgotten all at once).
+SCRATCH_KEEP: Final = 16
+_kept = threading.local()
+
+
+def _scratch(pl: Plan, n_x: int, m: int, dt: Any) -> tuple[Array, ...]:
+    """The scratch arrays of a step or descent by ``pl``: ``(zbuf, dwp, dbp, cp)``.
+
+    Every kernel writes each scratch element before it reads it, so small scratch (up to
+    :data:`SCRATCH_KEEP_BYTES`) is kept and handed to this thread's next call of the same
+    plan and shape: a step of a small problem lasts microseconds, and four allocations
+    cost two of them.  Per thread, as calls in two threads may run at once.
+    """
+    key = (pl, n_x, m, dt)
+    kept: dict[Any, tuple[Array, ...]] | None = getattr(_kept, "scratch", None)
+    if kept is not None:
+        found = kept.get(key)
+        if found is not None:
+            return found
     if pl.mode == SPLIT:
         zbuf = np.empty((pl.n_chunks + 1, m), dt)
         dwp = np.empty((1, 1), dt)
@@ -222,12 +251,12 @@ def _prepare(
         zbuf = np.empty((pl.n_chunks if pl.parallel else 1, 2 * pl.B), dt)
         dwp = np.empty((pl.n_chunks, n_x), dt)
         dbp, cp = np.empty(pl.n_chunks, dt), np.empty(pl.n_chunks, dt)
-    # on one thread the serial loops (the same chunks in the same order: the same bits)
-    # skip the parallel launch
-    if threads is None:
-        threads = int(numba.get_num_threads())
-    ints = (pl.mode, pl.B, pl.T, pl.n_chunks, pl.P, int(pl.parallel and threads > 1))
-    return Xs, ints, (zbuf, dwp, dbp, cp)
+    arrays = (zbuf, dwp, dbp, cp)
+    if sum(a.nbytes for a in arrays) <= SCRATCH_KEEP_BYTES:
+        if kept is None or len(kept) >= SCRATCH_KEEP:
+            kept = _kept.scratch = {}
+        kept[key] = arrays
+    return arrays
 
 
 #: Bytes per sample from which the sample-major (F) path beats the fused C path (on
