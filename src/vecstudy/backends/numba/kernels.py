@@ -94,22 +94,13 @@ def _link(zb, yb, eb, with_cost):  # type: ignore[no-untyped-def]
 
 
 @_jit()
-def _block(w, b, X, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-def]
-    """C order, columns ``j0:j1``: add ``sum_j X_ij d_j`` to ``dwk[i]``; return (db, cost).
+def _add_rows(w, X, i, g, j0, j1, zs):  # type: ignore[no-untyped-def]
+    """``zs[j - j0] += sum_{i <= r < i + g} w_r X_rj`` for ``j0 <= j < j1``.
 
-    ``z`` is a scratch vector of at least ``2 (j1 - j0)`` elements (``z`` of the tile,
-    then the link's ``exp``); ``b`` has the dtype of X.
+    Eight rows (``g = 8``) in one expression, so that ``z`` is loaded and stored once
+    per eight multiply-adds; fewer one by one.
     """
-    zero = X.dtype.type(0.0)
-    n_x = X.shape[0]
-    nb = j1 - j0
-    zb = z[:nb]
-    yb = Y[j0:j1]
-    for j in range(nb):
-        zb[j] = b
-    # forward, eight rows at a time (then four): one load/store of z per eight rows
-    i = 0
-    while i + 8 <= n_x:
+    if g == 8:
         w0 = w[i]
         w1 = w[i + 1]
         w2 = w[i + 2]
@@ -126,10 +117,36 @@ def _block(w, b, X, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-de
         x5 = X[i + 5, j0:j1]
         x6 = X[i + 6, j0:j1]
         x7 = X[i + 7, j0:j1]
-        for j in range(nb):
-            zb[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+        for j in range(j1 - j0):
+            zs[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
                 (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
             )
+        return
+    for r in range(i, i + g):
+        wr = w[r]
+        xr = X[r, j0:j1]
+        for j in range(j1 - j0):
+            zs[j] += wr * xr[j]
+
+
+@_jit()
+def _block(w, b, X, Y, j0, j1, with_cost, z, dwk):  # type: ignore[no-untyped-def]
+    """C order, columns ``j0:j1``: add ``sum_j X_ij d_j`` to ``dwk[i]``; return (db, cost).
+
+    ``z`` is a scratch vector of at least ``2 (j1 - j0)`` elements (``z`` of the tile,
+    then the link's ``exp``); ``b`` has the dtype of X.
+    """
+    zero = X.dtype.type(0.0)
+    n_x = X.shape[0]
+    nb = j1 - j0
+    zb = z[:nb]
+    yb = Y[j0:j1]
+    for j in range(nb):
+        zb[j] = b
+    # forward, eight rows at a time (then four): one load/store of z per eight rows
+    i = 0
+    while i + 8 <= n_x:
+        _add_rows(w, X, i, 8, j0, j1, zb)
         i += 8
     while i + 4 <= n_x:
         w0 = w[i]
@@ -271,42 +288,6 @@ def _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, z, dwk):  # type: ignore[no-un
         db += d
         cost += c
     return db, cost
-
-
-@_jit()
-def _add_rows(w, X, i, g, j0, j1, zs):  # type: ignore[no-untyped-def]
-    """``zs[j - j0] += sum_{i <= r < i + g} w_r X_rj`` for ``j0 <= j < j1``.
-
-    Eight rows (``g = 8``) in one expression, so that ``z`` is loaded and stored once
-    per eight multiply-adds; fewer one by one.
-    """
-    if g == 8:
-        w0 = w[i]
-        w1 = w[i + 1]
-        w2 = w[i + 2]
-        w3 = w[i + 3]
-        w4 = w[i + 4]
-        w5 = w[i + 5]
-        w6 = w[i + 6]
-        w7 = w[i + 7]
-        x0 = X[i, j0:j1]
-        x1 = X[i + 1, j0:j1]
-        x2 = X[i + 2, j0:j1]
-        x3 = X[i + 3, j0:j1]
-        x4 = X[i + 4, j0:j1]
-        x5 = X[i + 5, j0:j1]
-        x6 = X[i + 6, j0:j1]
-        x7 = X[i + 7, j0:j1]
-        for j in range(j1 - j0):
-            zs[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
-                (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
-            )
-        return
-    for r in range(i, i + g):
-        wr = w[r]
-        xr = X[r, j0:j1]
-        for j in range(j1 - j0):
-            zs[j] += wr * xr[j]
 
 
 @_jit()
