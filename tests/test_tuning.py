@@ -7,6 +7,7 @@ never read or written here.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -47,13 +48,18 @@ def fake(
     dtype: str = "float64",
     order: str = "C",
     parallel: dict[int, bool] | None = None,
+    kind: str = "step",
+    seconds: dict[int, float] | None = None,
+    copy_s: dict[int, float] | None = None,
 ) -> wisdom.Tuned:
     """A :class:`wisdom.Tuned` as measure() would return it, without measuring."""
     parallel = {1: False, 2: True} if parallel is None else parallel
     itemsize = np.dtype(dtype).itemsize
+    tuned_s = dict.fromkeys(parallel, 1e-3) if seconds is None else seconds
     return wisdom.Tuned(
         n_x, m, dtype, order, model(n_x, m, itemsize, order), pl._replace(parallel=False),
-        parallel, dict.fromkeys(parallel, 1e-3), dict.fromkeys(parallel, 2e-3), 3, 5, 0.5,
+        parallel, tuned_s, dict.fromkeys(parallel, 2e-3), 3, 5, 0.5, kind=kind,
+        copy_s={} if copy_s is None else copy_s,
     )  # fmt: skip
 
 
@@ -208,6 +214,129 @@ def test_lookup_buckets_by_nearest_shape_within_a_factor_of_two() -> None:
     assert wisdom.lookup(1000, 1000, 8, "C", 1) == nb.Plan(nb.FUSED, 32, 1, 32, 0, False)
 
 
+def test_descent_plans_are_stored_and_looked_up_apart_from_steps() -> None:
+    shape = (600, 4000)
+    step = planning._tiles(nb.FUSED, 64, 1, shape[1])
+    descent = planning._panels(shape[0], 8)
+    wisdom.save([fake(*shape, step)])
+    assert nb.plan(*shape, 8, "C", threads=1, kind="descent") == step  # no descent stored
+    copy = {1: 0.02, 2: 0.015}
+    wisdom.save([fake(*shape, descent, kind="descent", copy_s=copy)])
+    assert [e.name for e in wisdom.entries()] == [
+        "descent/float64/C/600x4000",
+        "float64/C/600x4000",
+    ]
+    raw = wisdom.stored_entries()[1]  # steps first, then descents
+    assert raw["kind"] == "descent"
+    assert raw["threads"]["2"] == {"parallel": True, "ms": 1.0, "model_ms": 2.0, "copy_ms": 15.0}
+    (entry,) = [e for e in wisdom.entries() if e.kind == "descent"]
+    assert (entry.ms, entry.copy_ms) == ({1: 1.0, 2: 1.0}, {1: 20.0, 2: 15.0})
+    for t in (1, 2):
+        assert nb.plan(*shape, 8, "C", threads=t) == step._replace(parallel=t == 2)
+        assert nb.plan(*shape, 8, "C", threads=t, kind="descent") == descent._replace(
+            parallel=t == 2
+        )
+    assert wisdom.lookup(*shape, 8, "C", 1, "descent") == descent
+    with config.use_tune("off"):
+        assert nb.plan(*shape, 8, "C", kind="descent") == model(*shape)
+    # an older file's entries have no kind: steps
+    assert wisdom._parse_entry("x", {k: v for k, v in raw.items() if k != "kind"}).kind == "step"
+
+
+def test_optimize_runs_the_descent_plan_bitwise_across_threads(rng: np.random.Generator) -> None:
+    shape = (200, 3000)
+    X = rng.standard_normal(shape)
+    Y = (rng.random(shape[1]) < 0.5).astype(float)
+    w = rng.standard_normal(shape[0]) / np.sqrt(shape[0])
+    stored = planning._panels(shape[0], 4)  # split, where the model and the step take tiles
+    assert model(*shape).mode == nb.FUSED
+    wisdom.save([fake(*shape, stored, kind="descent")])
+    assert nb._prepare(X, kind="descent")[1][:5] == tuple(stored[:5])
+    assert nb._prepare(X)[1][0] == nb.FUSED
+    before = nb.get_threads()
+    try:
+        runs = []
+        for t in sorted({1, nb.max_threads()}):
+            nb.set_threads(t)
+            runs.append(nb.optimize(w, 0.1, X, Y, 30, 0.05, 10))
+    finally:
+        nb.set_threads(before)
+    for got in runs[1:]:
+        assert got[0].tobytes() == runs[0][0].tobytes()
+        assert got[1] == runs[0][1]
+        assert got[4].tobytes() == runs[0][4].tobytes()
+    with config.use_tune("off"):
+        w_m, b_m, *_ = nb.optimize(w, 0.1, X, Y, 30, 0.05, 10)
+    np.testing.assert_allclose(runs[0][0], w_m, rtol=1e-12, atol=1e-14)
+    assert runs[0][1] == pytest.approx(b_m, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"kind": "sweep"}, "kind 'sweep' is not one of step, descent"),
+        ({"threads": {"1": {"parallel": False, "ms": -1.0}}}, "ms for 1 threads"),
+        ({"threads": {"1": {"parallel": False, "copy_ms": "fast"}}}, "copy_ms for 1 threads"),
+        ({"threads": {"1": {"parallel": False, "copy_ms": float("inf")}}}, "copy_ms for 1"),
+    ],
+)
+def test_invalid_descent_entry_is_refused(change: dict[str, object], why: str) -> None:
+    raw = fake(600, 4000, planning._panels(600, 8), kind="descent").to_entry()
+    with pytest.raises(ValueError, match=why):
+        wisdom._parse_entry("x", {**raw, **change})
+
+
+def _descents(n_x: int, m: int, c_ms: float, f_ms: float, copy_ms: float) -> None:
+    """Descents stored for both orders of one shape, at 1 and 2 threads."""
+    c_plan = planning._panels(n_x, 8)
+    f_plan = planning._tiles(nb.SAMPLE, 16, 4, m)
+    both = {1: 1.0, 2: 0.5}  # two threads: half the time of one
+    wisdom.save([
+        fake(n_x, m, c_plan, kind="descent", seconds={t: c_ms * f * 1e-3 for t, f in both.items()},
+             copy_s={t: copy_ms * f * 1e-3 for t, f in both.items()}),
+        fake(n_x, m, f_plan, order="F", kind="descent",
+             seconds={t: f_ms * f * 1e-3 for t, f in both.items()},
+             copy_s={t: copy_ms * f * 1e-3 for t, f in both.items()}),
+    ])  # fmt: skip
+
+
+def test_relayout_follows_the_measured_descents() -> None:
+    n_x, m = 700, 3000
+    X = np.zeros((n_x, m))
+    model_rule = [nb.relayout_order(X, n) for n in (1, 20, 100, 1000)]
+    # F saves 1 ms of 5 per iteration (one thread; half both on two), the copy costs 30
+    _descents(n_x, m, 5.0, 4.0, 30.0)
+    assert wisdom.relayout_after(n_x, m, 8, "C") == pytest.approx(30.0)
+    assert wisdom.relayout_after(n_x, m, 8, "F") == math.inf  # C is the slower order
+    before = nb.get_threads()
+    try:
+        for t in sorted({1, nb.max_threads()}):  # one answer for every thread count
+            nb.set_threads(t)
+            assert [nb.relayout_order(X, n) for n in (29, 31, 1000)] == [None, "F", "F"]
+            assert nb.relayout_order(np.asfortranarray(X), 10**6) is None
+    finally:
+        nb.set_threads(before)
+    # a nearby shape takes the measurement of the nearest stored one
+    assert nb.relayout_order(np.zeros((900, 2000)), 31) == "F"
+    assert wisdom.relayout_after(2000, 3000, 8, "C") is None  # beyond the bucket: the model
+    with config.use_tune("off"):
+        assert [nb.relayout_order(X, n) for n in (1, 20, 100, 1000)] == model_rule
+    # F slower than C: a C-ordered X is never copied, an F-ordered one is, once it pays
+    wisdom.clear()
+    _descents(n_x, m, 4.0, 6.0, 30.0)
+    assert [nb.relayout_order(X, n) for n in (1, 10**6)] == [None, None]
+    assert [nb.relayout_order(np.asfortranarray(X), n) for n in (14, 16)] == [None, "C"]
+
+
+def test_relayout_needs_descents_in_both_orders() -> None:
+    n_x, m = 700, 3000
+    X = np.zeros((n_x, m))
+    model_rule = [nb.relayout_order(X, n) for n in (1, 20, 100, 1000)]
+    wisdom.save([fake(n_x, m, planning._panels(n_x, 8), kind="descent", copy_s={1: 0.01})])
+    assert wisdom.relayout_after(n_x, m, 8, "C") is None
+    assert [nb.relayout_order(X, n) for n in (1, 20, 100, 1000)] == model_rule
+
+
 # --------------------------------------------------------------------------- plan() hook
 def test_plan_uses_wisdom_when_present_and_the_model_when_not() -> None:
     shape = (300, 5000)
@@ -356,6 +485,28 @@ def test_measure_returns_a_valid_plan_within_budget(order: str) -> None:
         tuning.measure((4, 0), "float64", "C", 1, 1)
 
 
+@pytest.mark.parametrize(
+    ("shape", "order"), [((40, 3000), "C"), ((40, 3000), "F"), ((2000, 300), "C")]
+)
+def test_measure_times_descents_and_the_copy(shape: tuple[int, int], order: str) -> None:
+    threads = sorted({1, nb.max_threads()})
+    res = tuning.measure(shape, "float64", order, threads, 0.1, kind="descent")
+    assert res.kind == "descent"
+    assert res.plan in tuning.candidates(*shape, 8, order)
+    if shape == (2000, 300):  # split: the descent reads X once per iteration
+        assert planning.fuses(res.model.mode, shape[1], 8)
+    assert sorted(res.copy_s) == threads
+    for t in threads:
+        assert 0 < res.tuned_s[t] <= res.model_s[t] * (1 + tuning.MIN_GAIN)
+        assert 0 < res.copy_s[t] < 1.0
+    path = wisdom.save([res])
+    (entry,) = wisdom.entries(path)
+    assert (entry.kind, entry.name) == ("descent", f"descent/float64/{order}/{shape[0]}x{shape[1]}")
+    assert nb.plan(*shape, 8, order, threads=1, kind="descent") == res.plan_for(1)
+    with pytest.raises(ValueError, match="kind must be one of step, descent"):
+        tuning.measure(shape, "float64", order, 1, 0.1, kind="sweep")
+
+
 def test_candidates_are_valid_plans() -> None:
     for shape, order in [((12288, 300), "C"), ((100, 10_000), "C"), ((100, 10_000), "F"),
                          ((2, 100), "C"), ((8192, 1500), "F")]:  # fmt: skip
@@ -408,16 +559,25 @@ def test_cli_tune_show_clear(capsys: pytest.CaptureFixture[str]) -> None:
     assert "\n8x300 " in out
     assert "\n40x2000 " in out
     assert str(wisdom.wisdom_path()) in out
-    assert [e.name for e in wisdom.entries()] == ["float64/C/40x2000", "float64/C/8x300"]
+    names = ["descent/float64/C/40x2000", "descent/float64/C/8x300"]
+    assert [e.name for e in wisdom.entries()] == [*names, "float64/C/40x2000", "float64/C/8x300"]
+    assert [e.kind for e in wisdom.entries()] == ["descent", "descent", "step", "step"]
+    assert all(e.copy_ms.keys() == {1} for e in wisdom.entries()[:2])
     assert main(["tune", "--show"]) == 0
     out = capsys.readouterr().out
-    assert "(2 shapes for this machine)" in out
-    assert "40x2000  float64  C" in out
+    assert "(4 plans for this machine)" in out
+    assert "40x2000  float64  C      step " in out
+    assert "40x2000  float64  C      descent " in out
     assert main(["tune", "--clear"]) == 0
-    assert "removed 2 stored plans" in capsys.readouterr().out
+    assert "removed 4 stored plans" in capsys.readouterr().out
     assert wisdom.entries() == []
+    assert main([*argv, "--kind", "descent"]) == 0
+    assert [e.kind for e in wisdom.entries()] == ["descent", "descent"]
+    capsys.readouterr()
     assert main(["tune", "--order", "K"]) == 2
     assert "option --order" in capsys.readouterr().err
+    assert main(["tune", "--kind", "steps"]) == 2
+    assert "option --kind" in capsys.readouterr().err
     assert main(["tune", "--budget", "-1"]) == 2
 
 

@@ -17,9 +17,12 @@ def add_parser(sub: Subparsers) -> None:
             "For each shape, dtype and order, time the numba backend's candidate walks "
             "over X (the cache model's plan, its tiles and panels halved and doubled, the "
             "other walk; each serial and parallel at each thread count) in interleaved "
-            "rounds, and store the winner in the wisdom file, which the backend then uses "
-            "(setting [numba] tune, VECSTUDY_TUNE). The file is written after every shape: "
-            "Ctrl-C keeps every finished one. Timings on a busy machine are noisy."
+            "rounds, for one gradient step and for iterations of a descent, and store the "
+            "winners in the wisdom file, which the backend then uses (setting [numba] "
+            "tune, VECSTUDY_TUNE). Descents also time the copy of X into the other order: "
+            "with both orders tuned, optimize copies X when the iterations pay for it. The "
+            "file is written after every shape: Ctrl-C keeps every finished one. Timings "
+            "on a busy machine are noisy."
         ),
     )
     t.add_argument(
@@ -30,6 +33,12 @@ def add_parser(sub: Subparsers) -> None:
     t.add_argument("--dtype", metavar="DTYPE,...", default="float64", help="default: float64")
     t.add_argument("--order", metavar="C,F", default="C,F", help="default: C,F")
     t.add_argument("--threads", metavar="N,...", default="1,all", help="default: 1,all")
+    t.add_argument(
+        "--kind",
+        metavar="step,descent",
+        default="step,descent",
+        help="what to time: one gradient step, iterations of a descent (default: both)",
+    )
     t.add_argument(
         "--budget", metavar="S", default="1", help="seconds per shape, dtype and order (default: 1)"
     )
@@ -54,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.show:
         path = wisdom.wisdom_path()
         stored = wisdom.stored_entries()
-        print(f"wisdom file: {path} ({len(stored)} shapes for this machine)")
+        print(f"wisdom file: {path} ({len(stored)} plans for this machine)")
         if stored:
             print(table.format_table(stored))
         return 0
@@ -67,12 +76,17 @@ def run(args: argparse.Namespace) -> int:
     orders = [o.strip().upper() for o in args.order.split(",")]
     if not orders or any(o not in ("C", "F") for o in orders):
         raise ValueError(f"option --order: expected C, F or C,F; got {args.order[:40]!r}")
+    kinds = [k.strip().lower() for k in args.kind.split(",")]
+    if not kinds or any(k not in wisdom.KINDS for k in kinds):
+        raise ValueError(
+            f"option --kind: expected step, descent or step,descent; got {args.kind[:40]!r}"
+        )
     threads = list(opts.parse_threads(args.threads, "option --threads"))
     budget = opts._parse_float(args.budget, "option --budget")
     if not args.shapes:
         listed = ", ".join(f"{a}x{b}" for a, b in shapes)
         print(f"shapes: {listed} (the roofline grid up to 100 MB)")
-    todo = tuning.jobs(shapes, dtypes, orders)
+    todo = tuning.jobs(shapes, dtypes, orders, kinds)
     done: list[dict[str, object]] = []
 
     def on_term(signum: int, frame: object) -> None:
@@ -82,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tqdm(total=len(todo), desc="tune", unit="shape", disable=args.no_progress) as bar:
 
-            def on_start(job: tuple[tuple[int, int], str, str]) -> None:
-                (n_x, m), dtype, order = job
-                bar.set_postfix_str(f"{n_x}x{m} {dtype} {order}")
+            def on_start(job: tuning.Job) -> None:
+                (n_x, m), dtype, order, kind = job
+                bar.set_postfix_str(f"{n_x}x{m} {dtype} {order} {kind}")
 
             for result in tuning.tune_all(todo, threads, budget, on_start=on_start):
                 done.append(result.to_entry())

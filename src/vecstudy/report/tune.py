@@ -27,11 +27,13 @@ def rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "shape": f"{entry['n_x']}x{entry['m']}",
             "dtype": entry["dtype"],
             "order": entry["order"],
+            "kind": str(entry.get("kind", "step")),
             "threads": int(t),
             "model": "",
             "model_ms": v.get("model_ms"),
             "tuned": describe_plan(pl._replace(parallel=bool(v["parallel"]))),
             "tuned_ms": v.get("ms"),
+            "copy_ms": v.get("copy_ms"),
         }
         if isinstance(md, dict):
             par = bool(md.get("parallel")) and int(t) > 1
@@ -42,16 +44,21 @@ def rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def format_table(entries_: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of stored entries: model plan and time, tuned plan and time,
-    and the margin (model time / tuned time)."""
-    head = ("shape", "dtype", "order", "threads", "model plan", "ms", "tuned plan", "ms", "gain")
+    the margin (model time / tuned time) and, for descents, the copy into the other
+    order.  Times: ms per step, or per iteration of a descent."""
+    head = (
+        "shape", "dtype", "order", "kind", "threads", "model plan", "ms", "tuned plan", "ms",
+        "gain", "copy ms",
+    )  # fmt: skip
     body = []
     for e in entries_:
         for r in rows(e):
-            mm, tm = r["model_ms"], r["tuned_ms"]
+            mm, tm, cm = r["model_ms"], r["tuned_ms"], r["copy_ms"]
             gain = f"{mm / tm:.2f}x" if mm and tm else "-"
             body.append(
-                (r["shape"], r["dtype"], r["order"], str(r["threads"]), r["model"],
-                 f"{mm:.3f}" if mm else "-", r["tuned"], f"{tm:.3f}" if tm else "-", gain)
+                (r["shape"], r["dtype"], r["order"], r["kind"], str(r["threads"]), r["model"],
+                 f"{mm:.3f}" if mm else "-", r["tuned"], f"{tm:.3f}" if tm else "-", gain,
+                 f"{cm:.3f}" if cm else "-")
             )  # fmt: skip
     widths = [max(len(x[i]) for x in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)).rstrip()

@@ -150,6 +150,7 @@ from vecstudy.backends.numba.planning import B_L2_MIN_BYTES as B_L2_MIN_BYTES
 from vecstudy.backends.numba.planning import B_MAX as B_MAX
 from vecstudy.backends.numba.planning import B_MIN as B_MIN
 from vecstudy.backends.numba.planning import CHUNK_MIN_SAMPLES as CHUNK_MIN_SAMPLES
+from vecstudy.backends.numba.planning import FUSE_ROWS as FUSE_ROWS
 from vecstudy.backends.numba.planning import FUSED as FUSED
 from vecstudy.backends.numba.planning import MAX_CHUNKS as MAX_CHUNKS
 from vecstudy.backends.numba.planning import MODE_NAMES as MODE_NAMES
@@ -168,12 +169,15 @@ from vecstudy.backends.numba.planning import Plan as Plan
 from vecstudy.backends.numba.planning import _layout as _layout
 from vecstudy.backends.numba.planning import _prepare as _prepare_plan
 from vecstudy.backends.numba.planning import describe_plan
+from vecstudy.backends.numba.planning import fuses as _fuses_mode
 from vecstudy.backends.numba.planning import plan as _model_plan
 from vecstudy.backends.numba.planning import relayout_order as _relayout_order
 from vecstudy.backends.numba.transpose import _transpose as _transpose
 from vecstudy.backends.numba.transpose import recycle as recycle
 from vecstudy.backends.numba.transpose import relayout as relayout
 from vecstudy.backends.numba.tuning import planned as _planned
+from vecstudy.backends.numba.wisdom import relayout_after as _relayout_after
+from vecstudy.backends.numba.wisdom import settings as _tune_setting
 
 Array = NDArray[np.floating[Any]]
 
@@ -185,6 +189,7 @@ def plan(
     order: str = "C",
     caches: Any = None,
     threads: int | None = None,
+    kind: str = "step",
 ) -> Plan:
     """The walk over ``X`` a step of this shape, dtype and order follows.
 
@@ -194,7 +199,8 @@ def plan(
     on the thread count either, only its ``parallel`` flag.  Otherwise, and with
     explicit ``caches``, the cache model :func:`vecstudy.backends.numba.planning.plan`.
     ``threads``: Numba's thread count now, when the caller has it (a measured plan is
-    looked up at it; else it is asked for).
+    looked up at it; else it is asked for).  ``kind="descent"``: the walk of an
+    iteration of ``optimize``, measured for descents where ``vecstudy tune`` did.
 
     >>> from vecstudy.runtime.caches import CacheSizes
     >>> c = CacheSizes(48 << 10, 1280 << 10, 24 << 20, "example")
@@ -202,19 +208,22 @@ def plan(
     Plan(mode=0, B=1024, T=1, n_chunks=10, P=0, parallel=True)
     """
     if caches is None:
-        tuned = _planned(n_x, m, itemsize, order, threads)
+        tuned = _planned(n_x, m, itemsize, order, threads, kind)
         if tuned is not None:
             return tuned
     return _model_plan(n_x, m, itemsize, order, caches)
 
 
-def _prepare(X: Array, pl: Plan | None = None) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
+def _prepare(
+    X: Array, pl: Plan | None = None, kind: str = "step"
+) -> tuple[Array, tuple[int, ...], tuple[Array, ...]]:
     """``(Xs, plan as ints, scratch arrays)`` for one step or descent over ``X``, by
-    ``pl`` or else :func:`plan` (see :func:`vecstudy.backends.numba.planning._prepare`)."""
+    ``pl`` or else :func:`plan` for ``kind`` (see
+    :func:`vecstudy.backends.numba.planning._prepare`)."""
     threads = int(numba.get_num_threads())  # asked once: it costs about a microsecond
     if pl is None:
         n_x, m = X.shape
-        pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1], threads=threads)
+        pl = plan(n_x, m, X.dtype.itemsize, _layout(X)[1], threads=threads, kind=kind)
     return _prepare_plan(X, pl, threads)
 
 
@@ -309,8 +318,6 @@ def propagate(w: Array, b: float, X: Array, Y: Array) -> tuple[Array, float, flo
     return dw, db / m, cost / m
 
 
-#: Rows whose backward and next forward a fused split descent does together.
-FUSE_ROWS: Final = 8
 #: Bytes per row of C-ordered ``X`` from which a one-pass descent is not copied into F
 #: order for fewer than ``RELAYOUT_MIN_ITERATIONS_SMALL_GAIN`` iterations (see
 #: :func:`relayout_order`).
@@ -355,7 +362,7 @@ def optimize(
     dt = X.dtype.type
     n = int(num_iterations)
     every = int(record_every)
-    Xs, pl, (zbuf, dwp, dbp, cp) = _prepare(X)
+    Xs, pl, (zbuf, dwp, dbp, cp) = _prepare(X, kind="descent")
     w_cur = np.array(w, dtype=X.dtype, copy=True)
     dw_sum = np.empty_like(w_cur)
     dw = np.zeros_like(w_cur)
@@ -408,41 +415,40 @@ def optimize(
 
 
 def _fuses(pl: tuple[int, ...], X: Array) -> bool:
-    """Whether a descent by plan ``pl`` makes one pass over ``X`` per iteration.
-
-    A split plan's descent fuses each iteration's backward pass with the next
-    iteration's forward (:func:`~vecstudy.backends.numba.kernels._descend_body`): the
-    forward re-reads each group of eight rows right after the backward streamed it, so
-    the group, ``8 m`` elements, must stay in this core's share of the caches (L2, else
-    its share of L3); beyond, the second read would come from memory again.
-    """
-    if pl[0] != SPLIT:
-        return False
-    from vecstudy.runtime.caches import cache_sizes
-
-    return bool(FUSE_ROWS * X.shape[1] * X.dtype.itemsize <= cache_sizes().l3_per_core)
+    """Whether a descent by plan ``pl`` makes one pass over ``X`` per iteration
+    (:func:`vecstudy.backends.numba.planning.fuses`)."""
+    return _fuses_mode(pl[0], X.shape[1], X.dtype.itemsize)
 
 
 def relayout_order(X: Array, num_iterations: int) -> str | None:
     """The order worth copying ``X`` into for a descent of ``num_iterations``, or None.
 
-    As :func:`vecstudy.backends.numba.planning.relayout_order`, but a C-ordered ``X``
-    whose descent already reads it once per iteration (a split plan, :func:`_fuses`)
-    with rows of :data:`FUSED_ROW_MIN_BYTES` or more is copied into F order only for
-    :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` iterations or more: the copy costs two to
-    four reads of ``X``, and the sample-major walk saves little of such an iteration
-    (25-iteration descents on an AMD EPYC, per iteration without the copy and with it:
-    4096x2000 3.75 against 4.29 ms on one thread, 12288x1000 5.87 against 7.23 ms).
-    Shorter rows stream less well: 12288x209 took 1.49 ms in one pass and 1.13 ms with
-    the copy, which they keep from :data:`RELAYOUT_MIN_ITERATIONS`.
+    Where ``vecstudy tune`` measured descents of shapes near this one in both orders,
+    and the copy, on this machine (:func:`vecstudy.backends.numba.wisdom.relayout_after`;
+    not with the ``[numba] tune`` setting ``"off"``): the other order once the
+    iterations pay for the copy.  Else the cache model's rule
+    (:func:`vecstudy.backends.numba.planning.relayout_order`), with one change: a
+    C-ordered ``X`` whose descent already reads it once per iteration (a split plan,
+    :func:`_fuses`) with rows of :data:`FUSED_ROW_MIN_BYTES` or more is copied into F
+    order only for :data:`RELAYOUT_MIN_ITERATIONS_SMALL_GAIN` iterations or more: the
+    copy costs two to four reads of ``X``, and the sample-major walk saves little of
+    such an iteration (25-iteration descents on an AMD EPYC, per iteration without the
+    copy and with it: 4096x2000 3.75 against 4.29 ms on one thread, 12288x1000 5.87
+    against 7.23 ms).  Shorter rows stream less well: 12288x209 took 1.49 ms in one
+    pass and 1.13 ms with the copy, which they keep from :data:`RELAYOUT_MIN_ITERATIONS`.
     """
-    order = _relayout_order(X, num_iterations)
     n_x, m = X.shape
+    order_now = _layout(X)[1]
+    if _tune_setting()[0] != "off":
+        after = _relayout_after(n_x, m, X.dtype.itemsize, order_now)
+        if after is not None:
+            return ("F" if order_now == "C" else "C") if num_iterations >= after else None
+    order = _relayout_order(X, num_iterations)
     if (
         order == "F"
         and num_iterations < RELAYOUT_MIN_ITERATIONS_SMALL_GAIN
         and m * X.dtype.itemsize >= FUSED_ROW_MIN_BYTES
-        and _fuses(plan(n_x, m, X.dtype.itemsize, "C"), X)
+        and _fuses(plan(n_x, m, X.dtype.itemsize, "C", kind="descent"), X)
     ):
         return None
     return order

@@ -259,6 +259,27 @@ def _scratch(pl: Plan, n_x: int, m: int, dt: Any) -> tuple[Array, ...]:
     return arrays
 
 
+#: Rows whose backward and next forward a fused split descent does together.
+FUSE_ROWS: Final = 8
+
+
+def fuses(mode: int, m: int, itemsize: int) -> bool:
+    """Whether a descent by a plan of walk ``mode`` makes one pass over ``X`` per iteration.
+
+    A split plan's descent fuses each iteration's backward pass with the next
+    iteration's forward (:func:`~vecstudy.backends.numba.kernels._descend_body`): the
+    forward re-reads each group of :data:`FUSE_ROWS` rows right after the backward
+    streamed it, so the group, ``8 m`` elements, must stay in this core's share of the
+    caches (L2, else its share of L3); beyond, the second read would come from memory
+    again.  The other walks make one pass per step already.
+    """
+    if mode != SPLIT:
+        return False
+    from vecstudy.runtime.caches import cache_sizes
+
+    return FUSE_ROWS * m * itemsize <= cache_sizes().l3_per_core
+
+
 #: Bytes per sample from which the sample-major (F) path beats the fused C path (on
 #: Ice Lake, F took over between 100 and 300 features in float64; see the design page).
 SAMPLE_MAJOR_MIN_BYTES: Final = 2048
@@ -336,6 +357,7 @@ __all__ = [
     "B_MIN",
     "CHUNK_MIN_SAMPLES",
     "FUSED",
+    "FUSE_ROWS",
     "MAX_CHUNKS",
     "MODE_NAMES",
     "PARALLEL_MIN_ELEMENTS",
@@ -347,6 +369,7 @@ __all__ = [
     "SPLIT",
     "Plan",
     "describe_plan",
+    "fuses",
     "plan",
     "relayout_order",
 ]

@@ -54,7 +54,12 @@ import numba
 import numpy as np
 
 from vecstudy.backends.numba.jit import JIT_DISABLED
-from vecstudy.backends.numba.kernels import _sums_parallel, _sums_serial
+from vecstudy.backends.numba.kernels import (
+    _descend_parallel,
+    _descend_serial,
+    _sums_parallel,
+    _sums_serial,
+)
 from vecstudy.backends.numba.planning import (
     B_MAX,
     CHUNK_MIN_SAMPLES,
@@ -67,11 +72,21 @@ from vecstudy.backends.numba.planning import (
     _panels,
     _prepare,
     _tiles,
+    fuses,
 )
 from vecstudy.backends.numba.planning import describe_plan as describe_plan
 from vecstudy.backends.numba.planning import plan as model_plan
+from vecstudy.backends.numba.transpose import recycle, relayout
 from vecstudy.backends.numba.wisdom import BUCKET_FACTOR as BUCKET_FACTOR
-from vecstudy.backends.numba.wisdom import DTYPES, _current, _lookup, _short, _warn_once, settings
+from vecstudy.backends.numba.wisdom import (
+    DTYPES,
+    KINDS,
+    _current,
+    _lookup,
+    _short,
+    _warn_once,
+    settings,
+)
 from vecstudy.backends.numba.wisdom import Tuned as Tuned
 from vecstudy.backends.numba.wisdom import TuningWarning as TuningWarning
 from vecstudy.backends.numba.wisdom import clear as clear
@@ -101,6 +116,10 @@ MAX_ROUNDS: Final = 25
 #: After :data:`MIN_ROUNDS`, a configuration whose fastest sample is this much slower
 #: than the best median at its thread count is timed no more.
 PRUNE_FACTOR: Final = 1.5
+#: Iterations in each timed call of a descent (``kind="descent"``).
+DESCENT_ITERATIONS: Final = 4
+#: Timed copies of ``X`` into the other order, per thread count (a descent's tuning).
+COPY_REPEATS: Final = 3
 
 
 # --------------------------------------------------------------------------- candidates
@@ -183,7 +202,12 @@ def _load_average() -> float | None:
 
 
 def _check_args(
-    shape: object, dtype: object, order: object, threads: object, budget_s: object
+    shape: object,
+    dtype: object,
+    order: object,
+    threads: object,
+    budget_s: object,
+    kind: object = "step",
 ) -> tuple[int, int, Any, str, list[int], float]:
     if (
         not isinstance(shape, Sequence)
@@ -200,6 +224,8 @@ def _check_args(
         raise ValueError(f"dtype must be float64 or float32; got {_short(dtype, 80)}")
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F'; got {_short(order, 80)}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {_short(kind, 80)}")
     counts = [int(numba.get_num_threads())] if threads is None else threads
     if isinstance(counts, int):
         counts = [counts]
@@ -232,6 +258,7 @@ def measure(
     *,
     neighbourhood: bool = False,
     seed: int = 0,
+    kind: str = "step",
 ) -> Tuned:
     """Time the :func:`candidates` of a shape with the real kernel; the winner.
 
@@ -250,11 +277,21 @@ def measure(
         timed three times, even past the budget.
     neighbourhood : bool
         Only the model's plan with its tiles or panels halved and doubled.
+    kind : "step" or "descent"
+        What is timed: one gradient step, or iterations of a descent (see below).
 
     Each step is ``vecstudy.backends.numba._sums_serial`` (or ``_sums_parallel``) on
     seeded data, without the cost (as most descent steps); each sample repeats it for
     about :data:`SAMPLE_SECONDS` (the loop count of
-    :func:`vecstudy.runtime.timing.calibrate`).
+    :func:`vecstudy.runtime.timing.calibrate`).  With ``kind="descent"`` each call is
+    :data:`DESCENT_ITERATIONS` iterations of ``_descend_serial`` (or ``_parallel``),
+    each candidate carrying its own descent on from call to call as ``optimize`` does
+    from slice to slice (a split plan in one pass per iteration where it
+    :func:`~vecstudy.backends.numba.planning.fuses`), and the times are per iteration;
+    then the copy of ``X`` into the other order (``relayout``, its memory recycled as
+    ``vecstudy.optimize`` does) is timed :data:`COPY_REPEATS` times at each thread
+    count (``Tuned.copy_s``), for
+    :func:`~vecstudy.backends.numba.wisdom.relayout_after`.
     Rounds time every configuration (candidate x serial/parallel x thread count) once,
     in a rotating order (:func:`vecstudy.runtime.timing.rotated`), until the budget is
     spent (at least :data:`MIN_ROUNDS`, at most :data:`MAX_ROUNDS`); the medians decide.
@@ -262,7 +299,7 @@ def measure(
     :data:`MIN_GAIN` faster on geometric average and nowhere slower by more; at each
     thread count it runs parallel only where that is faster than serial.
     """
-    n_x, m, dt, order, ts, budget = _check_args(shape, dtype, order, threads, budget_s)
+    n_x, m, dt, order, ts, budget = _check_args(shape, dtype, order, threads, budget_s, kind)
     if JIT_DISABLED:
         raise RuntimeError("tuning needs compiled kernels; NUMBA_DISABLE_JIT is set")
     t_start = time.perf_counter()
@@ -280,12 +317,34 @@ def measure(
     # scratch sized for the parallel walk (the serial one uses its first row)
     prepared = [_prepare(X, c._replace(parallel=True)) for c in cands]
 
-    def step(ci: int, par: bool) -> Callable[[], object]:
-        """One gradient step of candidate ``ci``, serial or parallel."""
+    descent = kind == "descent"
+    lr = dt.type(1e-3)
+    big = dt.type(np.finfo(dt).max)
+    # a descent per candidate: its own weights, and (split plans) the forward its
+    # scratch carries from one call to the next; serial and parallel share it (the
+    # same chunks in the same order)
+    states = [
+        (w.copy(), np.empty(n_x, dt), np.zeros(n_x, dt), np.empty(1, dt), np.empty(n_x, dt))
+        for _ in cands
+    ]
+    one_pass = [fuses(c.mode, m, dt.itemsize) for c in cands]
+
+    def step(ci: int, par: bool, first: bool = False) -> Callable[[], object]:
+        """One gradient step of candidate ``ci``, serial or parallel (or iterations of
+        its descent; ``first``: the call that starts it)."""
         Xs, ints, (zbuf, dwp, dbp, cp) = prepared[ci]
         pl = (*ints[:5], int(par))
-        sums = _sums_parallel if par else _sums_serial
-        return partial(sums, w, b, Xs, Y, False, pl, zbuf, dwp, dbp, cp, dw)
+        if not descent:
+            sums = _sums_parallel if par else _sums_serial
+            return partial(sums, w, b, Xs, Y, False, pl, zbuf, dwp, dbp, cp, dw)
+        w_c, dw_sum, dw_c, costs, w_next = states[ci]
+        fused = (1 if first else 2) if one_pass[ci] else 0
+        run = _descend_parallel if par else _descend_serial
+        k1 = 1 + DESCENT_ITERATIONS  # iterations 1 to k1 - 1: no cost is recorded
+        return partial(
+            run, w_c, b, Xs, Y, 1, k1, lr, 1 << 30, big, pl, zbuf, dwp, dbp, cp, dw_sum, dw_c,
+            costs, 0, w_next, fused,
+        )  # fmt: skip
 
     # configurations: (threads, candidate, parallel); the reference is the model's plan
     # as the backend runs it (parallel only on more than one thread)
@@ -302,6 +361,9 @@ def measure(
     number: dict[tuple[int, int, bool], int] = {}
     rounds = 0
     try:
+        if descent:  # start every candidate's descent (the forward of a one-pass walk)
+            for ci in range(len(cands)):
+                step(ci, False, first=True)()
         for t in ts:  # compile (or load) the kernels, first touch of the scratch
             numba.set_num_threads(t)
             calls[ref[t]]()
@@ -337,10 +399,12 @@ def measure(
                 active = [
                     c for c in active if c[1] == 0 or min(samples[c]) <= PRUNE_FACTOR * best[c[0]]
                 ]
+        copy_s = _time_copies(X, ts) if descent else {}
     finally:
         numba.set_num_threads(before)
 
-    med = {c: median(s) for c, s in samples.items() if s}
+    per = DESCENT_ITERATIONS if descent else 1
+    med = {c: median(s) / per for c, s in samples.items() if s}
     chosen, win = _choose(med, ts, len(cands))
     return Tuned(
         n_x=n_x,
@@ -356,7 +420,27 @@ def measure(
         rounds=rounds,
         seconds=time.perf_counter() - t_start,
         load=load,
+        kind=kind,
+        copy_s=copy_s,
     )
+
+
+def _time_copies(X: np.ndarray[Any, Any], ts: Sequence[int]) -> dict[int, float]:
+    """Median seconds of copying ``X`` into the other order, at each thread count in
+    ``ts`` (one copy first, untimed; each copy's memory recycled as ``optimize`` does)."""
+    other = "C" if X.flags.f_contiguous and not X.flags.c_contiguous else "F"
+    out = {}
+    for t in ts:
+        numba.set_num_threads(t)
+        recycle(relayout(X, other))
+        times = []
+        for _ in range(COPY_REPEATS):
+            t0 = time.perf_counter()
+            copy = relayout(X, other)
+            times.append(time.perf_counter() - t0)
+            recycle(copy)
+        out[t] = median(times)
+    return out
 
 
 def _choose(
@@ -406,11 +490,19 @@ _first_use_lock = threading.Lock()
 _first_use_done: dict[tuple[str, int, int, str, str], Plan | None] = {}
 
 
-def planned(n_x: int, m: int, itemsize: int, order: str, threads: int | None = None) -> Plan | None:
+def planned(
+    n_x: int,
+    m: int,
+    itemsize: int,
+    order: str,
+    threads: int | None = None,
+    kind: str = "step",
+) -> Plan | None:
     """The measured plan :func:`vecstudy.backends.numba.plan` uses, or None (the model).
 
     ``[numba] tune = "off"``: None.  ``"cached"``: :func:`lookup` at the thread count
-    in force.  ``"first-use"``: the same, and where nothing is stored nearby, the shape
+    in force; for ``kind="descent"`` a plan measured for descents first, else the
+    step's.  ``"first-use"``: the same, and where nothing is stored nearby, the shape
     is tuned for about :data:`FIRST_USE_BUDGET_S` (the model's neighbourhood, at the
     thread count in force, on seeded data of the same shape, for ``X`` up to
     :data:`FIRST_USE_MAX_BYTES`) once per process, and stored.  ``threads``: Numba's
@@ -426,7 +518,11 @@ def planned(n_x: int, m: int, itemsize: int, order: str, threads: int | None = N
         import numba
 
         threads = int(numba.get_num_threads())
-    found = _lookup(rec, n_x, m, itemsize, order, threads)
+    found = None
+    if kind == "descent":
+        found = _lookup(rec, n_x, m, itemsize, order, threads, "descent")
+    if found is None:
+        found = _lookup(rec, n_x, m, itemsize, order, threads)
     if found is not None or mode != "first-use":
         return found
     return _first_use(n_x, m, itemsize, order, threads)
@@ -496,26 +592,33 @@ def default_shapes() -> list[tuple[int, int]]:
     return [s for s in GRID_FULL if s[0] * s[1] * 8 <= DEFAULT_MAX_BYTES]
 
 
+Job = tuple[tuple[int, int], str, str, str]
+
+
 def jobs(
-    shapes: Iterable[tuple[int, int]], dtypes: Iterable[str], orders: Iterable[str]
-) -> list[tuple[tuple[int, int], str, str]]:
-    """Every ``(shape, dtype, order)`` to tune, shape by shape (an order given twice once).
+    shapes: Iterable[tuple[int, int]],
+    dtypes: Iterable[str],
+    orders: Iterable[str],
+    kinds: Iterable[str] = ("step",),
+) -> list[Job]:
+    """Every ``(shape, dtype, order, kind)`` to tune, shape by shape (a value given
+    twice once).
 
     >>> jobs([(2, 100)], ["float64"], ["C", "F", "C"])
-    [((2, 100), 'float64', 'C'), ((2, 100), 'float64', 'F')]
+    [((2, 100), 'float64', 'C', 'step'), ((2, 100), 'float64', 'F', 'step')]
     """
-    dts, ords = list(dtypes), list(dict.fromkeys(orders))
-    return [(s, d, o) for s in shapes for d in dts for o in ords]
+    dts, ords, kds = list(dtypes), list(dict.fromkeys(orders)), list(dict.fromkeys(kinds))
+    return [(s, d, o, k) for s in shapes for d in dts for k in kds for o in ords]
 
 
 def tune_all(
-    todo: Iterable[tuple[tuple[int, int], str, str]],
+    todo: Iterable[Job],
     threads: int | Sequence[int] | None,
     budget_s: float,
     *,
-    on_start: Callable[[tuple[tuple[int, int], str, str]], object] | None = None,
+    on_start: Callable[[Job], object] | None = None,
 ) -> Iterator[Tuned]:
-    """:func:`measure` each ``(shape, dtype, order)`` of ``todo`` and :func:`save` it.
+    """:func:`measure` each ``(shape, dtype, order, kind)`` of ``todo`` and :func:`save` it.
 
     Yields each result once it is stored: the wisdom file is written after every
     shape, so that an interrupted run (Ctrl-C) keeps every finished one.  ``on_start``
@@ -524,8 +627,8 @@ def tune_all(
     for job in todo:
         if on_start is not None:
             on_start(job)
-        shape, dtype, order = job
-        result = measure(shape, dtype, order, threads, budget_s)
+        shape, dtype, order, kind = job
+        result = measure(shape, dtype, order, threads, budget_s, kind=kind)
         save([result])
         yield result
 

@@ -13,9 +13,11 @@ measured, and knows nothing of measuring:
 - :func:`save` (under a file lock, atomically, merged with what other processes
   stored) and :func:`clear`;
 - :func:`lookup`: the stored plan of the nearest tuned shape (by log-distance, within
-  a factor :data:`BUCKET_FACTOR` in each dimension) of the same dtype and order; the
-  file is read again when it changes, looked at no more than every
-  :data:`RECHECK_SECONDS`.
+  a factor :data:`BUCKET_FACTOR` in each dimension) of the same dtype, order and kind
+  of call (:data:`KINDS`: one step, or an iteration of a descent); the file is read
+  again when it changes, looked at no more than every :data:`RECHECK_SECONDS`;
+- :func:`relayout_after`: from the descents measured in both orders, after how many
+  iterations copying ``X`` into the other order pays.
 
 Plans are built with :mod:`vecstudy.backends.numba.planning` (the only module of the
 backend imported here).  See :mod:`vecstudy.backends.numba.tuning` for the bits a stored
@@ -64,6 +66,10 @@ BUCKET_FACTOR: Final = 2.0
 #: microseconds).
 RECHECK_SECONDS: Final = 1.0
 DTYPES: Final = {8: "float64", 4: "float32"}
+#: Kinds of call a plan is measured for: one gradient step (``propagate``), or an
+#: iteration of a descent (``optimize``), where a split plan reads ``X`` once instead of
+#: twice and so may win where it loses a step.
+KINDS: Final = ("step", "descent")
 _MAX_B: Final = 1 << 16
 _MAX_T: Final = 1 << 30
 
@@ -142,7 +148,9 @@ class Tuned:
 
     ``plan`` is the winning decomposition (``parallel=False``; see :meth:`plan_for`);
     ``parallel``, ``tuned_s`` and ``model_s`` are keyed by thread count: the flag
-    chosen, and the median seconds per step of the winner and of the model's own plan.
+    chosen, and the median seconds per step (``kind="descent"``: per iteration of a
+    descent) of the winner and of the model's own plan.  ``copy_s`` (descents only):
+    the median seconds of copying ``X`` into the other order, by thread count.
     """
 
     n_x: int
@@ -161,6 +169,8 @@ class Tuned:
     #: parallel plans lose when other processes hold the cores.
     load: float | None = None
     when: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat("T", "seconds"))
+    kind: str = "step"
+    copy_s: dict[int, float] = field(default_factory=dict)
 
     def margin(self, threads: int) -> float:
         """Model time / tuned time at ``threads`` (1.0: the model's plan kept as it is)."""
@@ -183,11 +193,13 @@ class Tuned:
                 **{k: int(getattr(self.model, k)) for k in fields},
                 "parallel": bool(self.model.parallel),
             },
+            "kind": self.kind,
             "threads": {
                 str(t): {
                     "parallel": bool(self.parallel[t]),
                     "ms": round(self.tuned_s[t] * 1e3, 6),
                     "model_ms": round(self.model_s[t] * 1e3, 6),
+                    **({"copy_ms": round(self.copy_s[t] * 1e3, 6)} if t in self.copy_s else {}),
                 }
                 for t in sorted(self.parallel)
             },
@@ -215,6 +227,11 @@ class _Entry:
     n_chunks: int
     P: int
     parallel: dict[int, bool]
+    kind: str = "step"
+    #: Milliseconds per step (per iteration, for a descent) and, for a descent, of the
+    #: copy into the other order, by thread count (where stored).
+    ms: dict[int, float] = field(default_factory=dict)
+    copy_ms: dict[int, float] = field(default_factory=dict)
 
     def fit(self, n_x: int, m: int, threads: int) -> Plan:
         """This entry's plan carried over to ``(n_x, m)`` at ``threads``.
@@ -263,10 +280,15 @@ def _parse_entry(name: str, raw: object) -> _Entry:
     else:
         B, T, P = _int(pl.get("B"), 1, _MAX_B), _int(pl.get("T"), 1, _MAX_T), 0
         n_chunks = _int(pl.get("n_chunks"), 1, 1 << 40)
+    kind = raw.get("kind", "step")
+    if kind not in KINDS:
+        raise ValueError(f"kind {_short(repr(kind), 40)} is not one of {', '.join(KINDS)}")
     threads = raw.get("threads", {})
     if not isinstance(threads, dict):
         raise ValueError("'threads' is not an object")
-    parallel = {}
+    parallel: dict[int, bool] = {}
+    ms: dict[int, float] = {}
+    copy_ms: dict[int, float] = {}
     for key, value in threads.items():
         if not (isinstance(key, str) and key.isdigit() and int(key) >= 1):
             raise ValueError(f"bad thread count {_short(key, 20)}")
@@ -274,7 +296,17 @@ def _parse_entry(name: str, raw: object) -> _Entry:
         if not isinstance(flag, bool):
             raise ValueError(f"no parallel flag for {key} threads")
         parallel[int(key)] = flag
-    return _Entry(name, n_x, m, str(dtype), str(order), mode, B, T, n_chunks, P, parallel)
+        for name_, into in (("ms", ms), ("copy_ms", copy_ms)):
+            got = value.get(name_)
+            if got is None:
+                continue
+            if isinstance(got, bool) or not isinstance(got, int | float) or not 0 < got < math.inf:
+                raise ValueError(f"{name_} for {key} threads is not a positive number")
+            into[int(key)] = float(got)
+    return _Entry(
+        name, n_x, m, str(dtype), str(order), mode, B, T, n_chunks, P, parallel, str(kind),
+        ms, copy_ms,
+    )  # fmt: skip
 
 
 def _read_doc(path: Path) -> dict[str, Any] | None:
@@ -337,13 +369,15 @@ def stored_entries() -> list[dict[str, Any]]:
     for name, raw in _section(_read_doc(wisdom_path())).items():
         with contextlib.suppress(ValueError):
             e = _parse_entry(name, raw)
-            out.append(((e.dtype, e.order, e.n_x, e.m), raw))
+            out.append(((e.kind != "step", e.dtype, e.order, e.n_x, e.m), raw))
     return [raw for _, raw in sorted(out, key=lambda x: x[0])]
 
 
-def entry_name(n_x: int, m: int, dtype: str, order: str) -> str:
-    """The key of a shape's entry: ``"float64/C/12288x300"``."""
-    return f"{dtype}/{order}/{n_x}x{m}"
+def entry_name(n_x: int, m: int, dtype: str, order: str, kind: str = "step") -> str:
+    """The key of a shape's entry: ``"float64/C/12288x300"`` (a step),
+    ``"descent/float64/C/12288x300"`` (a descent)."""
+    name = f"{dtype}/{order}/{n_x}x{m}"
+    return name if kind == "step" else f"{kind}/{name}"
 
 
 def _lock(path: Path, timeout: float) -> Any:
@@ -372,7 +406,7 @@ def save(results: Sequence[Tuned], *, timeout: float = 120.0) -> Path:
             sec = {**{k: v for k, v in mach.items() if k != "key"}, "entries": {}}
             doc["machines"][mach["key"]] = sec
         for r in results:
-            sec["entries"][entry_name(r.n_x, r.m, r.dtype, r.order)] = r.to_entry()
+            sec["entries"][entry_name(r.n_x, r.m, r.dtype, r.order, r.kind)] = r.to_entry()
         atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     _forget()
     return path
@@ -408,7 +442,7 @@ class _Loaded:
     stamp: tuple[int, int] | None
     checked: float
     entries: list[_Entry]
-    memo: dict[tuple[int, int, str, str, int], Plan | None] = field(default_factory=dict)
+    memo: dict[tuple[int, int, str, str, int, str], Plan | None] = field(default_factory=dict)
 
 
 _loaded: dict[str, _Loaded] = {}
@@ -470,27 +504,24 @@ def _current(path: Path | None = None) -> _Loaded:
     return rec
 
 
-def lookup(n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | None:
-    """The stored plan for a shape, or None.
+def lookup(
+    n_x: int, m: int, itemsize: int, order: str, threads: int, kind: str = "step"
+) -> Plan | None:
+    """The stored plan for a shape and kind of call, or None.
 
-    From the entry of the same dtype and order nearest to ``(n_x, m)`` by log-distance,
-    within a factor :data:`BUCKET_FACTOR` in each dimension (ties: the first by name),
-    carried over to this shape (:meth:`_Entry.fit`).
+    From the entry of the same dtype, order and kind nearest to ``(n_x, m)`` by
+    log-distance, within a factor :data:`BUCKET_FACTOR` in each dimension (ties: the
+    first by name), carried over to this shape (:meth:`_Entry.fit`).
     """
-    return _lookup(_current(), n_x, m, itemsize, order, threads)
+    return _lookup(_current(), n_x, m, itemsize, order, threads, kind)
 
 
-def _lookup(rec: _Loaded, n_x: int, m: int, itemsize: int, order: str, threads: int) -> Plan | None:
-    dtype = DTYPES.get(itemsize)
-    if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
-        return None
-    key = (n_x, m, dtype, order, threads)
-    if key in rec.memo:
-        return rec.memo[key]
+def _nearest(rec: _Loaded, n_x: int, m: int, dtype: str, order: str, kind: str) -> _Entry | None:
+    """The entry of ``dtype``, ``order`` and ``kind`` nearest to ``(n_x, m)``, or None."""
     reach = math.log(BUCKET_FACTOR) + 1e-12
     best: tuple[float, str, _Entry] | None = None
     for e in rec.entries:
-        if e.dtype != dtype or e.order != order:
+        if e.dtype != dtype or e.order != order or e.kind != kind:
             continue
         dx, dy = math.log(n_x / e.n_x), math.log(m / e.m)
         if abs(dx) > reach or abs(dy) > reach:
@@ -498,13 +529,55 @@ def _lookup(rec: _Loaded, n_x: int, m: int, itemsize: int, order: str, threads: 
         cand = (dx * dx + dy * dy, e.name, e)
         if best is None or cand[:2] < best[:2]:
             best = cand
-    found = None if best is None else best[2].fit(n_x, m, threads)
+    return None if best is None else best[2]
+
+
+def _lookup(
+    rec: _Loaded, n_x: int, m: int, itemsize: int, order: str, threads: int, kind: str = "step"
+) -> Plan | None:
+    dtype = DTYPES.get(itemsize)
+    if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
+        return None
+    key = (n_x, m, dtype, order, threads, kind)
+    if key in rec.memo:
+        return rec.memo[key]
+    near = _nearest(rec, n_x, m, dtype, order, kind)
+    found = None if near is None else near.fit(n_x, m, threads)
     rec.memo[key] = found
     return found
 
 
+def relayout_after(n_x: int, m: int, itemsize: int, order: str) -> float | None:
+    """Iterations from which copying ``X`` of this shape out of ``order`` pays, as measured.
+
+    From the descents stored for both orders near ``(n_x, m)`` (``vecstudy tune``
+    measures each iteration in its own order, and the copy into the other): the copy's
+    time over the time an iteration saves in the other order, both summed over the
+    thread counts measured in both and scaled to elements of ``X``.  ``math.inf``: the
+    other order is not faster.  None: not measured here (the caller's model decides).
+    One answer for every thread count, so that the walk, and with it the bits of the
+    result, never depend on the threads.
+    """
+    dtype = DTYPES.get(itemsize)
+    if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
+        return None
+    rec = _current()
+    here = _nearest(rec, n_x, m, dtype, order, "descent")
+    there = _nearest(rec, n_x, m, dtype, "F" if order == "C" else "C", "descent")
+    if here is None or there is None:
+        return None
+    ts = sorted(set(here.ms) & set(here.copy_ms) & set(there.ms))
+    if not ts:
+        return None
+    size_here, size_there = here.n_x * here.m, there.n_x * there.m
+    gain = sum(here.ms[t] / size_here - there.ms[t] / size_there for t in ts)
+    copy = sum(here.copy_ms[t] / size_here for t in ts)
+    return copy / gain if gain > 0 else math.inf
+
+
 __all__ = [
     "BUCKET_FACTOR",
+    "KINDS",
     "Tuned",
     "TuningWarning",
     "clear",
@@ -512,6 +585,7 @@ __all__ = [
     "entry_name",
     "lookup",
     "machine",
+    "relayout_after",
     "save",
     "settings",
     "stored_entries",
