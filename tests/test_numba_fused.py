@@ -140,3 +140,30 @@ def test_a_descent_that_reads_x_once_is_copied_to_f_only_for_long_runs(nb: Any) 
     _, _, short, _ = _problem(4096, 100, "float64")  # rows of 800 bytes: F still pays
     assert nb._fuses(_plan(nb, short), short)
     assert nb.relayout_order(short, 40) == "F"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_forward_segment_changes_no_bits(nb: Any, dtype: str) -> None:
+    """A split plan's ``B``, the segment of its forward pass, changes the order of the
+    memory accesses only: each ``z_j`` adds the same terms in the same order."""
+    w, b, X, Y = _problem(1501, 257, dtype)
+    base = nb.plan(*X.shape, X.dtype.itemsize, "C")
+    assert base.mode == nb.SPLIT
+    assert base.B == 0  # the model's: planning.SEGMENT_BYTES
+    steps, descents = [], []
+    for seg in (0, 1, 7, 64, 256, 257, 10**6):
+        pl = base._replace(B=seg)
+        Xs, ints, scratch = nb._prepare(X, pl)
+        dw = np.empty(X.shape[0], X.dtype)
+        sums = nb._sums_serial(w, X.dtype.type(b), Xs, Y, True, ints, *scratch, dw)
+        steps.append((dw.tobytes(), sums))
+        w_d = w.copy()
+        out = nb._descend_serial(
+            w_d, X.dtype.type(b), Xs, Y, 0, 3, X.dtype.type(0.1), 1, X.dtype.type(1e30),
+            ints, *scratch, np.empty_like(w), np.empty_like(w), np.empty(3, X.dtype), 0,
+            np.empty_like(w), 1,
+        )  # fmt: skip
+        descents.append((w_d.tobytes(), out))
+    assert all(s == steps[0] for s in steps[1:])
+    assert all(d == descents[0] for d in descents[1:])
+    assert "in segments of 64" in planning.describe_plan(base._replace(B=64))

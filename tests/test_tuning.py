@@ -214,6 +214,23 @@ def test_lookup_buckets_by_nearest_shape_within_a_factor_of_two() -> None:
     assert wisdom.lookup(1000, 1000, 8, "C", 1) == nb.Plan(nb.FUSED, 32, 1, 32, 0, False)
 
 
+def test_split_plans_keep_their_forward_segment() -> None:
+    stored = planning._panels(12288, 8, segment=512)
+    wisdom.save([fake(12288, 300, stored)])
+    assert wisdom.lookup(12288, 300, 8, "C", 1) == stored
+    assert wisdom.lookup(10000, 400, 8, "C", 1) == planning._panels(10000, 8, segment=512)
+    raw = wisdom.stored_entries()[0]
+    assert raw["plan"]["B"] == 512
+    del raw["plan"]["B"]  # an entry written before segments: the default
+    assert wisdom._parse_entry("x", raw).B == 0
+    # the tuner times other segments where rows are longer than the default's
+    assert model(12288, 20_000).mode == nb.SPLIT
+    cands = tuning.candidates(12288, 20_000, 8, "C")
+    assert {pl.B for pl in cands if pl.mode == nb.SPLIT} == {0, 1024, 16384, 20_000}
+    short = tuning.candidates(12288, 300, 8, "C")  # rows of 2400 bytes: one segment only
+    assert {pl.B for pl in short if pl.mode == nb.SPLIT} == {0}
+
+
 def test_descent_plans_are_stored_and_looked_up_apart_from_steps() -> None:
     shape = (600, 4000)
     step = planning._tiles(nb.FUSED, 64, 1, shape[1])

@@ -28,7 +28,7 @@ from numba import prange
 
 from vecstudy.backends.numba._math import _exp_nonpos, _log1p_unit
 from vecstudy.backends.numba.jit import _jit
-from vecstudy.backends.numba.planning import B_MAX, FUSED, SAMPLE_SEQ, SPLIT
+from vecstudy.backends.numba.planning import FUSED, SAMPLE_SEQ, SEGMENT_BYTES, SPLIT
 
 # --------------------------------------------------------------------------------------
 # Elementwise
@@ -291,16 +291,22 @@ def _chunk(w, b, Xs, Y, with_cost, mode, B, T, k, z, dwk):  # type: ignore[no-un
 
 
 @_jit()
-def _panel_forward(w, X, r0, r1, zp):  # type: ignore[no-untyped-def]
+def _panel_forward(w, X, r0, r1, zp, seg):  # type: ignore[no-untyped-def]
     """``zp[j] = sum_{r0 <= i < r1} w_i X_ij``, eight rows at a time (:func:`_add_rows`).
 
     Eight rows stream from memory at once, and ``z`` is loaded and stored once per eight
     multiply-adds (faster than four rows at a time on wide ``X``; see the design page).
+    The rows are walked in segments of ``seg`` samples (the plan's ``B``; 0:
+    :data:`~vecstudy.backends.numba.planning.SEGMENT_BYTES` of them), so that the
+    segment of ``z`` stays in cache while all the rows pass.  The segment does not
+    change the sums or their order.
     """
     zero = X.dtype.type(0.0)
     m = X.shape[1]
-    for j0 in range(0, m, B_MAX):  # a segment of z stays in L1 while the rows pass
-        j1 = min(j0 + B_MAX, m)
+    if seg <= 0:
+        seg = max(1, SEGMENT_BYTES // X.itemsize)
+    for j0 in range(0, m, seg):
+        j1 = min(j0 + seg, m)
         zs = zp[j0:j1]
         for j in range(j1 - j0):
             zs[j] = zero
@@ -423,7 +429,7 @@ def _sums_body(w, b, Xs, Y, with_cost, pl, zbuf, dwp, dbp, cp, dw):  # type: ign
         n_p = zbuf.shape[0] - 1
         z = zbuf[n_p]
         for p in prange(n_p):
-            _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p])
+            _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p], B)
         _z_of_panels(zbuf, b)
         # panel 0's partial sums are added in: its row is the link's scratch
         db_split, cost_split = _link(z, Y, zbuf[0], with_cost)
@@ -491,7 +497,7 @@ def _descend_body(  # type: ignore[no-untyped-def]
     n_p = zbuf.shape[0] - 1
     if fused == 1:
         for p in prange(n_p):
-            _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p])
+            _panel_forward(w, Xs, p * P, min((p + 1) * P, n_x), zbuf[p], pl[1])
     for k in range(k0, k1):
         record = k % record_every == 0
         finite = True

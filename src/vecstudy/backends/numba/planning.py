@@ -93,7 +93,7 @@ class Plan(NamedTuple):
     """How one step walks over ``X`` (all sizes in samples or rows; see :func:`plan`)."""
 
     mode: int
-    B: int  # samples per tile (FUSED, SAMPLE)
+    B: int  # samples per tile (FUSED, SAMPLE); SPLIT: per segment of its forward (0: default)
     T: int  # tiles per chunk
     n_chunks: int  # chunks (FUSED, SAMPLE) or panels (SPLIT)
     P: int  # rows per panel (SPLIT)
@@ -130,7 +130,9 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       from L3; fused tiles narrow enough for L2 lose more: their short row segments,
       each on a new page, defeat the prefetcher).  16 panels of ``P = n_x / 16`` rows
       (a multiple of 8) to share among threads; each walks its rows in segments of
-      ``B_MAX`` samples, so that the segment of ``z`` partial sums it adds to stays in L1.
+      :data:`SEGMENT_BYTES` of ``z`` (``B = 0``; a measured plan may set ``B``, the
+      segment in samples), so that the segment of ``z`` partial sums it adds to stays
+      in cache while the rows pass.
 
     Tiles are grouped into chunks of at least :data:`CHUNK_MIN_SAMPLES` samples and at
     most :data:`MAX_CHUNKS` chunks (about :data:`FEW_CHUNKS` for F-ordered samples of
@@ -259,6 +261,13 @@ def _scratch(pl: Plan, n_x: int, m: int, dt: Any) -> tuple[Array, ...]:
     return arrays
 
 
+#: Bytes of ``z`` per segment of the split path's forward pass (a split plan's ``B`` of 0):
+#: each group of eight rows streams this many bytes of each row before the next group
+#: starts.  Longer runs keep the hardware prefetcher on each stream longer; 8 KiB (the
+#: segment before) read 4096x2000 at 18.5 GB/s on one AMD EPYC core, 16 to 32 KiB at 20
+#: to 21, 8192x1500 at 16.4 against 20.2 GB/s, 12288x1000 the same within noise (see the
+#: design page).  ``vecstudy tune`` times other segments.
+SEGMENT_BYTES: Final = 32 << 10
 #: Rows whose backward and next forward a fused split descent does together.
 FUSE_ROWS: Final = 8
 
@@ -332,11 +341,12 @@ def _tiles(mode: int, B: int, T: int, m: int, parallel: bool = False) -> Plan:
     return Plan(mode, B, T, _cdiv(n_tiles, T), 0, parallel)
 
 
-def _panels(n_x: int, n_panels: int, parallel: bool = False) -> Plan:
-    """About ``n_panels`` panels of rows, each a multiple of 8 rows (as the model's)."""
+def _panels(n_x: int, n_panels: int, parallel: bool = False, segment: int = 0) -> Plan:
+    """About ``n_panels`` panels of rows, each a multiple of 8 rows (as the model's);
+    ``segment``: samples per segment of the forward pass (0: :data:`SEGMENT_BYTES`)."""
     n_panels = max(1, min(n_panels, MAX_CHUNKS))
     P = max(8, _cdiv(_cdiv(n_x, n_panels), 8) * 8)
-    return Plan(SPLIT, 0, 0, _cdiv(n_x, P), P, parallel)
+    return Plan(SPLIT, segment, 0, _cdiv(n_x, P), P, parallel)
 
 
 def describe_plan(pl: Plan) -> str:
@@ -347,6 +357,8 @@ def describe_plan(pl: Plan) -> str:
     """
     if pl.mode == SPLIT:
         what = f"{pl.n_chunks} panels of {pl.P} rows"
+        if pl.B:
+            what += f" in segments of {pl.B}"
     else:
         what = f"tiles of {pl.B}, {pl.n_chunks} chunks of {pl.T}"
     return f"{MODE_NAMES[pl.mode]}: {what}, {'parallel' if pl.parallel else 'serial'}"
@@ -364,6 +376,7 @@ __all__ = [
     "SAMPLE",
     "SAMPLE_MAJOR_MIN_BYTES",
     "SAMPLE_SEQ",
+    "SEGMENT_BYTES",
     "SEQ_MAX_BYTES",
     "SEQ_MIN_BYTES",
     "SPLIT",

@@ -66,6 +66,7 @@ from vecstudy.backends.numba.planning import (
     FUSED,
     SAMPLE,
     SAMPLE_SEQ,
+    SEGMENT_BYTES,
     SPLIT,
     Plan,
     _cdiv,
@@ -149,8 +150,9 @@ def candidates(
 
     def add(pl: Plan) -> None:
         pl = pl._replace(parallel=False)
-        # tiles of B >= m are all one tile: the same walk
-        key = (pl.mode, min(pl.B, m), pl.T if pl.n_chunks > 1 else 0, pl.n_chunks, pl.P)
+        # tiles of B >= m are all one tile, segments of B >= m whole rows: the same walk
+        B = (pl.B or SEGMENT_BYTES // itemsize) if pl.mode == SPLIT else pl.B
+        key = (pl.mode, min(B, m), pl.T if pl.n_chunks > 1 else 0, pl.n_chunks, pl.P)
         if key not in seen:
             seen.add(key)
             out.append(pl)
@@ -169,6 +171,10 @@ def candidates(
         n_p = model.n_chunks
         for f in near if neighbourhood else (*near, *far, 0.75, 1.5):
             add(_panels(n_x, max(1, round(n_p * f))))
+        if not neighbourhood:  # the forward's segment: shorter, longer, whole rows
+            for seg_bytes in (8 << 10, 128 << 10):
+                add(_panels(n_x, n_p, segment=max(1, min(m, seg_bytes // itemsize))))
+            add(_panels(n_x, n_p, segment=m))
         if not neighbourhood:
             for B in (64, 128, 256):
                 add(_tiles(FUSED, B, _cdiv(CHUNK_MIN_SAMPLES, B), m))

@@ -237,13 +237,14 @@ class _Entry:
         """This entry's plan carried over to ``(n_x, m)`` at ``threads``.
 
         Tiles keep ``B`` and ``T`` (chunks follow ``m``); panels keep ``P`` for the same
-        ``n_x``, else their number.  ``parallel``: the flag stored for ``threads``, else
-        the model's rule (see :data:`~vecstudy.backends.numba.PARALLEL_MIN_ELEMENTS`).
+        ``n_x``, else their number, and their forward's segment ``B``.  ``parallel``:
+        the flag stored for ``threads``, else the model's rule (see
+        :data:`~vecstudy.backends.numba.PARALLEL_MIN_ELEMENTS`).
         """
         if self.mode == SPLIT:
             P = self.P if n_x == self.n_x else _panels(n_x, self.n_chunks).P
             P = max(P, _cdiv(n_x, MAX_CHUNKS))
-            pl = Plan(SPLIT, 0, 0, _cdiv(n_x, P), P, False)
+            pl = Plan(SPLIT, self.B, 0, _cdiv(n_x, P), P, False)
         else:
             pl = _tiles(self.mode, self.B, self.T, m)
         par = self.parallel.get(threads)
@@ -273,8 +274,8 @@ def _parse_entry(name: str, raw: object) -> _Entry:
     if (order == "F") != (mode in (SAMPLE, SAMPLE_SEQ)):
         raise ValueError(f"walk {mode} does not fit order {order}")
     n_x, m = _int(raw.get("n_x"), 1, 1 << 40), _int(raw.get("m"), 1, 1 << 40)
-    if mode == SPLIT:
-        B = T = 0
+    if mode == SPLIT:  # B: the forward's segment (0, or absent: the default)
+        B, T = _int(pl.get("B", 0), 0, 1 << 40), 0
         P = _int(pl.get("P"), 1, 1 << 40)
         n_chunks = _int(pl.get("n_chunks"), 1, MAX_CHUNKS)
     else:
