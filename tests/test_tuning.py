@@ -583,6 +583,7 @@ def test_cli_tune_show_clear(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tune", "--show"]) == 0
     out = capsys.readouterr().out
     assert "(4 plans for this machine)" in out
+    assert report_tune.LEGEND in out
     assert "40x2000  float64  C      step " in out
     assert "40x2000  float64  C      descent " in out
     assert main(["tune", "--clear"]) == 0

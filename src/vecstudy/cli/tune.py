@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wisdom file: {path} ({len(stored)} plans for this machine)")
         if stored:
             print(table.format_table(stored))
+            print(table.LEGEND)
         return 0
     shapes = (
         opts.parse_shapes(args.shapes, "option --shapes")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(table.format_table(done))
-    print(f"wisdom file: {wisdom.wisdom_path()} (gain: model time / tuned time, median)")
+    print(table.LEGEND)
+    print(f"wisdom file: {wisdom.wisdom_path()}")
     note = table.busy_note(done)
     if note:
         print(note)

@@ -13,6 +13,12 @@ from typing import Any
 
 from vecstudy import config
 
+#: What the table's columns mean (printed under it).
+LEGEND = (
+    "ms: median per step, or per iteration of a descent; gain: model time / tuned time; "
+    "copy ms: copying X into the other order"
+)
+
 
 def rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One table row per thread count of a stored entry
@@ -79,4 +85,4 @@ def busy_note(results: Sequence[dict[str, Any]]) -> str | None:
     )
 
 
-__all__ = ["busy_note", "format_table", "rows"]
+__all__ = ["LEGEND", "busy_note", "format_table", "rows"]
