@@ -524,6 +524,26 @@ def test_measure_times_descents_and_the_copy(shape: tuple[int, int], order: str)
         tuning.measure(shape, "float64", order, 1, 0.1, kind="sweep")
 
 
+def test_descent_tuning_times_the_step_plan_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    shape = (40, 3000)
+    stored = planning._tiles(nb.FUSED, 48, 2, shape[1])  # no candidate of the model's
+    assert stored not in tuning.candidates(*shape, 8, "C")
+    wisdom.save([fake(*shape, stored)])
+    timed: list[nb.Plan] = []
+    real = tuning._prepare
+
+    def spy(X: np.ndarray, pl: nb.Plan, *args: object) -> object:
+        timed.append(pl._replace(parallel=False))
+        return real(X, pl, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tuning, "_prepare", spy)
+    res = tuning.measure(shape, "float64", "C", 1, 0.05, kind="descent")
+    assert timed[:2] == [model(*shape)._replace(parallel=False), stored]
+    assert len(timed) == len(set(timed)) == res.n_candidates
+    tuning.measure(shape, "float64", "C", 1, 0.05)  # a step's tuning: the model's candidates
+    assert timed[res.n_candidates :] == tuning.candidates(*shape, 8, "C")
+
+
 def test_candidates_are_valid_plans() -> None:
     for shape, order in [((12288, 300), "C"), ((100, 10_000), "C"), ((100, 10_000), "F"),
                          ((2, 100), "C"), ((8192, 1500), "F")]:  # fmt: skip

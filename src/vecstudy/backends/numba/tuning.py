@@ -117,8 +117,10 @@ MAX_ROUNDS: Final = 25
 #: After :data:`MIN_ROUNDS`, a configuration whose fastest sample is this much slower
 #: than the best median at its thread count is timed no more.
 PRUNE_FACTOR: Final = 1.5
-#: Iterations in each timed call of a descent (``kind="descent"``).
-DESCENT_ITERATIONS: Final = 4
+#: Iterations in each timed call of a descent (``kind="descent"``): one, so that a call
+#: of a large shape lasts no longer than a step and as many candidates fit in the budget
+#: (each sample repeats the call, as for steps).
+DESCENT_ITERATIONS: Final = 1
 #: Timed copies of ``X`` into the other order, per thread count (a descent's tuning).
 COPY_REPEATS: Final = 3
 
@@ -292,8 +294,10 @@ def measure(
     :func:`vecstudy.runtime.timing.calibrate`).  With ``kind="descent"`` each call is
     :data:`DESCENT_ITERATIONS` iterations of ``_descend_serial`` (or ``_parallel``),
     each candidate carrying its own descent on from call to call as ``optimize`` does
-    from slice to slice (a split plan in one pass per iteration where it
-    :func:`~vecstudy.backends.numba.planning.fuses`), and the times are per iteration;
+    from slice to slice (the plan stored for steps of a nearby shape, which descents
+    use until one is stored for them, is timed second; a split plan in one pass per
+    iteration where it :func:`~vecstudy.backends.numba.planning.fuses`), and the times
+    are per iteration;
     then the copy of ``X`` into the other order (``relayout``, its memory recycled as
     ``vecstudy.optimize`` does) is timed :data:`COPY_REPEATS` times at each thread
     count (``Tuned.copy_s``), for
@@ -312,6 +316,11 @@ def measure(
     load = _load_average()
     model = model_plan(n_x, m, dt.itemsize, order, cache_sizes())
     cands = candidates(n_x, m, dt.itemsize, order, neighbourhood=neighbourhood)
+    if kind == "descent":  # second (left out last): the step's plan, which descents use
+        step_plan = _lookup(_current(), n_x, m, dt.itemsize, order, ts[0])  # until now
+        if step_plan is not None:
+            step_plan = step_plan._replace(parallel=False)
+            cands = [cands[0], step_plan, *(c for c in cands[1:] if c != step_plan)]
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_x, m)).astype(dt, copy=False)
     if order == "F":
