@@ -297,10 +297,9 @@ def measure(
     from slice to slice (the plan stored for steps of a nearby shape, which descents
     use until one is stored for them, is timed second; a split plan in one pass per
     iteration where it :func:`~vecstudy.backends.numba.planning.fuses`), and the times
-    are per iteration;
-    then the copy of ``X`` into the other order (``relayout``, its memory recycled as
-    ``vecstudy.optimize`` does) is timed :data:`COPY_REPEATS` times at each thread
-    count (``Tuned.copy_s``), for
+    are per iteration; then the copy of ``X`` into the other order (``relayout``, its
+    memory recycled as ``vecstudy.optimize`` does) is timed :data:`COPY_REPEATS` times
+    at each thread count (``Tuned.copy_s``), for
     :func:`~vecstudy.backends.numba.wisdom.relayout_after`.
     Rounds time every configuration (candidate x serial/parallel x thread count) once,
     in a rotating order (:func:`vecstudy.runtime.timing.rotated`), until the budget is

@@ -301,8 +301,8 @@ def _parse_entry(name: str, raw: object) -> _Entry:
             got = value.get(name_)
             if got is None:
                 continue
-            if isinstance(got, bool) or not isinstance(got, int | float) or not 0 < got < math.inf:
-                raise ValueError(f"{name_} for {key} threads is not a positive number")
+            if isinstance(got, bool) or not isinstance(got, int | float) or not 0 <= got < math.inf:
+                raise ValueError(f"{name_} for {key} threads is not a finite number >= 0")
             into[int(key)] = float(got)
     return _Entry(
         name, n_x, m, str(dtype), str(order), mode, B, T, n_chunks, P, parallel, str(kind),
