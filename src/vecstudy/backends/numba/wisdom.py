@@ -444,6 +444,8 @@ class _Loaded:
     checked: float
     entries: list[_Entry]
     memo: dict[tuple[int, int, str, str, int, str], Plan | None] = field(default_factory=dict)
+    #: :func:`relayout_after` by ``(n_x, m, dtype, order)``: every ``optimize`` asks it.
+    after: dict[tuple[int, int, str, str], float | None] = field(default_factory=dict)
 
 
 _loaded: dict[str, _Loaded] = {}
@@ -563,6 +565,14 @@ def relayout_after(n_x: int, m: int, itemsize: int, order: str) -> float | None:
     if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
         return None
     rec = _current()
+    key = (n_x, m, dtype, order)
+    if key not in rec.after:
+        rec.after[key] = _break_even(rec, n_x, m, dtype, order)
+    return rec.after[key]
+
+
+def _break_even(rec: _Loaded, n_x: int, m: int, dtype: str, order: str) -> float | None:
+    """:func:`relayout_after` from the entries of ``rec``."""
     here = _nearest(rec, n_x, m, dtype, order, "descent")
     there = _nearest(rec, n_x, m, dtype, "F" if order == "C" else "C", "descent")
     if here is None or there is None:
