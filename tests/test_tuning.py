@@ -650,6 +650,20 @@ def test_cli_tune_interrupted_keeps_finished_shapes(
     assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
 
 
+def test_cli_tune_a_shape_too_big_for_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    # X of 800 TB: more than any address space, so the allocation fails at once on every
+    # machine (whatever its overcommit policy)
+    argv = ["tune", "--shapes", "8x300,10000000x10000000", "--order", "C", "--kind", "step",
+            "--budget", "0.05", "--threads", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "\n8x300 " in captured.out  # what was tuned before is printed and kept
+    assert "not enough memory to tune 10000000x10000000 float64 C (step: X alone is 8e+05 GB" in (
+        captured.err
+    )
+    assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
+
+
 def test_busy_note(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "available_cores", lambda: 2)
     assert report_tune.busy_note([{"load": 0.5}, {"load": None}, {}]) is None

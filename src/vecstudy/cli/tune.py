@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vecstudy.cli._common import EXIT_INTERRUPTED, Subparsers
+from vecstudy.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, Subparsers
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -50,6 +50,7 @@ def add_parser(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import signal
 
+    import numpy as np
     from tqdm import tqdm
 
     from vecstudy.backends.numba import tuning, wisdom
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"shapes: {listed} (the roofline grid up to 100 MB)")
     todo = tuning.jobs(shapes, dtypes, orders, kinds)
     done: list[dict[str, object]] = []
+    current: list[tuning.Job] = []
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -98,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(total=len(todo), desc="tune", unit="shape", disable=args.no_progress) as bar:
 
             def on_start(job: tuning.Job) -> None:
+                current[:] = [job]
                 (n_x, m), dtype, order, kind = job
                 bar.set_postfix_str(f"{n_x}x{m} {dtype} {order} {kind}")
 
@@ -112,6 +115,18 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except MemoryError:
+        if done:
+            print(table.format_table(done))
+        (n_x, m), dtype, order, kind = current[0]
+        gb = n_x * m * np.dtype(dtype).itemsize / 1e9
+        print(
+            f"vecstudy tune: not enough memory to tune {n_x}x{m} {dtype} {order} ({kind}: "
+            f"X alone is {gb:.3g} GB, and the tuner builds one of that shape); kept "
+            f"{len(done)} tuned shapes in {wisdom.wisdom_path()}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(table.format_table(done))
