@@ -6,6 +6,7 @@ never read or written here.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -659,6 +660,47 @@ def test_cli_tune_a_shape_too_big_for_memory(capsys: pytest.CaptureFixture[str])
     captured = capsys.readouterr()
     assert "\n8x300 " in captured.out  # what was tuned before is printed and kept
     assert "not enough memory to tune 10000000x10000000 float64 C (step: X alone is 8e+05 GB" in (
+        captured.err
+    )
+    assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
+
+
+def test_cli_tune_a_folder_that_cannot_take_the_wisdom_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any timing, naming the file, the reason and the variable to set."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(wisdom.ENV_TUNE_DIR, str(blocker / "wisdom"))
+    monkeypatch.setattr(tuning, "measure", lambda *a, **k: pytest.fail("timed before the check"))
+    argv = ["tune", "--shapes", "8x300", "--order", "C", "--budget", "0.05", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the wisdom file {blocker / 'wisdom' / wisdom.WISDOM_NAME}: " in err
+    assert "Not a directory" in err or "exists" in err  # the OS's words
+    assert err.rstrip().endswith("set VECSTUDY_TUNE_DIR to a writable folder")
+
+
+def test_cli_tune_a_write_that_fails_midway(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk that fills after the first shape: the shapes stored before are kept and said."""
+    save = wisdom.save
+    calls = []
+
+    def full(results: object, **kwargs: object) -> Path:
+        calls.append(results)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(results, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tuning, "save", full)
+    argv = ["tune", "--shapes", "8x300,9x300", "--order", "C", "--kind", "step",
+            "--budget", "0.05", "--threads", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "\n8x300 " in captured.out
+    assert "No space left on device; set VECSTUDY_TUNE_DIR to a writable folder; kept 1" in (
         captured.err
     )
     assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]

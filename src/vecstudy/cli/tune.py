@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+from pathlib import Path
 
 from vecstudy.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, Subparsers
 
@@ -89,6 +92,14 @@ def run(args: argparse.Namespace) -> int:
         listed = ", ".join(f"{a}x{b}" for a, b in shapes)
         print(f"shapes: {listed} (the roofline grid up to 100 MB)")
     todo = tuning.jobs(shapes, dtypes, orders, kinds)
+    path = wisdom.wisdom_path()
+    try:  # before any timing: a folder that cannot take the file fails at once
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK):
+            raise PermissionError(errno.EACCES, "permission denied")
+    except OSError as exc:
+        print(_unwritable(path, exc, None), file=sys.stderr)
+        return EXIT_ERROR
     done: list[dict[str, object]] = []
     current: list[tuning.Job] = []
 
@@ -127,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    except OSError as exc:  # the file could not be written after all (disk full, ...)
+        if done:
+            print(table.format_table(done))
+        print(_unwritable(path, exc, len(done)), file=sys.stderr)
+        return EXIT_ERROR
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(table.format_table(done))
@@ -136,3 +152,16 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(note)
     return 0
+
+
+def _unwritable(path: Path, exc: OSError, kept: int | None) -> str:
+    """The message for a wisdom file that cannot be written; ``kept``: shapes stored."""
+    from vecstudy.backends.numba.wisdom import ENV_TUNE_DIR
+
+    reason = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+    tail = "" if kept is None else f"; kept {kept} tuned shapes"
+    return (
+        f"vecstudy tune: cannot write the wisdom file {path}: {reason}{where}; set "
+        f"{ENV_TUNE_DIR} to a writable folder{tail}"
+    )
