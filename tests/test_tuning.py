@@ -706,6 +706,26 @@ def test_cli_tune_a_write_that_fails_midway(
     assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
 
 
+def test_cli_tune_loads_neither_pandas_nor_matplotlib(tmp_path: Path) -> None:
+    """``vecstudy tune`` formats its table without the report's figures and frames (each
+    of the two costs a third of a second or more to import)."""
+    code = (
+        "import sys; from vecstudy.cli import main; main(['tune', '--show']); "
+        "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
+    )
+    env = {**os.environ, wisdom.ENV_TUNE_DIR: str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_busy_note(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "available_cores", lambda: 2)
     assert report_tune.busy_note([{"load": 0.5}, {"load": None}, {}]) is None

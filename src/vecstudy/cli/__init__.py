@@ -132,8 +132,8 @@ SIGTERM_AS_INTERRUPT = frozenset({"bench", "study", "report", "compare", "roofli
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``vecstudy`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    from vecstudy.errors import SweepInterrupted
     from vecstudy.signals import Received, sigterm_as_interrupt
-    from vecstudy.study.sweep import SweepInterrupted
 
     parser = _build_parser()
     args = parser.parse_args(argv)

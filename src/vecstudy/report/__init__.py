@@ -35,27 +35,60 @@ commands' renderers: :mod:`~vecstudy.report.compare`, :mod:`~vecstudy.report.roo
 
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vecstudy.escape import one_line, plain
-from vecstudy.records.results import Results, atomic_write_text, load_results
-from vecstudy.records.stats import flag_bandwidth, machine_cores, ratio_ci, summarize
-from vecstudy.report.asv import asv_history, asv_markdown, commit_check, latest_asv, load_asv
-from vecstudy.report.document import build_markdown
-from vecstudy.report.markdown import (
-    format_bytes,
-    format_ratio,
-    format_ratio_ci,
-    format_seconds,
-    markdown_table,
-)
-from vecstudy.report.plain_words import headline, stability_lines
-from vecstudy.report.tables import kernel_table
+
+if TYPE_CHECKING:
+    from vecstudy.records.results import Results
+    from vecstudy.records.stats import summarize
+    from vecstudy.report.asv import (
+        asv_history,
+        commit_check,
+        latest_asv,
+        load_asv,
+    )
+    from vecstudy.report.markdown import (
+        format_bytes,
+        format_ratio,
+        format_ratio_ci,
+        format_seconds,
+        markdown_table,
+    )
+    from vecstudy.report.tables import kernel_table
+
+#: Names this package gives from its modules, imported on first use: pandas and
+#: matplotlib load only for what needs them (``vecstudy tune`` imports
+#: :mod:`vecstudy.report.tune`, and with it this package, and needs neither).
+_LAZY: dict[str, str] = {
+    "summarize": "vecstudy.records.stats",
+    "asv_history": "vecstudy.report.asv",
+    "commit_check": "vecstudy.report.asv",
+    "latest_asv": "vecstudy.report.asv",
+    "load_asv": "vecstudy.report.asv",
+    "format_bytes": "vecstudy.report.markdown",
+    "format_ratio": "vecstudy.report.markdown",
+    "format_ratio_ci": "vecstudy.report.markdown",
+    "format_seconds": "vecstudy.report.markdown",
+    "markdown_table": "vecstudy.report.markdown",
+    "kernel_table": "vecstudy.report.tables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once
+    return value
+
 
 __all__ = [
     "ReportFiles",
@@ -97,6 +130,8 @@ def latest_run_ids(results: Results) -> list[str]:
 def micro_ratios(summary: Any) -> dict[str, tuple[float, float, float, int]]:
     """Dot product over the Python loop: ``{"numpy": (ratio, low, high, n), "numba": ...}``,
     each with its fewest threads (one, when it was run)."""
+    from vecstudy.records.stats import ratio_ci
+
     dot = summary[(summary["kind"] == "micro") & (summary["operation"] == "dot")]
     py = dot[dot["backend"] == "python"]
     out: dict[str, tuple[float, float, float, int]] = {}
@@ -148,7 +183,13 @@ def write_report(
         If the results file (or the asv directory) is missing or malformed, with a
         one-line message naming it; ValueError too if it holds no timed case.
     """
+    from vecstudy.records.results import Results, atomic_write_text, load_results
+    from vecstudy.records.stats import flag_bandwidth, machine_cores, summarize
     from vecstudy.report import figures as fg
+    from vecstudy.report.asv import asv_markdown, latest_asv, load_asv
+    from vecstudy.report.document import build_markdown
+    from vecstudy.report.plain_words import headline, stability_lines
+    from vecstudy.report.tables import kernel_table
 
     if note is not None:
         note = one_line(note)  # one line in report.md and in the command that repeats it
