@@ -231,6 +231,11 @@ def test_model_with_samples_as_rows_says_pass_x_t_as_optimize_does() -> None:
     # labels that fit both layouts: the feature counts, with the hint
     with pytest.raises(ValueError, match=r"X_test has 5 features but X_train has 9.*X_test\.T"):
         vecstudy.model(rng.normal(size=(9, 3)), [0, 1, 0], rng.normal(size=(5, 3)), [1, 0, 1])
+    # a slice of the features (fewer rows than columns): the counts alone, no hint
+    X = rng.normal(size=(2, 3))
+    with pytest.raises(ValueError, match=r"X_test has 1 features but X_train has 2") as info:
+        vecstudy.model(X, [0, 1, 0], X[:1], [0, 1, 0], backend="numpy")
+    assert str(info.value).endswith("they must match")
 
 
 # --------------------------------------------------------------------------- 3. guard rails

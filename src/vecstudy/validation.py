@@ -484,11 +484,16 @@ def _converted(
 
 
 def _check_same_features(train: tuple[int, ...], test: tuple[int, ...]) -> None:
-    """X_train and X_test must have one feature count; say when both look transposed."""
+    """X_train and X_test must have one feature count; say when both look transposed.
+
+    They look transposed, (samples, features), when they have the same number of
+    columns and more rows than columns each (more samples than features, as most data
+    sets have): a slice of the features alone, ``X[:1]``, gets no such hint.
+    """
     if test[0] == train[0]:
         return
     hint = ""
-    if test[1] == train[1]:  # the same number of columns: features, in (samples, features)
+    if test[1] == train[1] and train[0] > train[1] and test[0] > test[1]:
         hint = (
             f"; both have {train[1]} columns: if they are (samples, features), note that "
             "vecstudy takes (features, samples) = (n_x, m): pass X_train.T and X_test.T"
