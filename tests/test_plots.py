@@ -37,8 +37,10 @@ def test_one_run_of_model(runs: list[dict[str, Any]]) -> None:
     x, y = line.get_data()
     assert list(x) == [0, 100, 200, 300, 400]  # recorded every 100 iterations
     assert list(y) == runs[0]["costs"]
-    final = plots.format_cost(runs[0]["costs"][-1])
-    assert _labels(fig) == [f"final cost {final} at iteration 400"]
+    last = plots.format_cost(runs[0]["costs"][-1])
+    assert _labels(fig) == [
+        f"last recorded cost {last} at iteration 400"
+    ]  # not after the last update
     assert "learning rate 0.1" in fig.get_suptitle()
 
 
@@ -48,8 +50,8 @@ def test_learning_rate_comparison(runs: list[dict[str, Any]]) -> None:
     assert len(ax.get_lines()) == 2
     assert ax.get_legend().get_title().get_text() == "learning rate"
     labels = _labels(fig)
-    assert labels[0].startswith("0.1: final cost ")
-    assert labels[1].startswith("0.01: final cost ")
+    assert labels[0].startswith("0.1: last recorded cost ")
+    assert labels[1].startswith("0.01: last recorded cost ")
     assert f"{runs[1]['costs'][-1]:.6g}" in labels[1]
 
 

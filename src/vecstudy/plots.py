@@ -78,8 +78,10 @@ def _run(d: object, i: int) -> dict[str, Any]:
     iters = [j * int(every) for j in range(len(costs))]
     final = d.get("final_cost")
     n_iter = d.get("num_iterations")
+    after_last = False  # whether the last point is the cost after the last update
     if final is not None and n_iter is not None:  # a cost after the last update: drawn last
         n = int(_real(n_iter, f"{where}['num_iterations']"))
+        after_last = n >= iters[-1]
         if n > iters[-1]:
             iters.append(n)
             costs.append(_real(final, f"{where}['final_cost']"))
@@ -87,6 +89,7 @@ def _run(d: object, i: int) -> dict[str, Any]:
     return {
         "iters": iters,
         "costs": costs,
+        "final": after_last,
         "lr": _real(d["learning_rate"], f"{where}['learning_rate']"),
         "backend": None if d.get("backend") is None else str(d["backend"])[:40],
         "dtype": None if d.get("dtype") is None else str(d["dtype"])[:20],
@@ -101,7 +104,10 @@ def _label(r: dict[str, Any], *, rate: bool, backend: bool) -> str:
     if backend and r["backend"] is not None:
         parts.append(r["backend"] + (f" ({r['dtype']})" if r["dtype"] else ""))
     text = ", ".join(parts)
-    tail = f"final cost {format_cost(r['costs'][-1])} at iteration {r['iters'][-1]:,}"
+    # "final" only for the cost after the last update; else the last one recorded (the
+    # course records before the update of iterations 0, 100, ...: not after the last)
+    which = "final cost" if r["final"] else "last recorded cost"
+    tail = f"{which} {format_cost(r['costs'][-1])} at iteration {r['iters'][-1]:,}"
     if r["seconds"] is not None:
         tail += f", {r['seconds']:.3f} s"
     return f"{text}: {tail}" if text else tail
@@ -153,7 +159,8 @@ def plot_costs(
     matplotlib.figure.Figure
         x: iterations; y: the cost on a log scale (linear if a cost is not
         positive).  The legend gives each run's final cost (6 significant
-        digits, as ``vecstudy train`` prints it).  With several learning rates
+        digits, as ``vecstudy train`` prints it), or, without ``final_cost``,
+        its last recorded cost.  With several learning rates
         and several backends, one panel per backend, sharing the y axis.
 
     Raises
