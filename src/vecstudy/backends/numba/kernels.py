@@ -491,7 +491,8 @@ def _descend_body(  # type: ignore[no-untyped-def]
     """
     dt = Xs.dtype.type
     n_x = w.shape[0]
-    inv_m = dt(1.0) / dt(Y.shape[0])
+    m = dt(Y.shape[0])
+    inv_m = dt(1.0) / m
     db = dt(0.0)
     P = pl[4]
     n_p = zbuf.shape[0] - 1
@@ -516,7 +517,7 @@ def _descend_body(  # type: ignore[no-untyped-def]
                 finite &= abs(w[i] - lr * dw[i]) <= big  # not np.isfinite: folded under reassoc
         db = db_sum * inv_m
         if record:
-            costs[n_rec] = cost_sum * inv_m
+            costs[n_rec] = cost_sum / m  # as propagate: a division (1/m is inexact)
             n_rec += 1
         new_b = b - lr * db
         if not (finite and abs(new_b) <= big):
