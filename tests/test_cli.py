@@ -39,7 +39,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
         (["bench", "--repeats", "0"], ["--repeats", "positive integer"]),
         (["bench", "--shapes", "10by20"], ["--shapes", "'10by20'"]),
         (["bench", "--backends", "cuda"], ["--backends", "valid backends"]),
-        (["bench", "--bogus"], ["unrecognized arguments: --bogus"]),
+        (["bench", "--bogus"], ["unrecognized arguments: --bogus (see 'vecstudy bench --help')"]),
         (["report", "missing.json"], ["no such file: missing.json"]),
         (["roofline", "--threads", "zero"], ["--threads"]),
         (["compare", "a.json", "b.json", "--factor", "0.5"], ["--factor", "at least 1"]),

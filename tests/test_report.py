@@ -542,3 +542,15 @@ def test_headline_says_slower_in_plain_words_when_the_loop_wins(tmp_path: Path) 
     assert "slower than the Python loop" in line
     assert "0.25x" not in line
     assert "Numba 200x [" in line  # one thread: 1 ms / 5 µs
+
+
+def test_thread_pool_line_leaves_out_what_threadpoolctl_does_not_know() -> None:
+    from vecstudy.report.document import _blas_text
+
+    omp = {"library": "openmp", "version": None, "user_api": "openmp", "threads": 2}
+    assert str(_blas_text({**omp, "architecture": None})) == "openmp (openmp, 2 threads)"
+    blas = {"library": "openblas", "version": "0.3.30", "user_api": "blas", "threads": 2}
+    assert (
+        str(_blas_text({**blas, "architecture": "Haswell"}))
+        == "openblas 0.3.30 (blas, 2 threads, Haswell)"
+    )

@@ -136,7 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vecstudy.signals import Received, sigterm_as_interrupt
 
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # as parse_args, but pointing to the command's own help
+        command = getattr(args, "command", None)
+        where = f"{parser.prog} {command}" if command else parser.prog
+        parser.exit(
+            EXIT_ERROR,
+            f"{parser.prog}: error: unrecognized arguments: {' '.join(extra)} "
+            f"(see '{where} --help')\n",
+        )
     got = Received()
     guard: contextlib.AbstractContextManager[Received] = (
         sigterm_as_interrupt()

@@ -80,7 +80,7 @@ def run(_args: argparse.Namespace) -> int:
     if missing:
         print("not installed: " + ", ".join(f"{n} (pip install '.[{e}]')" for n, e in missing))
     for key, value in mach.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {'unknown' if value is None else value}")
     for lib in threads.get("blas", []):
         print(
             f"blas: {lib.get('library')} {lib.get('version')} ({lib.get('user_api')}), "
@@ -88,11 +88,11 @@ def run(_args: argparse.Namespace) -> int:
         )
     if "numba_threads" in threads:
         print(
-            f"numba: {threads['numba_threads']} threads, "
+            f"numba threads: {threads['numba_threads']}, "
             f"layer {threads.get('numba_threading_layer')}"
         )
     else:
-        print("numba: not imported (its threads are set when a sweep uses it)")
+        print("numba threads: numba not imported (set when a sweep uses it)")
     if "error" in threads:
         print(f"thread info unavailable: {threads['error']}")
     _print_dask_info()

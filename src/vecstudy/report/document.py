@@ -42,9 +42,21 @@ def _spread(r: pd.Series) -> str:
 
 
 def _blas_text(b: dict[str, Any]) -> Markup:
-    """``"openblas 0.3.27 (blas, 2 threads, Haswell)"``, every part escaped."""
-    name = joined([b.get("library"), b.get("version")], " ")
-    what = joined([b.get("user_api"), f"{b.get('threads')} threads", b.get("architecture")])
+    """``"openblas 0.3.27 (blas, 2 threads, Haswell)"``, every part escaped; parts that
+    threadpoolctl does not know (an OpenMP runtime's version and architecture) left out."""
+    name = joined([p for p in (b.get("library"), b.get("version")) if p is not None], " ")
+    threads = b.get("threads")
+    what = joined(
+        [
+            p
+            for p in (
+                b.get("user_api"),
+                None if threads is None else f"{threads} threads",
+                b.get("architecture"),
+            )
+            if p is not None
+        ]
+    )
     return Markup(f"{name} ({what})")
 
 
