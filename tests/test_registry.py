@@ -16,6 +16,16 @@ def test_available_backends() -> None:
     assert vecstudy.available_backends() == ("python", "numba", "numpy", "dask")
 
 
+def test_available_backends_installed_leaves_out_a_missing_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "vecstudy.backends.dask", raising=False)
+    monkeypatch.delitem(backends._LOADED, "dask", raising=False)
+    assert "dask" in vecstudy.available_backends()  # registered
+    assert vecstudy.available_backends(installed=True) == ("python", "numba", "numpy")
+
+
 def test_registering_twice_is_an_error() -> None:
     with pytest.raises(ValueError, match="backend 'numpy' is already registered"):
         backends.register("numpy", "somewhere.else")

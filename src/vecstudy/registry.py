@@ -49,9 +49,30 @@ def register(name: str, module: str, *, extra: str | None = None) -> None:
         _EXTRAS[name] = extra
 
 
-def available_backends() -> tuple[str, ...]:
-    """Names of the registered backends, in registration order."""
-    return tuple(_REGISTRY)
+def available_backends(*, installed: bool = False) -> tuple[str, ...]:
+    """Names of the registered backends, in registration order.
+
+    Registered is not installed: a backend whose optional dependencies are missing
+    (``dask`` without ``pip install 'vecstudy[dask]'``) is named too, and using it
+    raises :class:`BackendUnavailable` naming the extra.  ``installed=True`` names only
+    the backends that load here (finding out imports those that need an extra);
+    ``vecstudy info`` prints both lists.
+
+    >>> import vecstudy
+    >>> vecstudy.available_backends()[:3]
+    ('python', 'numba', 'numpy')
+    """
+    if not installed:
+        return tuple(_REGISTRY)
+    names = []
+    for name in _REGISTRY:
+        if name in _EXTRAS:
+            try:
+                load(name)
+            except BackendUnavailable:
+                continue
+        names.append(name)
+    return tuple(names)
 
 
 def backend_extra(name: str) -> str | None:
