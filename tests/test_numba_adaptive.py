@@ -121,8 +121,43 @@ def test_switching_ways_keeps_the_bits(monkeypatch: pytest.MonkeyPatch, order: s
         np.testing.assert_array_equal(a, b, strict=True)
 
 
-def test_slices_of_a_few_long_iterations_are_not_probed() -> None:
+def test_slices_of_a_few_long_busy_iterations_are_probed() -> None:
+    """A barrier that waits for a descheduled thread makes parallel iterations so slow that
+    a slice holds one to three (12288 x 209 on two busy cores: 16 against 3.3 ms)."""
     c = SliceChooser(True)
-    _warm(c, 1e-4)
-    assert c.next(adaptive.MIN_SLICE_ITERATIONS - 1) == (True, adaptive.MIN_SLICE_ITERATIONS - 1)
-    assert c.next(100) == (False, 25)
+    for _ in range(adaptive.WARM_SLICES):
+        assert c.next(2) == (True, 2)
+        c.record(True, 2, 0.032, False, 0.25)
+    assert c.next(2) == (False, 1)  # a probe of one iteration
+    c.record(False, 1, 0.0033, False)
+    assert c.parallel is False
+
+
+def test_a_lucky_parallel_probe_is_undone_and_probed_less_often() -> None:
+    """A parallel probe that caught both cores free wins; its next busy slice is slower than
+    the serial way: back to serial at once, and the next probe waits twice as long."""
+    c = SliceChooser(True)
+    _warm(c, 0.016, utilization=0.25)
+    assert c.next(2) == (False, 1)
+    c.record(False, 1, 0.0033, False)  # serial: 3.3 ms
+    waits = []
+    for _ in range(5):
+        n = 0
+        while True:
+            par, todo = c.next(9)
+            if par:
+                break
+            c.record(False, todo, todo * 0.0033, False)
+            n += 1
+        waits.append(n)
+        c.record(True, todo, todo * 0.0012, False, 1.0)  # the probe: both cores free
+        assert c.parallel is True
+        assert c.next(9) == (True, 9)
+        c.record(True, 9, 9 * 0.016, False, 0.25)  # then the other program's turn
+        assert c.parallel is False
+    assert waits == [adaptive.SERIAL_SLICES * 2**k for k in range(5)]
+    assert adaptive.MAX_SERIAL_SLICES < 2**10 * adaptive.SERIAL_SLICES
+    for _ in range(10):  # the wait stops growing at MAX_SERIAL_SLICES
+        c.record(True, 1, 0.0012, False, 1.0)
+        c.record(True, 9, 9 * 0.016, False, 0.25)
+    assert c.serial_wait == adaptive.MAX_SERIAL_SLICES

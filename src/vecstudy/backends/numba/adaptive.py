@@ -14,10 +14,15 @@ the threads of a (warm) parallel slice got clearly less CPU time than the wall t
 about one), the next is a short serial probe, and the faster way, per iteration, runs
 the following slices.  While the parallel way stays busy and faster, the serial one is
 probed again every :data:`RECHECK_S` seconds; a serial way re-probes the parallel one
-every :data:`SERIAL_SLICES` slices, so a descent goes back to both cores when the
-other program ends.  The serial
-and parallel kernels walk the same chunks in the same order, so the result has the same
-bits whichever way a slice runs.
+after :data:`SERIAL_SLICES` slices, then, each time the parallel way loses again, after
+twice as many (up to :data:`MAX_SERIAL_SLICES`): a descent goes back to both cores soon
+after the other program ends, and the probes of a way that stays slow cost little.
+
+Slices of few iterations are probed too: a step that waits at its barrier for a
+descheduled thread can take five times the serial step (12288 x 209 on two busy cores:
+16 against 3.3 ms), so that a slice of 30 ms holds one to three iterations; a probe is
+then one iteration.  The serial and parallel kernels walk the same chunks in the same
+order, so the result has the same bits whichever way a slice runs.
 """
 
 from __future__ import annotations
@@ -37,14 +42,15 @@ WARM_SLICES: Final = 2
 BUSY_UTILIZATION: Final = 0.8
 #: Seconds between two serial probes while the parallel way stays the faster one.
 RECHECK_S: Final = 0.5
-#: Serial slices between two probes of the parallel way (about 0.1 s of work): a
+#: Serial slices before the first probe of the parallel way (about 0.1 s of work): a
 #: descent returns to both cores soon after the other program ends, or after a
 #: probe that noise decided.
 SERIAL_SLICES: Final = 4
-#: Slices of fewer iterations are not probed: an iteration then lasts milliseconds, so a
-#: descheduled thread costs a small part of it, and a probe of one or two iterations
-#: would decide on noise (and a serial one costs a whole slow iteration).
-MIN_SLICE_ITERATIONS: Final = 8
+#: The most serial slices between two probes of the parallel way (about 2 s of work):
+#: the wait doubles each time the parallel way loses its probe, since a busy parallel
+#: iteration can last five times a serial one, and a probe every few slices would then
+#: cost a quarter of the descent.
+MAX_SERIAL_SLICES: Final = 64
 #: The way not in use is taken only when it is faster per iteration by this fraction.
 MARGIN: Final = 0.05
 
@@ -82,13 +88,14 @@ class SliceChooser:
         self.utilization = 1.0  # of the latest parallel slice
         self.parallel_slices = 0
         self.serial_slices = 0  # slices run serially since the way became serial
+        self.serial_wait = SERIAL_SLICES  # serial slices before the next parallel probe
         self.last_probe = -math.inf
         self.switches = 0
 
     def next(self, length: int) -> tuple[bool, int]:
         """``(parallel, iterations)`` for the next slice, of at most ``length`` iterations."""
-        if not self.enabled or length < MIN_SLICE_ITERATIONS:
-            return self.parallel if self.enabled else False, length
+        if not self.enabled:
+            return False, length
         if self.parallel:
             if self.parallel_slices < WARM_SLICES:
                 return True, length
@@ -99,7 +106,7 @@ class SliceChooser:
                 or time.perf_counter() - self.last_probe >= RECHECK_S
             )
         else:
-            probe = self.serial_slices >= SERIAL_SLICES
+            probe = self.serial_slices >= self.serial_wait
         if probe:
             return not self.parallel, max(1, int(length * PROBE_FRACTION))
         return self.parallel, length
@@ -128,6 +135,20 @@ class SliceChooser:
         if parallel == self.parallel:
             if not parallel:
                 self.serial_slices += 1
+                return
+            # a busy parallel slice slower than the serial way's last measurement (a probe
+            # of a few iterations that caught both cores free, then the other program's
+            # turn): back to serial at once, without waiting RECHECK_S for a new probe
+            serial = self.per_iteration[False]
+            if (
+                utilization < BUSY_UTILIZATION
+                and serial is not None
+                and serial < per * (1.0 - MARGIN)
+            ):
+                self.parallel = False
+                self.switches += 1
+                self.serial_slices = 0
+                self.serial_wait = min(2 * self.serial_wait, MAX_SERIAL_SLICES)
             return
         # a probe: against the latest slice of the way in use (warm, by then)
         self.last_probe = time.perf_counter()
@@ -136,3 +157,7 @@ class SliceChooser:
         if reference is None or per < reference * (1.0 - MARGIN):
             self.parallel = parallel
             self.switches += 1
+            if not parallel:  # serial from now: the first parallel probe comes soon
+                self.serial_wait = SERIAL_SLICES
+        elif parallel:  # the parallel way lost its probe again: probe it less often
+            self.serial_wait = min(2 * self.serial_wait, MAX_SERIAL_SLICES)
