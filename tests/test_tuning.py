@@ -114,9 +114,48 @@ def test_corrupt_file_warns_once_and_falls_back(content: bytes) -> None:
         warnings.simplefilter("error")  # no second warning in this process
         assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
         assert wisdom.lookup(100, 10_000, 8, "C", 1) is None
-        # saving replaces the unreadable file
-        wisdom.save([fake(100, 10_000, planning._tiles(nb.FUSED, 64, 1, 10_000))])
+    tuned = fake(100, 10_000, planning._tiles(nb.FUSED, 64, 1, 10_000))
+    if b'"format": 99' in content:  # a newer vecstudy's file is never replaced
+        with pytest.raises(
+            wisdom.WisdomFileError,
+            match=r"a newer vecstudy wrote it \(format 99; this one reads 1\)",
+        ):
+            wisdom.save([tuned])
+        with pytest.raises(wisdom.WisdomFileError, match="left as it is"):
+            wisdom.clear()
+        assert path.read_bytes() == content
+        return
+    # saving sets the unreadable file aside, with its bytes, and says so once
+    with pytest.warns(wisdom.TuningWarning, match=r"moved to numba-wisdom\.json\.unreadable"):
+        wisdom.save([tuned])
+    assert path.with_name(path.name + ".unreadable").read_bytes() == content
     assert wisdom.lookup(100, 10_000, 8, "C", 1) is not None
+
+
+def test_clear_sets_an_unreadable_file_aside(capsys: pytest.CaptureFixture[str]) -> None:
+    path = wisdom.wisdom_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"{truncated")
+    with pytest.warns(wisdom.TuningWarning):
+        assert main(["tune", "--clear"]) == 0
+    assert not path.exists()
+    assert path.with_name(path.name + ".unreadable").read_bytes() == b"{truncated"
+
+
+def test_a_folder_in_place_of_the_wisdom_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = wisdom.wisdom_path()
+    path.mkdir(parents=True)
+    with pytest.warns(wisdom.TuningWarning, match="remove that folder"):
+        assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
+    monkeypatch.setattr(tuning, "measure", lambda *a, **k: pytest.fail("timed before the check"))
+    argv = ["tune", "--shapes", "8x300", "--order", "C", "--budget", "0.05", "--no-progress"]
+    assert main(argv) == 2
+    assert main(["tune", "--clear"]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"the wisdom file {path} is a folder: remove it") == 2
+    assert path.is_dir()
 
 
 @pytest.mark.parametrize(
@@ -138,6 +177,49 @@ def test_invalid_entry_is_ignored_with_a_warning(plan: dict[str, object]) -> Non
     path.write_text(json.dumps(doc))
     with pytest.warns(wisdom.TuningWarning, match="ignoring entry float64/C/100x10000"):
         assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
+
+
+def test_bad_entries_give_one_warning_without_terminal_escapes() -> None:
+    """Eight bad entries, one named with a terminal's escape sequences: one warning for
+    the file, naming the first and counting the rest, with no control character in it."""
+    path = wisdom.save([fake(100, 10_000, planning._tiles(nb.FUSED, 64, 1, 10_000))])
+    doc = json.loads(path.read_text())
+    entries = doc["machines"][wisdom.machine()["key"]]["entries"]
+    (good,) = entries.values()
+    bad = {**good, "n_x": "20"}
+    entries.clear()
+    entries["\x1b]0;title\x07\x1b[2Jfloat64/C/1x1"] = bad
+    for k in range(7):
+        entries[f"float64/C/{k + 2}x1"] = bad
+    path.write_text(json.dumps(doc))
+    with pytest.warns(wisdom.TuningWarning) as rec:
+        assert nb.plan(100, 10_000, 8, "C") == model(100, 10_000)
+    (warning,) = rec
+    text = str(warning.message)
+    assert "(and 7 more entries)" in text
+    assert "n_x '20' is not an integer" in text  # quoted: a string, not a number
+    assert not any(ch < " " for ch in text), repr(text)
+
+
+def test_show_prints_entries_whose_unused_fields_are_bad(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The backend checks the fields it uses; the table shows ``?`` or ``-`` for the rest."""
+    path = wisdom.save([fake(100, 10_000, planning._tiles(nb.FUSED, 64, 1, 10_000))])
+    doc = json.loads(path.read_text())
+    (entry,) = doc["machines"][wisdom.machine()["key"]]["entries"].values()
+    entry["plan"]["P"] = None  # tiles do not use P
+    entry["model"] = {"mode": 99, "B": "x"}
+    for v in entry["threads"].values():
+        v["model_ms"] = "1"
+    path.write_text(json.dumps(doc))
+    assert len(wisdom.entries()) == 1  # the backend uses it
+    assert main(["tune", "--show"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 plans for this machine)" in out
+    (row, *_) = [line for line in out.splitlines() if line.startswith("100x10000")]
+    assert "?" in row  # the model's plan
+    assert "fused C: tiles of 64" in row
 
 
 _WRITER = textwrap.dedent(
@@ -649,6 +731,31 @@ def test_cli_tune_interrupted_keeps_finished_shapes(
     assert main(argv) == 130
     assert "interrupted; kept 1 tuned shapes" in capsys.readouterr().err
     assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
+
+
+def test_cli_tune_sigterm_keeps_what_is_done_and_exits_143(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    measure = tuning.measure
+    calls = []
+
+    def killed(*args: object, **kwargs: object) -> wisdom.Tuned:
+        calls.append(args)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill` would
+            time.sleep(1.0)  # the handler runs here
+        return measure(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tuning, "measure", killed)
+    argv = ["tune", "--shapes", "8x300,9x300", "--order", "C", "--budget", "0.05",
+            "--threads", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 143
+    assert "interrupted by SIGTERM; kept 1 tuned shapes" in capsys.readouterr().err
+    assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
+    handler = signal.getsignal(signal.SIGTERM)
+    assert getattr(handler, "__name__", "") != "on_term"  # the handler before is back
 
 
 def test_cli_tune_a_shape_too_big_for_memory(capsys: pytest.CaptureFixture[str]) -> None:

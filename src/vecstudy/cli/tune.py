@@ -61,11 +61,16 @@ def run(args: argparse.Namespace) -> int:
     from vecstudy.study import options as opts
 
     if args.clear:
-        path, n = wisdom.clear()
+        try:
+            path, n = wisdom.clear()
+        except wisdom.WisdomFileError as exc:
+            print(f"vecstudy tune: {exc}", file=sys.stderr)
+            return EXIT_ERROR
         print(f"removed {n} stored plans of this machine from {path}")
         return 0
     if args.show:
         path = wisdom.wisdom_path()
+        wisdom.entries()  # the one warning for entries the backend ignores
         stored = wisdom.stored_entries()
         print(f"wisdom file: {path} ({len(stored)} plans for this machine)")
         if stored:
@@ -97,13 +102,17 @@ def run(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not os.access(path.parent, os.W_OK):
             raise PermissionError(errno.EACCES, "permission denied")
+        wisdom.check_replaceable(path)
     except OSError as exc:
         print(_unwritable(path, exc, None), file=sys.stderr)
         return EXIT_ERROR
     done: list[dict[str, object]] = []
     current: list[tuning.Job] = []
 
+    terminated: list[int] = []
+
     def on_term(signum: int, frame: object) -> None:
+        terminated.append(signum)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)  # kill: as Ctrl-C, keep what is done
@@ -122,10 +131,11 @@ def run(args: argparse.Namespace) -> int:
         if done:
             print(table.format_table(done))
         print(
-            f"vecstudy tune: interrupted; kept {len(done)} tuned shapes in {wisdom.wisdom_path()}",
+            f"vecstudy tune: interrupted{' by SIGTERM' if terminated else ''}; kept "
+            f"{len(done)} tuned shapes in {wisdom.wisdom_path()}",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return 128 + terminated[0] if terminated else EXIT_INTERRUPTED  # as the shell says
     except MemoryError:
         if done:
             print(table.format_table(done))
@@ -156,11 +166,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _unwritable(path: Path, exc: OSError, kept: int | None) -> str:
     """The message for a wisdom file that cannot be written; ``kept``: shapes stored."""
-    from vecstudy.backends.numba.wisdom import ENV_TUNE_DIR
+    from vecstudy.backends.numba.wisdom import ENV_TUNE_DIR, WisdomFileError
 
+    tail = "" if kept is None else f"; kept {kept} tuned shapes"
+    if isinstance(exc, WisdomFileError):  # the message says it all
+        return f"vecstudy tune: {exc}{tail}"
     reason = exc.strerror or type(exc).__name__
     where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
-    tail = "" if kept is None else f"; kept {kept} tuned shapes"
     return (
         f"vecstudy tune: cannot write the wisdom file {path}: {reason}{where}; set "
         f"{ENV_TUNE_DIR} to a writable folder{tail}"

@@ -20,32 +20,53 @@ LEGEND = (
 )
 
 
+def _plan_text(raw: object, parallel: bool) -> str:
+    """A stored plan described, or ``?`` where a field the backend does not use is bad
+    (the backend checks what it uses; a hand-edited file may hold anything else)."""
+    from vecstudy.backends.numba.planning import Plan, describe_plan
+
+    if not isinstance(raw, dict):
+        return "?"
+    # a field that is not an integer counts as 0: a walk does not use them all (tiles no
+    # P, panels no T), and the backend checked those of the stored plan it uses
+    mode, B, T, n_chunks, P = (
+        v if isinstance(v, int) and not isinstance(v, bool) else 0
+        for v in (raw.get(k) for k in ("mode", "B", "T", "n_chunks", "P"))
+    )
+    try:
+        return describe_plan(Plan(mode, B, T, n_chunks, P, parallel))
+    except (TypeError, ValueError, KeyError, OverflowError, ZeroDivisionError):
+        return "?"
+
+
+def _ms(value: object) -> float | None:
+    """A stored time in ms, or None where it is absent or not a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value < float("inf") else None
+
+
 def rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One table row per thread count of a stored entry
     (:meth:`~vecstudy.backends.numba.wisdom.Tuned.to_entry`)."""
-    from vecstudy.backends.numba.planning import Plan, describe_plan
-
-    fields = ("mode", "B", "T", "n_chunks", "P")
-    pl = Plan(*(int(entry["plan"][k]) for k in fields), False)  # type: ignore[call-arg,arg-type]
     md = entry.get("model")
-    for t, v in sorted(entry.get("threads", {}).items(), key=lambda kv: int(kv[0])):
-        row = {
+    threads = entry.get("threads")
+    for t, raw in sorted((threads if isinstance(threads, dict) else {}).items(),
+                         key=lambda kv: int(kv[0])):  # fmt: skip
+        v = raw if isinstance(raw, dict) else {}
+        model_par = isinstance(md, dict) and md.get("parallel") is True and int(t) > 1
+        yield {
             "shape": f"{entry['n_x']}x{entry['m']}",
             "dtype": entry["dtype"],
             "order": entry["order"],
             "kind": str(entry.get("kind", "step")),
             "threads": int(t),
-            "model": "",
-            "model_ms": v.get("model_ms"),
-            "tuned": describe_plan(pl._replace(parallel=bool(v["parallel"]))),
-            "tuned_ms": v.get("ms"),
-            "copy_ms": v.get("copy_ms"),
+            "model": _plan_text(md, model_par) if md is not None else "",
+            "model_ms": _ms(v.get("model_ms")),
+            "tuned": _plan_text(entry.get("plan"), v.get("parallel") is True),
+            "tuned_ms": _ms(v.get("ms")),
+            "copy_ms": _ms(v.get("copy_ms")),
         }
-        if isinstance(md, dict):
-            par = bool(md.get("parallel")) and int(t) > 1
-            mp = Plan(*(int(md[k]) for k in fields), par)  # type: ignore[call-arg,arg-type]
-            row["model"] = describe_plan(mp)
-        yield row
 
 
 def format_table(entries_: Sequence[dict[str, Any]]) -> str:

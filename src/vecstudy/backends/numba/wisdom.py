@@ -54,6 +54,7 @@ from vecstudy.backends.numba.planning import (
     _tiles,
 )
 from vecstudy.errors import TuningWarning as TuningWarning
+from vecstudy.escape import one_line
 
 ENV_TUNE_DIR: Final = "VECSTUDY_TUNE_DIR"
 WISDOM_NAME: Final = "numba-wisdom.json"
@@ -86,7 +87,9 @@ def _warn_once(key: str, message: str) -> None:
 
 
 def _short(text: object, limit: int = 200) -> str:
-    s = " ".join(str(text).split())
+    """``text`` on one line, cut to ``limit``; control characters (a terminal's escape
+    sequences, from a hand-edited file) as spaces, so that a warning cannot run them."""
+    s = " ".join(one_line(str(text)).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
@@ -253,9 +256,10 @@ class _Entry:
         return pl._replace(parallel=bool(par) and pl.n_chunks > 1)
 
 
-def _int(value: object, low: int, high: int) -> int:
+def _int(value: object, low: int, high: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{_short(value, 40)} is not an integer in [{low}, {high}]")
+        shown = "absent" if value is None else _short(repr(value), 40)
+        raise ValueError(f"{what} {shown} is not an integer in [{low}, {high}]")
     return value
 
 
@@ -268,19 +272,23 @@ def _parse_entry(name: str, raw: object) -> _Entry:
     if not isinstance(raw, dict):
         raise ValueError("not an object")
     order, dtype, pl = raw.get("order"), raw.get("dtype"), raw.get("plan")
-    if order not in ("C", "F") or dtype not in DTYPES.values() or not isinstance(pl, dict):
-        raise ValueError("no valid order, dtype or plan")
-    mode = _int(pl.get("mode"), 0, max(MODE_NAMES))
+    if order not in ("C", "F"):
+        raise ValueError(f"order {_short(repr(order), 40)} is not 'C' or 'F'")
+    if dtype not in DTYPES.values():
+        raise ValueError(f"dtype {_short(repr(dtype), 40)} is not 'float64' or 'float32'")
+    if not isinstance(pl, dict):
+        raise ValueError("'plan' is not an object")
+    mode = _int(pl.get("mode"), 0, max(MODE_NAMES), "walk")
     if (order == "F") != (mode in (SAMPLE, SAMPLE_SEQ)):
         raise ValueError(f"walk {mode} does not fit order {order}")
-    n_x, m = _int(raw.get("n_x"), 1, 1 << 40), _int(raw.get("m"), 1, 1 << 40)
+    n_x, m = _int(raw.get("n_x"), 1, 1 << 40, "n_x"), _int(raw.get("m"), 1, 1 << 40, "m")
     if mode == SPLIT:  # B: the forward's segment (0, or absent: the default)
-        B, T = _int(pl.get("B", 0), 0, 1 << 40), 0
-        P = _int(pl.get("P"), 1, 1 << 40)
-        n_chunks = _int(pl.get("n_chunks"), 1, MAX_CHUNKS)
+        B, T = _int(pl.get("B", 0), 0, 1 << 40, "B"), 0
+        P = _int(pl.get("P"), 1, 1 << 40, "P")
+        n_chunks = _int(pl.get("n_chunks"), 1, MAX_CHUNKS, "n_chunks")
     else:
-        B, T, P = _int(pl.get("B"), 1, _MAX_B), _int(pl.get("T"), 1, _MAX_T), 0
-        n_chunks = _int(pl.get("n_chunks"), 1, 1 << 40)
+        B, T, P = _int(pl.get("B"), 1, _MAX_B, "B"), _int(pl.get("T"), 1, _MAX_T, "T"), 0
+        n_chunks = _int(pl.get("n_chunks"), 1, 1 << 40, "n_chunks")
     kind = raw.get("kind", "step")
     if kind not in KINDS:
         raise ValueError(f"kind {_short(repr(kind), 40)} is not one of {', '.join(KINDS)}")
@@ -310,32 +318,92 @@ def _parse_entry(name: str, raw: object) -> _Entry:
     )  # fmt: skip
 
 
-def _read_doc(path: Path) -> dict[str, Any] | None:
-    """The whole wisdom file, None when absent; one warning (and None) when unreadable."""
+class WisdomFileError(OSError):
+    """The wisdom file cannot be changed: a newer vecstudy wrote it, or it is a folder."""
+
+
+def _load(path: Path) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """``(doc, why, newer)``: the wisdom file (None when absent or unreadable), why it
+    is unreadable (None: absent or read), and whether a newer vecstudy wrote it."""
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
-        return None
+        return None, None, False
     except (OSError, UnicodeDecodeError) as exc:
-        why = f"it cannot be read ({_short(exc, 120)})"
-    else:
-        try:
-            doc = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            why = f"it is not valid JSON ({_short(exc, 120)})"
+        return None, f"it cannot be read ({_short(exc, 120)})", False
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return None, f"it is not valid JSON ({_short(exc, 120)})", False
+    if (
+        isinstance(doc, dict)
+        and doc.get("format") == FORMAT
+        and isinstance(doc.get("machines"), dict)
+    ):
+        return doc, None, False
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
+        return None, f"a newer vecstudy wrote it (format {fmt}; this one reads {FORMAT})", True
+    return None, f"it is not a vecstudy wisdom file of format {FORMAT}", False
+
+
+def _read_doc(path: Path) -> dict[str, Any] | None:
+    """The whole wisdom file, None when absent; one warning (and None) when unreadable."""
+    doc, why, newer = _load(path)
+    if why is not None:
+        if newer:
+            what = "it is kept as it is"
+        elif path.is_dir():
+            what = "remove that folder, or set VECSTUDY_TUNE_DIR to another"
         else:
-            if (
-                isinstance(doc, dict)
-                and doc.get("format") == FORMAT
-                and isinstance(doc.get("machines"), dict)
-            ):
-                return doc
-            why = f"it is not a vecstudy wisdom file of format {FORMAT}"
+            what = "'vecstudy tune' keeps it beside the new file it writes, as .unreadable"
+        _warn_once(
+            f"file:{path}",
+            f"ignoring the numba wisdom file {_short(path, 300)}: {why}; the cache model "
+            f"plans instead ({what})",
+        )
+    return doc
+
+
+def _set_aside(path: Path) -> Path:
+    """Move an unreadable wisdom file to ``<name>.unreadable`` (replacing an older one)
+    before a new file takes its place: nothing a user wrote is lost; the path."""
+    aside = path.with_name(path.name + ".unreadable")
+    path.replace(aside)
     _warn_once(
-        f"file:{path}",
-        f"ignoring the numba wisdom file {_short(path, 300)}: {why}; the cache model plans "
-        "instead (rewrite it with 'vecstudy tune', or remove it with 'vecstudy tune --clear')",
+        f"aside:{path}",
+        f"the unreadable numba wisdom file {_short(path, 300)} was moved to "
+        f"{_short(aside.name, 100)} beside it; a new file takes its place",
     )
+    return aside
+
+
+def check_replaceable(path: Path | None = None) -> None:
+    """Raise :class:`WisdomFileError` where the wisdom file must not be replaced (a newer
+    vecstudy's, or a folder): ``vecstudy tune`` asks before it measures anything."""
+    path = wisdom_path() if path is None else path
+    if path.is_dir():
+        raise WisdomFileError(
+            f"the wisdom file {_short(path, 300)} is a folder: remove it, or set "
+            "VECSTUDY_TUNE_DIR to another folder"
+        )
+    _, why, newer = _load(path)
+    if newer:
+        raise WisdomFileError(
+            f"the wisdom file {_short(path, 300)}: {why}; it is left as it is: upgrade "
+            "vecstudy, or set VECSTUDY_TUNE_DIR to another folder"
+        )
+
+
+def _writable_doc(path: Path) -> dict[str, Any] | None:
+    """The file's document before a change (under its lock): None to start a new one,
+    after setting an unreadable file aside; :class:`WisdomFileError` where the file must
+    not be replaced (a newer vecstudy's, or a folder)."""
+    check_replaceable(path)
+    doc, why, _ = _load(path)
+    if why is None:
+        return doc
+    _set_aside(path)
     return None
 
 
@@ -352,15 +420,20 @@ def entries(path: Path | None = None) -> list[_Entry]:
     """This machine's valid stored entries (invalid ones: one warning, then ignored)."""
     path = wisdom_path() if path is None else path
     out = []
+    bad: list[tuple[str, ValueError]] = []
     for name, raw in sorted(_section(_read_doc(path)).items()):
         try:
             out.append(_parse_entry(name, raw))
         except ValueError as exc:
-            _warn_once(
-                f"entry:{path}:{name}",
-                f"ignoring entry {_short(name, 60)} of the numba wisdom file "
-                f"{_short(path, 300)}: {_short(exc, 120)}",
-            )
+            bad.append((name, exc))
+    if bad:  # one warning for the file, however many entries are bad
+        first, why = bad[0]
+        more = f" (and {len(bad) - 1} more entries)" if len(bad) > 1 else ""
+        _warn_once(
+            f"entry:{path}",
+            f"ignoring entry {_short(first, 60)}{more} of the numba wisdom file "
+            f"{_short(path, 300)}: {_short(why, 120)}",
+        )
     return out
 
 
@@ -400,7 +473,7 @@ def save(results: Sequence[Tuned], *, timeout: float = 120.0) -> Path:
     path = wisdom_path()
     with _lock(path, timeout):
         remove_stale_temporaries(path)
-        doc = _read_doc(path) or {"format": FORMAT, "machines": {}}
+        doc = _writable_doc(path) or {"format": FORMAT, "machines": {}}
         mach = machine()
         sec = doc["machines"].get(mach["key"])
         if not isinstance(sec, dict) or not isinstance(sec.get("entries"), dict):
@@ -414,15 +487,15 @@ def save(results: Sequence[Tuned], *, timeout: float = 120.0) -> Path:
 
 
 def clear() -> tuple[Path, int]:
-    """Remove this machine's entries (an unreadable file: the file); ``(path, count)``."""
+    """Remove this machine's entries; ``(path, count)``.  An unreadable file is moved
+    aside (``.unreadable``), one of a newer vecstudy or a folder left as it is
+    (:class:`WisdomFileError`)."""
     path = wisdom_path()
     if not path.exists():
         return path, 0
     with _lock(path, 120.0):
-        doc = _read_doc(path)
+        doc = _writable_doc(path)
         if doc is None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
             n = 0
         else:
             sec = doc["machines"].pop(machine()["key"], None)
