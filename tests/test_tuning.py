@@ -583,6 +583,12 @@ def test_measure_returns_a_valid_plan_within_budget(order: str) -> None:
         tuning.measure((4, 10), "int8", "C", 1, 1)
     with pytest.raises(ValueError, match="shape must be two positive integers"):
         tuning.measure((4, 0), "float64", "C", 1, 1)
+    with pytest.raises(ValueError, match=r"shape 9223372036854775807x2 is too large for any"):
+        tuning.measure((2**63 - 1, 2), "float64", "C", 1, 1)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        tuning.measure((4, 10), "float64", "C", [np.int64(0)], 1)
+    # NumPy integers count as integers, as in shape
+    assert tuning.measure((4, 10), "float64", "C", np.int64(1), 0.05).plan is not None
 
 
 @pytest.mark.parametrize(

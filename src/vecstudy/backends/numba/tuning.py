@@ -230,17 +230,23 @@ def _check_args(
         dt = None
     if dt is None or dt.name not in ("float64", "float32"):
         raise ValueError(f"dtype must be float64 or float32; got {_short(dtype, 80)}")
+    if int(shape[0]) * int(shape[1]) * dt.itemsize > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"shape {int(shape[0])}x{int(shape[1])} is too large for any array of {dt.name}"
+        )
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F'; got {_short(order, 80)}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {_short(kind, 80)}")
     counts = [int(numba.get_num_threads())] if threads is None else threads
-    if isinstance(counts, int):
+    if isinstance(counts, int | np.integer):
         counts = [counts]
     if (
         not isinstance(counts, Sequence)
         or not counts
-        or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in counts)
+        or not all(
+            isinstance(t, int | np.integer) and not isinstance(t, bool) and t >= 1 for t in counts
+        )
     ):
         raise ValueError(
             f"threads must be a positive integer or a list of them; got {_short(threads, 80)}"
