@@ -1,9 +1,9 @@
 """Two threads on a busy machine: a whole fit with another CPU-bound program running.
 
-Starts one CPU-bound process (a busy loop pinned to the last core, where the OS allows
-pinning), then times ``vecstudy.optimize`` on the numba backend with ``threads=1`` and
-with ``threads="all"``, interleaved, and prints the medians and their ratio; the same
-on the idle machine first.  The goal: with the other program running, ``threads="all"``
+Times ``vecstudy.optimize`` on the numba backend with ``threads=1`` and with
+``threads="all"``, interleaved, and prints the medians and their ratio: on the idle
+machine, beside one CPU-bound process (a busy loop pinned to the last core, where the
+OS allows pinning), and beside one such process per core, unpinned.  The goal: with the other program running, ``threads="all"``
 costs at most about as much as ``threads=1`` (a descent runs each slice serial or
 parallel, whichever is faster now: :mod:`vecstudy.backends.numba.adaptive`).
 
@@ -56,16 +56,22 @@ def main(argv: list[str] | None = None) -> int:
           f"medians of {args.rounds} interleaved rounds; ratio = all / one thread")  # fmt: skip
     print(f"{'machine':<34}{'threads=1 ms':>13}{'threads=all ms':>15}{'ratio':>7}  95% interval")
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    for label, busy in [("idle", False), ("one other CPU-bound process", True)]:
-        proc = None
-        if busy:
-            ctx = mp.get_context("spawn")
-            proc = ctx.Process(target=_spin, args=(cpus[-1] if cpus else None,), daemon=True)
+    # the other programs: none; one pinned to the last core; one per core, unpinned (a
+    # shared machine where every core is taken, and each thread gets part of one)
+    scenarios = [
+        ("idle", []),
+        ("one other CPU-bound process", [cpus[-1] if cpus else None]),
+        (f"{cores} others, one per core", [None] * cores),
+    ]
+    for label, pins in scenarios:
+        ctx = mp.get_context("spawn")
+        procs = [ctx.Process(target=_spin, args=(pin,), daemon=True) for pin in pins]
+        for proc in procs:
             proc.start()
         try:
             a, b = interleaved([one, every], args.rounds, min_time=0.05)
         finally:
-            if proc is not None:
+            for proc in procs:
                 proc.terminate()
                 proc.join()
         r, lo, hi = ratio_ci(np.asarray(b), np.asarray(a))

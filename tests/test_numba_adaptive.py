@@ -80,15 +80,17 @@ def test_a_busy_core_is_left_and_found_again(monkeypatch: pytest.MonkeyPatch) ->
     for _ in range(adaptive.SERIAL_SLICES):  # serial slices until the next parallel probe
         assert c.next(100) == (False, 100)
         c.record(False, 100, 0.020, False)
-    assert c.next(100) == (True, 25)
-    c.record(True, 25, 0.0025, False, 0.95)  # the other program ended
+    # the parallel way was last 5 times slower: its probe gets a quarter slice's time,
+    # 5 iterations, not a quarter of its iterations
+    assert c.next(100) == (True, 5)
+    c.record(True, 5, 0.0005, False, 0.95)  # the other program ended
     assert c.parallel is True
     assert c.switches == 2
     clock[0] = 0.1
     c.record(True, 100, 0.010, False, 0.6)  # busy again, but a probe was 0.1 s ago
     assert c.next(100) == (True, 100)
     clock[0] = 1.0
-    assert c.next(100) == (False, 25)
+    assert c.next(100) == (False, 12)  # serial was last twice as slow: half the iterations
 
 
 class _Alternate(SliceChooser):

@@ -325,6 +325,9 @@ FUSED_ROW_MIN_BYTES: Final = 4096
 
 #: Target seconds of compiled work between two checks for Ctrl-C (see :func:`optimize`).
 SLICE_SECONDS: Final = 0.03
+#: Target seconds of the first slice, at an estimated 1 ns per element: short, since on a
+#: busy machine a parallel iteration can take 30 times as long as that.
+FIRST_SLICE_SECONDS: Final = 0.0005
 
 
 def optimize(
@@ -372,9 +375,10 @@ def optimize(
     n_rec = 0
     lr = dt(learning_rate)
     big = dt(np.finfo(X.dtype).max)
-    # first slice: ~10 ms at 1e9 elements/s (compilation, if any, then shrinks it)
+    # first slice: FIRST_SLICE_SECONDS at 1e9 elements/s (compilation, if any, then
+    # shrinks it); the slices after it are sized from its time, growing fourfold a slice
     per_it = X.shape[0] * X.shape[1] * 1e-9 + 2e-6
-    length = max(1, int(0.01 / per_it))
+    length = max(1, int(FIRST_SLICE_SECONDS / per_it))
     chooser = SliceChooser(bool(pl[5]))  # serial or parallel, slice by slice
     fuse = _fuses(pl, X)
     w_next = np.empty_like(w_cur) if fuse else dw_sum[:0]
