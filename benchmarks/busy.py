@@ -3,9 +3,10 @@
 Times ``vecstudy.optimize`` on the numba backend with ``threads=1`` and with
 ``threads="all"``, interleaved, and prints the medians and their ratio: on the idle
 machine, beside one CPU-bound process (a busy loop pinned to the last core, where the
-OS allows pinning), and beside one such process per core, unpinned.  The goal: with the other program running, ``threads="all"``
-costs at most about as much as ``threads=1`` (a descent runs each slice serial or
-parallel, whichever is faster now: :mod:`vecstudy.backends.numba.adaptive`).
+OS allows pinning), and beside one such process per core, unpinned.  The goal: with
+the other programs running, ``threads="all"`` costs at most about as much as
+``threads=1`` (a descent runs each slice serial or parallel, whichever is faster now:
+:mod:`vecstudy.backends.numba.adaptive`).
 
 This is a benchmark, not a test: nothing here asserts on a time.  Run it as::
 

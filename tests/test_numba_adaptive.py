@@ -77,20 +77,20 @@ def test_a_busy_core_is_left_and_found_again(monkeypatch: pytest.MonkeyPatch) ->
     c.record(False, 25, 0.005, False)
     assert c.parallel is False
     assert c.switches == 1
-    for _ in range(adaptive.SERIAL_SLICES):  # serial slices until the next parallel probe
+    for _ in range(4):  # serial slices until the next parallel probe: SERIAL_PROBE_S of them
         assert c.next(100) == (False, 100)
-        c.record(False, 100, 0.020, False)
-    # the parallel way was last 5 times slower: its probe gets a quarter slice's time,
-    # 5 iterations, not a quarter of its iterations
-    assert c.next(100) == (True, 5)
-    c.record(True, 5, 0.0005, False, 0.95)  # the other program ended
+        c.record(False, 100, adaptive.SERIAL_PROBE_S / 4, False)
+    # the parallel way was last 4 times slower: its probe gets a quarter slice's time,
+    # 6 iterations, not a quarter of its iterations
+    assert c.next(100) == (True, 6)
+    c.record(True, 6, 0.0006, False, 0.95)  # the other program ended
     assert c.parallel is True
     assert c.switches == 2
     clock[0] = 0.1
     c.record(True, 100, 0.010, False, 0.6)  # busy again, but a probe was 0.1 s ago
     assert c.next(100) == (True, 100)
     clock[0] = 1.0
-    assert c.next(100) == (False, 12)  # serial was last twice as slow: half the iterations
+    assert c.next(100) == (False, 10)  # serial was last 2.5 times slower: 10 iterations
 
 
 class _Alternate(SliceChooser):
@@ -144,22 +144,44 @@ def test_a_lucky_parallel_probe_is_undone_and_probed_less_often() -> None:
     c.record(False, 1, 0.0033, False)  # serial: 3.3 ms
     waits = []
     for _ in range(5):
-        n = 0
+        spent = 0.0
         while True:
             par, todo = c.next(9)
             if par:
                 break
             c.record(False, todo, todo * 0.0033, False)
-            n += 1
-        waits.append(n)
+            spent += todo * 0.0033
+        waits.append(spent)
         c.record(True, todo, todo * 0.0012, False, 1.0)  # the probe: both cores free
         assert c.parallel is True
         assert c.next(9) == (True, 9)
         c.record(True, 9, 9 * 0.016, False, 0.25)  # then the other program's turn
         assert c.parallel is False
-    assert waits == [adaptive.SERIAL_SLICES * 2**k for k in range(5)]
-    assert adaptive.MAX_SERIAL_SLICES < 2**10 * adaptive.SERIAL_SLICES
-    for _ in range(10):  # the wait stops growing at MAX_SERIAL_SLICES
+    # seconds of serial work between probes: 0.1, 0.2, 0.4, ... (to within one slice)
+    for k, spent in enumerate(waits):
+        assert adaptive.SERIAL_PROBE_S * 2**k <= spent < adaptive.SERIAL_PROBE_S * 2**k + 0.03
+    for _ in range(10):  # the wait stops growing at MAX_SERIAL_PROBE_S
         c.record(True, 1, 0.0012, False, 1.0)
         c.record(True, 9, 9 * 0.016, False, 0.25)
-    assert c.serial_wait == adaptive.MAX_SERIAL_SLICES
+    assert c.serial_wait == adaptive.MAX_SERIAL_PROBE_S
+
+
+def test_short_iterations_get_the_quick_check_first() -> None:
+    """One serial slice, then one parallel iteration: serial at once where that iteration
+    waited at its barrier (busy), parallel as before where it did not."""
+    busy = SliceChooser(True, expected_s=1e-4)
+    assert busy.next(5) == (False, 5)
+    busy.record(False, 5, 5 * 8e-5, False)
+    assert busy.next(20) == (True, 1)
+    busy.record(True, 1, 6e-3, False, 0.5)  # a time slice of the OS scheduler
+    assert busy.parallel is False
+    assert busy.next(20) == (False, 20)
+    idle = SliceChooser(True, expected_s=1e-4)
+    idle.next(5)
+    idle.record(False, 5, 5 * 8e-5, False)
+    assert idle.next(20) == (True, 1)
+    idle.record(True, 1, 1.5e-4, False, 0.6)  # waking the pool: slower, not 4 times
+    assert idle.parallel is True
+    assert idle.next(20) == (True, 20)  # and the warm slices come as before
+    long_ = SliceChooser(True, expected_s=adaptive.QUICK_MAX_S)
+    assert long_.next(5) == (True, 5)  # long iterations: no quick check

@@ -379,7 +379,7 @@ def optimize(
     # shrinks it); the slices after it are sized from its time, growing fourfold a slice
     per_it = X.shape[0] * X.shape[1] * 1e-9 + 2e-6
     length = max(1, int(FIRST_SLICE_SECONDS / per_it))
-    chooser = SliceChooser(bool(pl[5]))  # serial or parallel, slice by slice
+    chooser = SliceChooser(bool(pl[5]), per_it)  # serial or parallel, slice by slice
     fuse = _fuses(pl, X)
     w_next = np.empty_like(w_cur) if fuse else dw_sum[:0]
     fused = 1 if fuse else 0  # one pass per iteration; the first slice starts with a forward

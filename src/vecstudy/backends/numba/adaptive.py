@@ -14,9 +14,10 @@ the threads of a (warm) parallel slice got clearly less CPU time than the wall t
 about one), the next is a short serial probe, and the faster way, per iteration, runs
 the following slices.  While the parallel way stays busy and faster, the serial one is
 probed again every :data:`RECHECK_S` seconds; a serial way re-probes the parallel one
-after :data:`SERIAL_SLICES` slices, then, each time the parallel way loses again, after
-twice as many (up to :data:`MAX_SERIAL_SLICES`): a descent goes back to both cores soon
-after the other program ends, and the probes of a way that stays slow cost little.
+after :data:`SERIAL_PROBE_S` seconds of serial slices, then, each time the parallel way
+loses again, after twice as long (up to :data:`MAX_SERIAL_PROBE_S`): a descent goes back
+to both cores soon after the other program ends, and the probes of a way that stays slow
+cost little.
 
 Slices of few iterations are probed too: a step that waits at its barrier for a
 descheduled thread can take five times the serial step (12288 x 209 on two busy cores:
@@ -42,17 +43,29 @@ WARM_SLICES: Final = 2
 BUSY_UTILIZATION: Final = 0.8
 #: Seconds between two serial probes while the parallel way stays the faster one.
 RECHECK_S: Final = 0.5
-#: Serial slices before the first probe of the parallel way (about 0.1 s of work): a
-#: descent returns to both cores soon after the other program ends, or after a
-#: probe that noise decided.
-SERIAL_SLICES: Final = 4
-#: The most serial slices between two probes of the parallel way (about 2 s of work):
+#: Seconds of serial slices before the first probe of the parallel way: a descent
+#: returns to both cores soon after the other program ends, or after a probe that noise
+#: decided.  In seconds, not slices: slices after a slow probe start short again.
+SERIAL_PROBE_S: Final = 0.1
+#: The longest wait (seconds of serial slices) between two probes of the parallel way:
 #: the wait doubles each time the parallel way loses its probe, since a busy parallel
-#: iteration can last five times a serial one, and a probe every few slices would then
-#: cost a quarter of the descent.
-MAX_SERIAL_SLICES: Final = 64
+#: iteration can last 30 times a serial one.
+MAX_SERIAL_PROBE_S: Final = 2.0
 #: The way not in use is taken only when it is faster per iteration by this fraction.
 MARGIN: Final = 0.05
+
+
+#: Short iterations (estimated below this many seconds) get a quick check first: one
+#: serial slice, then one parallel iteration, and serial at once where that iteration
+#: took :data:`QUICK_FACTOR` times the serial one with its threads short of CPU time.
+#: A barrier that waits for a descheduled thread costs a time slice of the OS scheduler
+#: (milliseconds); short iterations are where that shows, and where two warm parallel
+#: slices would cost most (20 x 10000 beside one other program on two cores: 2 to 7
+#: ms per parallel iteration against 0.08 serial).
+QUICK_MAX_S: Final = 1e-3
+#: See :data:`QUICK_MAX_S`: an idle parallel iteration, pool wake-up included, is not
+#: twice as slow as a serial one; a busy one is 25 to 90 times.
+QUICK_FACTOR: Final = 4.0
 
 
 class SliceChooser:
@@ -63,6 +76,9 @@ class SliceChooser:
     parallel : bool
         Whether the plan runs in parallel (at more than one thread).  When false every
         slice is serial and nothing is measured.
+    expected_s : float, optional
+        The caller's estimate of the seconds per iteration: below :data:`QUICK_MAX_S`,
+        the quick check comes first.
 
     Use: ``par, n = chooser.next(length)`` before a slice of at most ``length``
     iterations, then ``chooser.record(par, done, seconds, compiled, utilization)`` after
@@ -81,14 +97,18 @@ class SliceChooser:
     (False, 100)
     """
 
-    def __init__(self, parallel: bool) -> None:
+    def __init__(self, parallel: bool, expected_s: float | None = None) -> None:
         self.enabled = bool(parallel)
         self.parallel = self.enabled  # the way in use
+        # the quick check: 0 serial slice next, 1 one parallel iteration next, 2 done
+        quick = self.enabled and expected_s is not None and expected_s < QUICK_MAX_S
+        self.quick_stage = 0 if quick else 2
+        self.checking = False  # the slice running is the quick check's parallel iteration
         self.per_iteration: dict[bool, float | None] = {True: None, False: None}
         self.utilization = 1.0  # of the latest parallel slice
         self.parallel_slices = 0
-        self.serial_slices = 0  # slices run serially since the way became serial
-        self.serial_wait = SERIAL_SLICES  # serial slices before the next parallel probe
+        self.serial_s = 0.0  # seconds of serial slices since the last probe
+        self.serial_wait = SERIAL_PROBE_S  # ... before the next parallel probe
         self.last_probe = -math.inf
         self.switches = 0
 
@@ -96,6 +116,13 @@ class SliceChooser:
         """``(parallel, iterations)`` for the next slice, of at most ``length`` iterations."""
         if not self.enabled:
             return False, length
+        if self.quick_stage == 0:  # a serial slice to measure against
+            self.quick_stage = 1
+            return False, length
+        if self.quick_stage == 1:
+            self.quick_stage = 2
+            self.checking = True
+            return True, 1
         if self.parallel:
             if self.parallel_slices < WARM_SLICES:
                 return True, length
@@ -106,7 +133,7 @@ class SliceChooser:
                 or time.perf_counter() - self.last_probe >= RECHECK_S
             )
         else:
-            probe = self.serial_slices >= self.serial_wait
+            probe = self.serial_s >= self.serial_wait
         if probe:
             n = int(length * PROBE_FRACTION)
             # a way last measured slow gets the same share of time, not of iterations: a
@@ -132,16 +159,30 @@ class SliceChooser:
         times the thread count (about 1 on an idle machine, where waiting threads spin;
         0.5 to 0.75 with another program on one of two cores).
         """
+        checking, self.checking = self.checking, False
         if not self.enabled or iterations < 1 or compiled:
             return
         per = seconds / iterations
         self.per_iteration[parallel] = per
+        if self.quick_stage == 1 and not parallel:  # the quick check's serial slice
+            return
+        if checking:  # its parallel iteration: serial at once where clearly slower
+            serial = self.per_iteration[False]
+            if (
+                serial is not None
+                and utilization < BUSY_UTILIZATION
+                and per > QUICK_FACTOR * serial
+            ):
+                self.parallel = False
+                self.switches += 1
+                self.serial_s = 0.0
+            return  # not a warm slice either way
         if parallel:
             self.utilization = utilization
             self.parallel_slices += 1
         if parallel == self.parallel:
             if not parallel:
-                self.serial_slices += 1
+                self.serial_s += seconds
                 return
             # a busy parallel slice slower than the serial way's last measurement (a probe
             # of a few iterations that caught both cores free, then the other program's
@@ -154,17 +195,17 @@ class SliceChooser:
             ):
                 self.parallel = False
                 self.switches += 1
-                self.serial_slices = 0
-                self.serial_wait = min(2 * self.serial_wait, MAX_SERIAL_SLICES)
+                self.serial_s = 0.0
+                self.serial_wait = min(2 * self.serial_wait, MAX_SERIAL_PROBE_S)
             return
         # a probe: against the latest slice of the way in use (warm, by then)
         self.last_probe = time.perf_counter()
-        self.serial_slices = 0
+        self.serial_s = 0.0
         reference = self.per_iteration[self.parallel]
         if reference is None or per < reference * (1.0 - MARGIN):
             self.parallel = parallel
             self.switches += 1
             if not parallel:  # serial from now: the first parallel probe comes soon
-                self.serial_wait = SERIAL_SLICES
+                self.serial_wait = SERIAL_PROBE_S
         elif parallel:  # the parallel way lost its probe again: probe it less often
-            self.serial_wait = min(2 * self.serial_wait, MAX_SERIAL_SLICES)
+            self.serial_wait = min(2 * self.serial_wait, MAX_SERIAL_PROBE_S)
