@@ -257,7 +257,8 @@ def missing_backends() -> list[tuple[str, str]]:
 
 def installed_backends() -> tuple[str, ...]:
     """Registered backends that load here, in registration order (:func:`missing_backends`)."""
-    return backends.available_backends(installed=True)
+    missing = {name for name, _ in missing_backends()}
+    return tuple(n for n in backends.available_backends() if n not in missing)
 
 
 def parse_backends(value: object, source: str) -> tuple[str, ...]:
