@@ -250,6 +250,33 @@ def test_figures_read_as_a_learner_needs(tmp_path: Path) -> None:
     assert len(hatched) == 1
 
 
+@pytest.mark.parametrize(
+    ("lo", "hi", "view"),
+    [
+        (2.96e-4, 0.53, (1e-4, 1.0)),  # the dot product's panel: a label below 296 us
+        (0.208, 54.6, (0.1, 100.0)),  # 1-2-5 first, then decades once wider: until they hold
+        (0.52, 1.45, (0.5, 1.5)),  # timings over their median: round values on both sides
+    ],
+)
+def test_log_views_are_widened_to_labelled_ticks(
+    lo: float, hi: float, view: tuple[float, float]
+) -> None:
+    import matplotlib.figure
+
+    fig = matplotlib.figure.Figure()
+    ax = fig.subplots()
+    ax.plot([0, 1], [lo, hi])
+    figures.log_y(ax)
+    ax.set_ylim(lo, hi)
+    figures.enclose_log_views(fig)
+    assert ax.get_ylim() == pytest.approx(view)
+    fig.canvas.draw()
+    labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    values = [t.get_position()[1] for t in labels]
+    assert min(values) <= lo  # a label on either side of the data
+    assert max(values) >= hi
+
+
 @pytest.mark.parametrize(("lo", "hi"), [(3.1, 3.6), (2.0, 9.0), (1e-4, 2.0), (0.5, 40.0)])
 def test_log_axes_get_three_labelled_ticks(lo: float, hi: float) -> None:
     ticks = figures.ReadableLogLocator().tick_values(lo, hi)

@@ -116,3 +116,16 @@ def test_non_positive_cost_gives_a_linear_axis() -> None:
 def test_bad_input_is_named(d: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         vecstudy.plot_costs(d)
+
+
+def test_the_lowest_cost_has_a_labelled_tick_below_it() -> None:
+    costs = list(np.geomspace(0.69, 0.116, 20))
+    fig = vecstudy.plot_costs({"costs": costs, "learning_rate": 0.005})
+    (ax,) = fig.axes
+    assert ax.get_ylim() == pytest.approx((0.1, 0.7))
+    fig.canvas.draw()
+    shown = [t.get_position()[1] for t in ax.get_yticklabels() if t.get_text()]
+    lo, hi = ax.get_ylim()
+    inside = [v for v in shown if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]
+    assert min(inside) <= 0.116
+    assert max(inside) >= 0.69

@@ -217,11 +217,20 @@ def plot_costs(
             subs = (1.0, 2.0, 3.0, 5.0, 7.0)
         elif decades < 4:
             subs = (1.0, 2.0, 5.0)
+        locator = LogLocator(base=10, subs=subs, numticks=12)
+        # the view from the labelled tick at or below the lowest cost to the one at or
+        # above the highest: no point lies past the last label (a final 0.116 sat below
+        # a lowest label of 0.2)
+        ticks = [t for t in locator.tick_values(low / 10, high * 10) if t > 0]
+        below = [t for t in ticks if t <= low * (1 + 1e-9)]
+        above = [t for t in ticks if t >= high * (1 - 1e-9)]
         for ax in axes:
             ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+            ax.yaxis.set_major_locator(locator)
             ax.yaxis.set_major_formatter(FuncFormatter(tick_text))
             ax.yaxis.set_minor_formatter(NullFormatter())
+            if below and above and max(below) < min(above):
+                ax.set_ylim(max(below), min(above))
     axes[0].set_ylabel("cost" + (" (log scale)" if log else ""))
     if title is None:
         title = (

@@ -55,6 +55,7 @@ def plain_text() -> contextlib.AbstractContextManager[Any]:
 def save(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write ``fig`` as ``stem.png`` and ``stem.svg`` (or ``formats``), atomically."""
     paths = []
+    enclose_log_views(fig)
     for fmt in formats:
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
@@ -84,10 +85,14 @@ def threads_label(threads: int, all_threads: int) -> str:
 class ReadableLogLocator(Locator):
     """Ticks of a log axis with at least ``min_ticks`` inside the view.
 
-    Powers of ten when they give enough, else 1, 2 and 5 times them, else every
-    digit times them, else (a view narrower than a factor of 2) a few evenly
-    spaced round values, as a linear axis would have.
+    Powers of ten when they give enough, else 1, 2 and 5 times them, else (a view
+    of a factor 4 or more) every digit times them, else a few evenly spaced round values,
+    as a linear axis would have: a narrow view (timings over their median, 0.5 to 1.5)
+    then gets labels on both sides of 1, not nine crowded ones below it.
     """
+
+    #: The narrowest view (hi / lo) that gets every digit times the powers of ten.
+    DIGITS_MIN_SPAN: Final = 4.0
 
     def __init__(self, min_ticks: int = 3) -> None:
         self.min_ticks = min_ticks
@@ -98,20 +103,65 @@ class ReadableLogLocator(Locator):
         lo, hi = self.axis.get_view_interval()
         return self.tick_values(lo, hi)
 
-    def tick_values(self, vmin: float, vmax: float) -> Any:
-        lo, hi = sorted((float(vmin), float(vmax)))
-        if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= 0:
-            return np.array([])
-        lo = max(lo, hi * 1e-12)
+    def _ticks(self, lo: float, hi: float) -> tuple[Any, Any]:
+        """``(inside, around)``: the ticks in ``[lo, hi]``, and those of the same kind
+        beyond it too (at least one on each side)."""
         k0, k1 = math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1
-        for subs in ((1.0,), (1.0, 2.0, 5.0), tuple(float(d) for d in range(1, 10))):
+        levels: list[tuple[float, ...]] = [(1.0,), (1.0, 2.0, 5.0)]
+        if hi / lo >= self.DIGITS_MIN_SPAN:
+            levels.append(tuple(float(d) for d in range(1, 10)))
+        for subs in levels:
             ticks = np.array(sorted(sd * 10.0**k for k in range(k0, k1 + 1) for sd in subs))
             inside = ticks[(ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))]
             if len(inside) >= self.min_ticks:
-                return inside
+                return inside, ticks
         linear = MaxNLocator(nbins=self.min_ticks + 1, steps=[1, 2, 2.5, 5, 10])
         values = np.asarray(linear.tick_values(lo, hi))
-        return values[values > 0]
+        values = values[values > 0]
+        inside = values[(values >= lo * (1 - 1e-9)) & (values <= hi * (1 + 1e-9))]
+        return inside, values
+
+    @staticmethod
+    def _range(vmin: float, vmax: float) -> tuple[float, float] | None:
+        lo, hi = sorted((float(vmin), float(vmax)))
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= 0:
+            return None
+        return max(lo, hi * 1e-12), hi
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        got = self._range(vmin, vmax)
+        return np.array([]) if got is None else self._ticks(*got)[0]
+
+    def enclosing(self, vmin: float, vmax: float) -> tuple[float, float] | None:
+        """The nearest ticks at or beyond ``vmin`` and ``vmax``, of the kind the view
+        gets: a view widened to them has a labelled tick on either side of every point."""
+        got = self._range(vmin, vmax)
+        if got is None:
+            return None
+        lo, hi = got
+        _, around = self._ticks(lo, hi)
+        below = around[around <= lo * (1 + 1e-9)]
+        above = around[around >= hi * (1 - 1e-9)]
+        return (float(below.max()) if len(below) else lo, float(above.min()) if len(above) else hi)
+
+
+def enclose_log_views(fig: Figure) -> None:
+    """Widen every log axis of ``fig`` (ticks by :class:`ReadableLogLocator`) to the
+    nearest labelled ticks beyond its data: no point, bar or interval end lies past the
+    last label (a dot product at 296 us sat below a lowest label of 1 ms)."""
+    for ax in fig.axes:
+        for axis, set_lim in ((ax.yaxis, ax.set_ylim), (ax.xaxis, ax.set_xlim)):
+            loc = axis.get_major_locator()
+            if axis.get_scale() != "log" or not isinstance(loc, ReadableLogLocator):
+                continue
+            view = tuple(axis.get_view_interval())
+            for _ in range(4):  # a wider view may take sparser ticks: until they hold
+                got = loc.enclosing(*view)
+                if got is None or not got[0] < got[1] or got == view:
+                    break
+                view = got
+            if view != tuple(axis.get_view_interval()):
+                set_lim(*view)
 
 
 def log_axis(ax: Axes, which: Literal["x", "y"] = "y", kind: str = "plain", unit: str = "") -> None:
