@@ -248,6 +248,16 @@ def test_figures_read_as_a_learner_needs(tmp_path: Path) -> None:
     assert any("faster than the loop" in t for t in texts[1:])
     hatched = [p for p in h_ax.patches if p.get_hatch()]
     assert len(hatched) == 1
+    # each measured ratio with its interval, as report.md gives it; ⚠ where flagged
+    measured = [t for t in texts[1:] if "faster than the loop" in t]
+    assert all(re.search(r"x\*? \[[\d,.]+-[\d,.]+x?\] faster than the loop", t) for t in measured)
+    flagged = kern.copy()
+    flagged["flags"] = [["cv"]] * len(flagged)
+    head = figures.figure_headline(flagged)
+    assert head is not None
+    texts = [t.get_text() for t in head.axes[0].texts]
+    assert all(t.endswith("⚠ unsteady") for t in texts[1:])
+    assert "⚠ unsteady: timings that varied a lot" in head.axes[0].get_xlabel()
 
 
 @pytest.mark.parametrize(

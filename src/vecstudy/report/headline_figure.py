@@ -1,7 +1,8 @@
 """The headline figure: one gradient step at the course's shape, loop vs NumPy vs Numba.
 
 Horizontal bars on a log axis in milliseconds, each labelled with its time and how many
-times faster than the Python loop it is (the numbers of the report's headline).
+times faster than the Python loop it is, with its 95% interval, and ⚠ where the report
+flags the case unsteady (the numbers of the report's headline).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from vecstudy.report.axes import LABELS, color, log_axis
-from vecstudy.report.markdown import format_ratio, format_seconds
+from vecstudy.report.markdown import format_ratio, format_ratio_ci, format_seconds
 from vecstudy.report.plain_words import (
     COURSE_SHAPE,
     base_threads,
@@ -40,6 +41,12 @@ def _estimated_loop(
     if est.empty:
         return math.nan, False
     return float(est.iloc[0]["loop_s"]), bool(est.iloc[0]["vs_python_est"])
+
+
+def _flagged(row: pd.Series) -> bool:
+    """Whether the report flags this case unsteady (its ``flags``)."""
+    flags = row.get("flags")
+    return isinstance(flags, list | tuple) and len(flags) > 0
 
 
 def figure_headline(kern: pd.DataFrame) -> Figure | None:
@@ -70,6 +77,15 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
             if est
             else format_seconds(loop_s)
         )
+        py = kern[
+            (kern["operation"] == op)
+            & (kern["dtype"] == dtype)
+            & (kern["n_x"] == n_x)
+            & (kern["m"] == m)
+            & (kern["backend"] == "python")
+        ]
+        if not est and not py.empty and _flagged(py.iloc[0]):
+            text += " ⚠ unsteady"
         bars.append(("python", loop_s, text, est))
     for be in ("numpy", "numba"):
         r = here[here["backend"] == be]
@@ -81,7 +97,14 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
             ratio = float(r0["vs_python"])
             word = "faster" if ratio >= 1 else "slower"
             shown = ratio if ratio >= 1 else 1 / ratio
-            text += f", {'~' if est else ''}{format_ratio(shown)} {word} than the loop"
+            lo = float(r0.get("vs_python_lo", math.nan))
+            hi = float(r0.get("vs_python_hi", math.nan))
+            if ratio >= 1 and math.isfinite(lo) and math.isfinite(hi):  # as the report says
+                text += f", {format_ratio_ci(ratio, lo, hi, est)} faster than the loop"
+            else:
+                text += f", {'~' if est else ''}{format_ratio(shown)} {word} than the loop"
+        if _flagged(r0):  # as the report's tables mark it
+            text += " ⚠ unsteady"
         bars.append((be, float(r0["median"]), text, False))
     if not bars:
         return None
@@ -129,6 +152,12 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
         + (
             "\nPython loop: not timed at any size (too slow for the time budget, --budget)"
             if no_loop
+            else ""
+        )
+        + (
+            "\n[...]: 95% interval; ⚠ unsteady: timings that varied a lot (see Stability "
+            "in report.md)"
+            if any("⚠" in b[2] for b in bars)
             else ""
         )
     )
