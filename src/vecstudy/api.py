@@ -295,6 +295,10 @@ def optimize(
     costs : list of float
         The cost at iterations 0, 100, 200, ...
 
+    With ``num_iterations=0`` nothing is computed: ``params`` are the inputs, ``costs``
+    is empty and ``grads`` holds zeros (no gradient was taken; ``propagate`` gives the
+    one at the inputs).
+
     Raises
     ------
     DivergenceError
