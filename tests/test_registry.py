@@ -71,3 +71,5 @@ def test_public_api() -> None:
         "use_backend",
     }
     assert isinstance(vecstudy.__version__, str)
+    # the lazy exports are listed too (a notebook's tab completion reads dir())
+    assert set(vecstudy.__all__) <= set(dir(vecstudy))

@@ -100,3 +100,8 @@ def __getattr__(name: str) -> object:
             ) from exc
         return LogisticRegressionGD
     raise AttributeError(f"module 'vecstudy' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy exports too: tab completion in a notebook offers ``compare_backends``."""
+    return sorted(set(globals()) | set(__all__))
