@@ -325,9 +325,12 @@ FUSED_ROW_MIN_BYTES: Final = 4096
 
 #: Target seconds of compiled work between two checks for Ctrl-C (see :func:`optimize`).
 SLICE_SECONDS: Final = 0.03
-#: Target seconds of the first slice, at an estimated 1 ns per element: short, since on a
-#: busy machine a parallel iteration can take 30 times as long as that.
-FIRST_SLICE_SECONDS: Final = 0.0005
+#: Target seconds of the first slice, at an estimated 1 ns per element.  Short
+#: iterations meet a busy machine in the chooser's quick check first
+#: (:data:`~vecstudy.backends.numba.adaptive.QUICK_MAX_S`); longer slices at the start
+#: would cost a short descent its speed (25 iterations of 12288x209: 0.44 ms per
+#: iteration from a first slice of 10 ms, 0.49 from 0.5 ms, in more, shorter slices).
+FIRST_SLICE_SECONDS: Final = 0.01
 
 
 def optimize(

@@ -66,6 +66,8 @@ QUICK_MAX_S: Final = 1e-3
 #: See :data:`QUICK_MAX_S`: an idle parallel iteration, pool wake-up included, is not
 #: twice as slow as a serial one; a busy one is 25 to 90 times.
 QUICK_FACTOR: Final = 4.0
+#: Seconds of the quick check's serial slice, at the caller's estimate.
+QUICK_SERIAL_S: Final = 5e-4
 
 
 class SliceChooser:
@@ -103,6 +105,9 @@ class SliceChooser:
         # the quick check: 0 serial slice next, 1 one parallel iteration next, 2 done
         quick = self.enabled and expected_s is not None and expected_s < QUICK_MAX_S
         self.quick_stage = 0 if quick else 2
+        self.quick_serial = 1  # iterations of its serial slice
+        if quick and expected_s is not None:
+            self.quick_serial = max(1, int(QUICK_SERIAL_S / expected_s))
         self.checking = False  # the slice running is the quick check's parallel iteration
         self.per_iteration: dict[bool, float | None] = {True: None, False: None}
         self.utilization = 1.0  # of the latest parallel slice
@@ -116,9 +121,9 @@ class SliceChooser:
         """``(parallel, iterations)`` for the next slice, of at most ``length`` iterations."""
         if not self.enabled:
             return False, length
-        if self.quick_stage == 0:  # a serial slice to measure against
+        if self.quick_stage == 0:  # a short serial slice to measure against
             self.quick_stage = 1
-            return False, length
+            return False, min(length, self.quick_serial)
         if self.quick_stage == 1:
             self.quick_stage = 2
             self.checking = True
