@@ -22,8 +22,12 @@ cost little.
 Slices of few iterations are probed too: a step that waits at its barrier for a
 descheduled thread can take five times the serial step (12288 x 209 on two busy cores:
 16 against 3.3 ms), so that a slice of 30 ms holds one to three iterations; a probe is
-then one iteration.  The serial and parallel kernels walk the same chunks in the same
-order, so the result has the same bits whichever way a slice runs.
+then one iteration, and a probe of the way last measured slower gets a quarter of a
+slice's time rather than of its iterations.  Short iterations (under
+:data:`QUICK_MAX_S`) start with a quick check: a serial slice of half a millisecond,
+then one parallel iteration, and serial at once where that iteration waited at its
+barrier.  The serial and parallel kernels walk the same chunks in the same order, so
+the result has the same bits whichever way a slice runs.
 """
 
 from __future__ import annotations
