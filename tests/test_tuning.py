@@ -719,46 +719,35 @@ def test_cli_tune_help_states_the_default_bound(capsys: pytest.CaptureFixture[st
     assert any(s >= 80_000_000 for s in sizes)  # shapes whose X streams from memory
 
 
+@pytest.mark.parametrize(
+    ("how", "status", "said"),
+    [("ctrl-c", 130, "interrupted; kept 1"), ("sigterm", 143, "interrupted by SIGTERM; kept 1")],
+)
 def test_cli_tune_interrupted_keeps_finished_shapes(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+    how: str, status: int, said: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Ctrl-C, or SIGTERM as `kill` sends it, while the second shape is timed: the first
+    is kept, and the exit status is the shell's for the signal."""
+    import signal
+
     measure = tuning.measure
     calls = []
 
     def interrupted(*args: object, **kwargs: object) -> wisdom.Tuned:
         calls.append(args)
         if len(calls) == 2:
-            raise KeyboardInterrupt
+            if how == "ctrl-c":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1.0)  # the handler runs here
         return measure(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tuning, "measure", interrupted)
     argv = ["tune", "--shapes", "8x300,9x300", "--order", "C", "--budget", "0.05",
             "--threads", "1", "--no-progress"]  # fmt: skip
-    assert main(argv) == 130
-    assert "interrupted; kept 1 tuned shapes" in capsys.readouterr().err
-    assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
-
-
-def test_cli_tune_sigterm_keeps_what_is_done_and_exits_143(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import signal
-
-    measure = tuning.measure
-    calls = []
-
-    def killed(*args: object, **kwargs: object) -> wisdom.Tuned:
-        calls.append(args)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGTERM)  # as `kill` would
-            time.sleep(1.0)  # the handler runs here
-        return measure(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(tuning, "measure", killed)
-    argv = ["tune", "--shapes", "8x300,9x300", "--order", "C", "--budget", "0.05",
-            "--threads", "1", "--no-progress"]  # fmt: skip
-    assert main(argv) == 143
-    assert "interrupted by SIGTERM; kept 1 tuned shapes" in capsys.readouterr().err
+    assert main(argv) == status
+    assert f"{said} tuned shapes" in capsys.readouterr().err
     assert [e.name for e in wisdom.entries()] == ["float64/C/8x300"]
     handler = signal.getsignal(signal.SIGTERM)
     assert getattr(handler, "__name__", "") != "on_term"  # the handler before is back
