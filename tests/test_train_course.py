@@ -72,6 +72,7 @@ def test_train_on_the_course_file_finds_keys_test_file_and_class_names(
     ) in text
     assert "test part: test_catvnoncat.h5 beside it (4 samples)" in text
     assert "8 training / 4 test rows (the test rows from test_catvnoncat.h5)" in text
+    assert "train_catvnoncat.h5 with its test file: 12 rows, 12288 features" in text
     assert "target 'train_set_y': non-cat (6 rows), cat (6 rows) (positive class: cat)" in text
     assert "features not standardized" in text
     doc = json.loads((out / "train_catvnoncat.h5-model.json").read_text())
@@ -214,7 +215,7 @@ def test_npz_images_without_a_target_name_the_candidates(tmp_path: Path) -> None
     message = str(info.value)
     assert "give --target COLUMN" in message
     assert "images flattened into indexed columns" in message
-    assert "the 1-D columns are 'labels'" in message
+    assert "the columns that could be it: 'labels'" in message
 
 
 def test_model_with_samples_as_rows_says_pass_x_t_as_optimize_does() -> None:

@@ -426,7 +426,8 @@ def read_data(path: str | Path, target: str | None = None, *, test_file: bool = 
             raise DataError(
                 f"DATA {_path(path)}: give --target COLUMN, the column to predict; the file's "
                 f"names do not say which (the course's train_set_x / train_set_y are found "
-                f"by name){flat}; the 1-D columns are {_names(plain) if plain else 'none'}"
+                f"by name){flat}; the columns that could be it: "
+                f"{_names(plain) if plain else 'none'}"
             )
         target = info.target
     sibling = _test_sibling(path) if test_file and path.suffix.lower() in H5_SUFFIXES else None

@@ -406,7 +406,9 @@ def describe(training: Training) -> str:
     counts = {c: int(np.sum(t.labels == c)) for c in t.classes}
     shown = ", ".join(f"{_label(c)} ({n} rows)" for c, n in counts.items())
     lines = [
-        f"{_bounded_path(training.source)}: {len(t.y)} rows, {len(t.features)} features, "
+        f"{_bounded_path(training.source)}"
+        + (" with its test file" if "test_data" in training.settings else "")
+        + f": {len(t.y)} rows, {len(t.features)} features, "
         f"target {_short(training.target)}: {shown} (positive class: {_label(t.classes[1])})",
         f"split: {len(training.train_rows)} training / {len(training.test_rows)} test rows "
         + (
