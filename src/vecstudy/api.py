@@ -233,6 +233,24 @@ def propagate(
 ) -> tuple[Grads, float]:
     """Cost and gradients of one batch (forward and backward propagation).
 
+    Parameters
+    ----------
+    w : array_like, shape (n_x, 1) or (n_x,)
+    b : float
+    X : array_like, shape (n_x, m)
+        One column per sample, as in the course.
+    Y : array_like, shape (1, m) or (m,)
+        Labels 0 and 1.
+    backend : str, optional
+        ``"python"``, ``"numpy"``, ``"numba"``, ``"dask"`` or ``"auto"``; left out, the
+        configuration decides (``vecstudy info`` shows it).
+    dtype : str, optional
+        ``"float64"`` or ``"float32"``; left out, float32 for float32 ``X``, else
+        float64 (or the configuration's).
+    threads : int or "all", optional
+        Threads for the backend's library; left out, the libraries' own settings (or
+        the configuration's).  Every function of the course takes these three.
+
     Returns
     -------
     grads : dict
@@ -285,6 +303,19 @@ def optimize(
     threads: int | str | None = None,
 ) -> tuple[dict[str, Any], Grads, list[float]]:
     """Batch gradient descent: ``num_iterations`` updates ``w -= lr*dw``, ``b -= lr*db``.
+
+    Parameters
+    ----------
+    w, b, X, Y
+        As for :func:`propagate`.
+    num_iterations : int
+        Updates to make, 0 or more.
+    learning_rate : float
+        Step size, greater than 0.
+    print_cost : bool
+        Print the cost every 100 iterations, as it is recorded.
+    backend, dtype, threads : optional
+        As for :func:`propagate`.
 
     Returns
     -------
