@@ -382,12 +382,16 @@ def check_replaceable(path: Path | None = None) -> None:
     """Raise :class:`WisdomFileError` where the wisdom file must not be replaced (a newer
     vecstudy's, or a folder): ``vecstudy tune`` asks before it measures anything."""
     path = wisdom_path() if path is None else path
+    _replaceable(path, *_load(path))
+
+
+def _replaceable(path: Path, doc: Any, why: str | None, newer: bool) -> None:
+    """:func:`check_replaceable` on what :func:`_load` read of ``path``."""
     if path.is_dir():
         raise WisdomFileError(
             f"the wisdom file {_short(path, 300)} is a folder: remove it, or set "
             "VECSTUDY_TUNE_DIR to another folder"
         )
-    _, why, newer = _load(path)
     if newer:
         raise WisdomFileError(
             f"the wisdom file {_short(path, 300)}: {why}; it is left as it is: upgrade "
@@ -399,8 +403,8 @@ def _writable_doc(path: Path) -> dict[str, Any] | None:
     """The file's document before a change (under its lock): None to start a new one,
     after setting an unreadable file aside; :class:`WisdomFileError` where the file must
     not be replaced (a newer vecstudy's, or a folder)."""
-    check_replaceable(path)
-    doc, why, _ = _load(path)
+    doc, why, newer = _load(path)  # read once
+    _replaceable(path, doc, why, newer)
     if why is None:
         return doc
     _set_aside(path)
