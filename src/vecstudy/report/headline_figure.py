@@ -27,7 +27,8 @@ from vecstudy.report.plain_words import (
 
 def _estimated_loop(
     kern: pd.DataFrame, n_x: int, m: int, op: str, dtype: str
-) -> tuple[float, bool]:
+) -> tuple[float, bool, bool]:
+    """The loop's seconds, whether they are estimated, and whether its timing is flagged."""
     here = kern[
         (kern["operation"] == op)
         & (kern["dtype"] == dtype)
@@ -36,11 +37,11 @@ def _estimated_loop(
     ]
     py = here[here["backend"] == "python"]
     if not py.empty:
-        return float(py.iloc[0]["median"]), False
+        return float(py.iloc[0]["median"]), False, _flagged(py.iloc[0])
     est = here[(here["backend"] != "python") & here["loop_s"].notna()]
     if est.empty:
-        return math.nan, False
-    return float(est.iloc[0]["loop_s"]), bool(est.iloc[0]["vs_python_est"])
+        return math.nan, False, False
+    return float(est.iloc[0]["loop_s"]), bool(est.iloc[0]["vs_python_est"]), False
 
 
 def _flagged(row: pd.Series) -> bool:
@@ -69,7 +70,7 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
         & (kern["m"] == m)
         & (kern["threads"] == threads)
     ]
-    loop_s, est = _estimated_loop(kern, n_x, m, op, dtype)
+    loop_s, est, loop_flagged = _estimated_loop(kern, n_x, m, op, dtype)
     bars: list[tuple[str, float, str, bool]] = []
     if math.isfinite(loop_s):
         text = (
@@ -77,14 +78,7 @@ def figure_headline(kern: pd.DataFrame) -> Figure | None:
             if est
             else format_seconds(loop_s)
         )
-        py = kern[
-            (kern["operation"] == op)
-            & (kern["dtype"] == dtype)
-            & (kern["n_x"] == n_x)
-            & (kern["m"] == m)
-            & (kern["backend"] == "python")
-        ]
-        if not est and not py.empty and _flagged(py.iloc[0]):
+        if loop_flagged:
             text += " ⚠ unsteady"
         bars.append(("python", loop_s, text, est))
     for be in ("numpy", "numba"):
