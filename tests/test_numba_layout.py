@@ -242,11 +242,22 @@ def test_plan_follows_the_caches() -> None:
     assert nb.plan(100, 10_000, 8, "F", small).B < nb.plan(100, 10_000, 8, "F", large).B
     assert nb.plan(1000, 100_000, 8, "C", small).mode == nb.SPLIT
     assert nb.plan(1000, 100_000, 8, "C", large).mode == nb.FUSED
-    # C tiles of a few hundred features are sized to L2, with row segments >= 1 KiB
+    # C tiles of a few hundred features are sized to L2, with row segments >= 1 KiB,
+    # where X fits in the L3 share (400x5000: 8 or 16 MB) or a long tile would not
+    # fit in half of it (the small caches)
     for itemsize in (4, 8):
-        tiles = [nb.plan(400, 100_000, itemsize, "C", c) for c in (small, large)]
+        tiles = [
+            nb.plan(400, 5_000, itemsize, "C", large),
+            *(nb.plan(400, m, itemsize, "C", small) for m in (5_000, 100_000)),
+        ]
         assert all(t.mode == nb.FUSED and t.B * itemsize >= 1024 for t in tiles)
-        assert all(400 * itemsize * t.B <= c.l2 for t, c in zip(tiles, (small, large), strict=True))
+        assert all(400 * itemsize * t.B <= large.l2 for t in tiles[:1])
+        assert all(400 * itemsize * t.B <= small.l2 for t in tiles[1:])
+        # X streaming from memory, a long tile in half the L3 share: long row segments
+        t = nb.plan(400, 100_000, itemsize, "C", large)
+        assert t.mode == nb.FUSED
+        assert t.B * itemsize == nb.STREAM_SEGMENT_BYTES
+        assert 2 * 400 * itemsize * t.B <= large.l3_per_core
     assert nb.plan(400, 100_000, 4, "C", small).B < nb.plan(400, 100_000, 4, "C", large).B
 
 

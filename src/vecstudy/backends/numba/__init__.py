@@ -165,6 +165,7 @@ from vecstudy.backends.numba.planning import SAMPLE as SAMPLE
 from vecstudy.backends.numba.planning import SAMPLE_MAJOR_MIN_BYTES as SAMPLE_MAJOR_MIN_BYTES
 from vecstudy.backends.numba.planning import SAMPLE_SEQ as SAMPLE_SEQ
 from vecstudy.backends.numba.planning import SPLIT as SPLIT
+from vecstudy.backends.numba.planning import STREAM_SEGMENT_BYTES as STREAM_SEGMENT_BYTES
 from vecstudy.backends.numba.planning import Plan as Plan
 from vecstudy.backends.numba.planning import _layout as _layout
 from vecstudy.backends.numba.planning import _prepare as _prepare_plan

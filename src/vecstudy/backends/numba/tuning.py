@@ -68,8 +68,10 @@ from vecstudy.backends.numba.planning import (
     SAMPLE_SEQ,
     SEGMENT_BYTES,
     SPLIT,
+    STREAM_SEGMENT_BYTES,
     Plan,
     _cdiv,
+    _l2_tile,
     _panels,
     _prepare,
     _tiles,
@@ -146,7 +148,8 @@ def candidates(
     >>> [p.mode for p in candidates(12288, 300, 8, "C", neighbourhood=True)]
     [2, 2, 2]
     """
-    model = model_plan(n_x, m, itemsize, order, cache_sizes())
+    caches = cache_sizes()
+    model = model_plan(n_x, m, itemsize, order, caches)
     out: list[Plan] = []
     seen: set[tuple[int, ...]] = set()
 
@@ -183,6 +186,9 @@ def candidates(
         return out
     for f in near if neighbourhood else (*near, *far):
         add(tiles(round(model.B * f)))
+    if model.mode == FUSED:  # both tile rules of the model: sized to L2, long rows
+        add(tiles(_l2_tile(n_x * itemsize, itemsize, caches)))
+        add(tiles(STREAM_SEGMENT_BYTES // itemsize))
     if order == "F":  # the other forward walk (four side by side, or one by one)
         other = SAMPLE if model.mode == SAMPLE_SEQ else SAMPLE_SEQ
         for f in (1.0,) if neighbourhood else (1.0, *near):
