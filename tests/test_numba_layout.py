@@ -261,6 +261,57 @@ def test_plan_follows_the_caches() -> None:
     assert nb.plan(400, 100_000, 4, "C", small).B < nb.plan(400, 100_000, 4, "C", large).B
 
 
+def test_descents_of_a_few_hundred_features_in_l3_walk_by_panels() -> None:
+    """A descent reads X once per iteration by panels where a step takes fused tiles:
+    C order, at least SPLIT_DESCENT_MIN_ROWS features, X within the L3 share."""
+    from vecstudy.backends.numba import planning, tuning
+
+    nb = backends.load("numba")
+    c = CacheSizes(32 << 10, 512 << 10, 16 << 20, "test")
+    step = nb.plan(200, 8000, 8, "C", c)
+    descent = nb.plan(200, 8000, 8, "C", c, kind="descent")
+    assert step.mode == nb.FUSED
+    assert descent.mode == nb.SPLIT
+    assert descent.n_chunks == planning.SPLIT_DESCENT_PANELS
+    assert descent.P % 8 == 0
+    assert descent.P * descent.n_chunks >= 200
+    assert descent.parallel
+    # fewer features, X beyond the L3 share, F order: the step's walk
+    for shape, order in (((64, 8000), "C"), ((200, 80_000), "C"), ((200, 8000), "F")):
+        assert nb.plan(*shape, 8, order, c, kind="descent") == nb.plan(*shape, 8, order, c)
+    # the tuner times the descent's panels first, then the step's tiles
+    here = nb.plan(257, 12345, 4, "C", kind="descent")
+    if here.mode == nb.SPLIT and nb.plan(257, 12345, 4, "C").mode == nb.FUSED:
+        cands = tuning.candidates(257, 12345, 4, "C", kind="descent")
+        assert cands[0] == here._replace(parallel=False)
+        assert any(p.mode == nb.FUSED for p in cands)
+        assert len(set(cands)) == len(cands)
+
+
+def test_a_descent_by_panels_agrees_with_numpy() -> None:
+    """The same descent by the model's panels and by NumPy (float64, 30 iterations)."""
+    from vecstudy.backends.numba import planning
+
+    nb = backends.load("numba")
+    npb = backends.load("numpy")
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((136, 700))
+    Y = (rng.random(700) < 0.5).astype(np.float64)
+    w = rng.standard_normal(136) * 0.01
+    panels = planning._model_split(136, True, planning.SPLIT_DESCENT_PANELS)
+    original = nb.plan
+    try:
+        nb.plan = lambda *a, **k: panels  # type: ignore[assignment]
+        got = nb.optimize(w, 0.1, X, Y, 30, 0.05, 10)
+    finally:
+        nb.plan = original  # type: ignore[assignment]
+    want = npb.optimize(w, 0.1, X, Y, 30, 0.05, 10)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got[4], want[4], rtol=1e-12)
+    assert got[5] == want[5] == 30
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_layout_benchmarks_run_on_the_course_shape(order: str) -> None:

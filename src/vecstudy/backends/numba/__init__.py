@@ -212,7 +212,7 @@ def plan(
         tuned = _planned(n_x, m, itemsize, order, threads, kind)
         if tuned is not None:
             return tuned
-    return _model_plan(n_x, m, itemsize, order, caches)
+    return _model_plan(n_x, m, itemsize, order, caches, kind)
 
 
 def _prepare(

@@ -51,6 +51,24 @@ MODE_NAMES: Final = {
 #: small problems enough blocks to split over threads.  Measurements: the design page
 #: ``docs/design/numba-plan.md``.
 B_MIN: Final = 512
+#: ``optimize`` on C-ordered ``X`` of at least this many features that fits in this
+#: core's share of L3 walks by panels, as wide ``X`` does, where a step takes fused
+#: tiles: the descent then reads ``X`` once per iteration and re-reads each group of
+#: eight rows from L2 (:func:`fuses`), where fused tiles re-read theirs from L3 or
+#: short rows.  Descents of 10 iterations on an AVX2 AMD EPYC, ms per iteration, one /
+#: two threads, tiles against panels: 257x12345 float32 0.83 / 0.42 against 0.54 /
+#: 0.30, 200x8000 float64 0.77 / 0.39 against 0.47 / 0.30, 130x30000 float32 0.90 /
+#: 0.54 against 0.63 to 0.77 / 0.41 to 0.46; at 60 features (60x30000 float64) the
+#: tiles were as fast or faster (0.88 to 1.00 / 0.45 against 0.89 to 0.97 / 0.60 to
+#: 0.83), and where ``X`` streams from memory too (300x100000: 14.5 against 16.6 ms).
+SPLIT_DESCENT_MIN_ROWS: Final = 128
+#: Panels of such a descent: fewer than a wide step's 16, as each adds a row of ``z``
+#: to zero and add up per iteration (a tenth of the work at 200x8000 with 13 panels of
+#: 16 rows); four still share evenly among two or four threads.  Per iteration, ms, one
+#: / two threads, 2, 4 and the model's 7 to 16 panels: 200x8000 float64 0.47 / 0.30,
+#: 0.55 / 0.28, 0.59 / 0.38; 257x12345 float32 0.51 / 0.28, 0.50 / 0.30, 0.54 / 0.30;
+#: 130x30000 float32 0.77 / 0.41, 0.66 / 0.46, 0.68 / 0.46.
+SPLIT_DESCENT_PANELS: Final = 4
 #: Smallest row segment, in bytes, of a fused C tile that fits in L2 (128 samples in
 #: float64, 256 in float32; shorter segments lose the prefetcher).  While a tile of that
 #: many samples fills at most 2/3 of L2 (``n_x`` up to ~850 on a 1.25 MiB L2), ``B =
@@ -114,7 +132,9 @@ def _align(v: int) -> int:
     return v - v % _B_ALIGN if v >= _B_ALIGN else max(v, 1)
 
 
-def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) -> Plan:
+def plan(
+    n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None, kind: str = "step"
+) -> Plan:
     """The cache model's walk over ``X`` for one gradient step: a function of the shape,
     dtype, order and the caches only, never of the thread count (results are bitwise
     identical for any thread count).
@@ -148,6 +168,10 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
       segment in samples), so that the segment of ``z`` partial sums it adds to stays
       in cache while the rows pass.
 
+    ``kind="descent"``: the walk of an iteration of ``optimize``, the step's except that
+    C-ordered ``X`` of :data:`SPLIT_DESCENT_MIN_ROWS` features or more that fits in
+    the L3 share takes the split path where a step takes fused tiles.
+
     Tiles are grouped into chunks of at least :data:`CHUNK_MIN_SAMPLES` samples and at
     most :data:`MAX_CHUNKS` chunks (about :data:`FEW_CHUNKS` for F-ordered samples of
     :data:`FEW_CHUNKS_MIN_BYTES` or more); chunks (or panels) run in parallel when
@@ -171,7 +195,32 @@ def plan(n_x: int, m: int, itemsize: int, order: str = "C", caches: Any = None) 
         from vecstudy.runtime.caches import cache_sizes
 
         caches = cache_sizes()
-    return _model(n_x, m, itemsize, order, caches)
+    step = _model(n_x, m, itemsize, order, caches)
+    if kind == "descent" and _split_descends_better(step, n_x, m, itemsize, caches):
+        return _model_split(n_x, n_x * m >= PARALLEL_MIN_ELEMENTS, SPLIT_DESCENT_PANELS)
+    return step
+
+
+def _split_descends_better(step: Plan, n_x: int, m: int, itemsize: int, caches: Any) -> bool:
+    """Whether a descent of C-ordered ``X`` should walk by panels where a step takes
+    fused tiles: ``n_x >=`` :data:`SPLIT_DESCENT_MIN_ROWS`, ``X`` within this core's
+    share of L3, and a group of :data:`FUSE_ROWS` rows too (so that the descent reads
+    ``X`` once per iteration, :func:`fuses`).  See :data:`SPLIT_DESCENT_MIN_ROWS`."""
+    return (
+        step.mode == FUSED
+        and n_x >= SPLIT_DESCENT_MIN_ROWS
+        and n_x * m * itemsize <= caches.l3_per_core
+        and FUSE_ROWS * m * itemsize <= caches.l3_per_core
+    )
+
+
+def _model_split(n_x: int, par: bool, n_panels: int = 16) -> Plan:
+    """The model's panels: ``n_panels`` of ``P = n_x / n_panels`` rows, a multiple of 8
+    (see :func:`plan`)."""
+    rows = -(-n_x // n_panels)
+    P = max(8, -(-rows // 8) * 8)
+    n_panels = -(-n_x // P)
+    return Plan(SPLIT, 0, 0, n_panels, P, par and n_panels > 1)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -189,10 +238,7 @@ def _model(n_x: int, m: int, itemsize: int, order: str, caches: Any) -> Plan:
         if b_stream > B and n_x * m * itemsize > caches.l3_per_core >= 2 * r * b_stream:
             B = b_stream  # X streams from memory: long row segments, tiles in L3
     else:  # wide, or too few sample blocks to share among threads
-        rows = -(-n_x // 16)
-        P = max(8, -(-rows // 8) * 8)
-        n_panels = -(-n_x // P)
-        return Plan(SPLIT, 0, 0, n_panels, P, par and n_panels > 1)
+        return _model_split(n_x, par)
     n_tiles = max(1, -(-m // B))
     T = max(1, -(-CHUNK_MIN_SAMPLES // B), -(-n_tiles // MAX_CHUNKS))
     if order == "F" and r >= FEW_CHUNKS_MIN_BYTES:
@@ -403,6 +449,8 @@ __all__ = [
     "SEQ_MAX_BYTES",
     "SEQ_MIN_BYTES",
     "SPLIT",
+    "SPLIT_DESCENT_MIN_ROWS",
+    "SPLIT_DESCENT_PANELS",
     "STREAM_SEGMENT_BYTES",
     "Plan",
     "describe_plan",

@@ -135,7 +135,13 @@ def _align_b(B: int, low: int) -> int:
 
 
 def candidates(
-    n_x: int, m: int, itemsize: int, order: str = "C", *, neighbourhood: bool = False
+    n_x: int,
+    m: int,
+    itemsize: int,
+    order: str = "C",
+    *,
+    neighbourhood: bool = False,
+    kind: str = "step",
 ) -> list[Plan]:
     """Decompositions worth timing for a shape, the model's first, then by closeness.
 
@@ -144,12 +150,21 @@ def candidates(
     (four samples side by side, and one by one).  C order: fused tiles and split panels.
     ``neighbourhood``: the model's plan with its tiles or panels halved and doubled, and
     the other forward walk at the model's tiles (for :data:`FIRST_USE_BUDGET_S`).
+    ``kind="descent"`` where the model's descent walks by panels and its step by tiles
+    (:data:`~vecstudy.backends.numba.planning.SPLIT_DESCENT_MIN_ROWS`): those panels,
+    halved and doubled, then the step's candidates.
 
     >>> [p.mode for p in candidates(12288, 300, 8, "C", neighbourhood=True)]
     [2, 2, 2]
     """
     caches = cache_sizes()
     model = model_plan(n_x, m, itemsize, order, caches)
+    descent = model_plan(n_x, m, itemsize, order, caches, kind)
+    if descent != model:  # a descent by panels: first, then its neighbours, then the step's
+        near_panels = [_panels(n_x, max(1, round(descent.n_chunks * f))) for f in (0.5, 2.0)]
+        head = [p._replace(parallel=False) for p in (descent, *near_panels)]
+        rest = candidates(n_x, m, itemsize, order, neighbourhood=neighbourhood)
+        return [*dict.fromkeys([*head, *rest])]
     out: list[Plan] = []
     seen: set[tuple[int, ...]] = set()
 
@@ -325,8 +340,8 @@ def measure(
         raise RuntimeError("tuning needs compiled kernels; NUMBA_DISABLE_JIT is set")
     t_start = time.perf_counter()
     load = _load_average()
-    model = model_plan(n_x, m, dt.itemsize, order, cache_sizes())
-    cands = candidates(n_x, m, dt.itemsize, order, neighbourhood=neighbourhood)
+    model = model_plan(n_x, m, dt.itemsize, order, cache_sizes(), kind)
+    cands = candidates(n_x, m, dt.itemsize, order, neighbourhood=neighbourhood, kind=kind)
     if kind == "descent":  # second (left out last): the step's plan, which descents use
         step_plan = _lookup(_current(), n_x, m, dt.itemsize, order, ts[0])  # until now
         if step_plan is not None:
