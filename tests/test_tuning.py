@@ -859,3 +859,25 @@ def test_imports_point_one_way() -> None:
     assert not {f"{pkg}.tuning", f"{pkg}.wisdom", pkg} & imported(planning)
     assert not {f"{pkg}.tuning", pkg} & imported(wisdom)
     assert pkg not in imported(tuning)  # the submodules, never the package's __init__
+
+
+def test_the_tuner_times_both_tile_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fused C tiles sized to L2 and tiles of long rows are both candidates, whichever
+    the model takes (machines disagree on them), and a descent's panels come first."""
+    monkeypatch.setenv("VECSTUDY_CACHE_SIZES", "32K,512K,16M")
+    cache_sizes.cache_clear()
+    try:
+        streaming = tuning.candidates(300, 100_000, 8, "C")  # X of 240 MB: long rows
+        assert streaming[0].B == planning.STREAM_SEGMENT_BYTES // 8
+        assert 128 in {p.B for p in streaming if p.mode == nb.FUSED}  # the L2 rule's
+        in_l3 = tuning.candidates(100, 10_000, 8, "C")  # 8 MB: the L2 rule's 160
+        assert in_l3[0].B == 160
+        assert planning.STREAM_SEGMENT_BYTES // 8 in {p.B for p in in_l3}
+        descent = tuning.candidates(200, 8000, 8, "C", kind="descent")
+        assert descent[0] == planning.plan(200, 8000, 8, "C", kind="descent")._replace(
+            parallel=False
+        )
+        assert descent[0].mode == nb.SPLIT
+        assert {p.mode for p in descent} == {nb.SPLIT, nb.FUSED}
+    finally:
+        cache_sizes.cache_clear()
