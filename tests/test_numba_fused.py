@@ -24,8 +24,9 @@ from vecstudy.runtime.threads import limit_threads
 #: A model of the caches that makes these shapes split plans on any machine.
 CACHES = "32K,512K,2M"
 #: Wide C-ordered X: split plans (panels of rows), with and without a remainder of
-#: fewer than eight rows in the last panel.
-SHAPES = [(4096, 300), (1501, 257), (3003, 40)]
+#: fewer than eight rows in the last panel; the last two of short rows (kernels.
+#: SHORT_ROW_BYTES), walked in blocks of rows.
+SHAPES = [(4096, 300), (1501, 257), (3003, 40), (997, 20)]
 
 
 def _forget_caches() -> None:
@@ -98,11 +99,12 @@ def test_one_pass_gives_the_two_pass_descent(
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(1501, 257), (997, 20)])
 def test_one_pass_is_bitwise_the_same_in_slices_and_on_any_thread_count(
-    nb: Any, monkeypatch: pytest.MonkeyPatch, dtype: str
+    nb: Any, monkeypatch: pytest.MonkeyPatch, dtype: str, shape: tuple[int, int]
 ) -> None:
     """The forward carried from slice to slice is the one the unsliced loop computes."""
-    w, b, X, Y = _problem(1501, 257, dtype)
+    w, b, X, Y = _problem(*shape, dtype)
     runs = []
     for threads in (1, 2):
         for slice_s in (1e9, 1e-12):  # one slice; one iteration a slice
@@ -167,3 +169,23 @@ def test_the_forward_segment_changes_no_bits(nb: Any, dtype: str) -> None:
     assert all(s == steps[0] for s in steps[1:])
     assert all(d == descents[0] for d in descents[1:])
     assert "in segments of 64" in planning.describe_plan(base._replace(B=64))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_short_rows_give_the_same_forward_in_blocks_as_by_panel(nb: Any, dtype: str) -> None:
+    """The one-pass step over short rows (blocks of rows) adds the same sums as the
+    panel's forward pass, bitwise: the same function over the same groups of eight."""
+    from vecstudy.backends.numba import kernels
+
+    w, _, X, Y = _problem(203, 24, dtype)  # 203 rows: blocks of 64 and a remainder
+    assert X.shape[1] * X.itemsize <= kernels.SHORT_ROW_BYTES
+    d = (Y - 0.5).astype(dtype)
+    dt = X.dtype.type
+    dw_sum, dw, w_next = (np.zeros(203, dtype) for _ in range(3))
+    zp = np.zeros(24, dtype)
+    kernels._panel_step(X, d, 0, 203, w, dt(0.1), dt(1 / 24), dw_sum, dw, w_next, zp)
+    want = np.zeros(24, dtype)
+    kernels._panel_forward(w_next, X, 0, 203, want, 0)
+    np.testing.assert_array_equal(zp, want)
+    tol = {"rtol": 1e-4, "atol": 1e-7} if dtype == "float32" else {"rtol": 1e-12, "atol": 1e-15}
+    np.testing.assert_allclose(w_next, w - 0.1 * (X.astype(float) @ d) / 24, **tol)

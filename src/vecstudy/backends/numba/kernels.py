@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import numpy as np
 from numba import prange
 
 from vecstudy.backends.numba._math import _exp_nonpos, _log1p_unit
@@ -127,6 +128,65 @@ def _add_rows(w, X, i, g, j0, j1, zs):  # type: ignore[no-untyped-def]
         xr = X[r, j0:j1]
         for j in range(j1 - j0):
             zs[j] += wr * xr[j]
+
+
+#: Rows of at most this many bytes are short (tall ``X``, few samples): the split
+#: path's passes over them run in blocks of :data:`SHORT_BLOCK_ROWS` rows, one call of
+#: :func:`_add_short_rows` and :func:`_panel_backward` per block, not per eight rows.
+#: Measured on an AVX2 AMD EPYC, one-pass descent step over the whole of ``X``, before
+#: and after: 100000x20 float64 1.64 / 1.26 ms, float32 1.43 / 1.02; 40000x64 float32
+#: 0.61 / 0.53; level at 20000x100 and 4096x128 (both dtypes) and at 40000x64 float64,
+#: and 5% slower at 12288x209 float32 (836 bytes a row), hence no longer rows.
+SHORT_ROW_BYTES: Final = 512
+#: Rows per block of short rows (a multiple of eight: the same groups of eight rows as
+#: a whole panel, so the same sums).
+SHORT_BLOCK_ROWS: Final = 64
+
+
+@_jit()
+def _add_short_rows(w, X, r0, r1, zs, tmp):  # type: ignore[no-untyped-def]
+    """``zs[j] += sum_{r0 <= i < r1} w_i X_ij`` over whole short rows (``m`` samples).
+
+    Groups of eight rows from ``r0``, as :func:`_add_rows`, then the last few one by
+    one; within a group the eight-row sums go to the scratch ``tmp`` (``m`` elements)
+    first, then to ``zs`` in a loop of their own.  On rows this short a loop that both
+    reads and writes ``z``, called once per group, ran mostly in scalar code and call
+    overhead (on an AVX2 AMD EPYC, the forward of 100000x20 float64: 0.86 ms against
+    0.44 for the same loops in one function).
+    """
+    m = X.shape[1]
+    t = tmp[:m]
+    i = r0
+    while i + 8 <= r1:
+        w0 = w[i]
+        w1 = w[i + 1]
+        w2 = w[i + 2]
+        w3 = w[i + 3]
+        w4 = w[i + 4]
+        w5 = w[i + 5]
+        w6 = w[i + 6]
+        w7 = w[i + 7]
+        x0 = X[i]
+        x1 = X[i + 1]
+        x2 = X[i + 2]
+        x3 = X[i + 3]
+        x4 = X[i + 4]
+        x5 = X[i + 5]
+        x6 = X[i + 6]
+        x7 = X[i + 7]
+        for j in range(m):
+            t[j] = ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j])
+            )
+        for j in range(m):
+            zs[j] += t[j]
+        i += 8
+    while i < r1:
+        wi = w[i]
+        xi = X[i]
+        for j in range(m):
+            zs[j] += wi * xi[j]
+        i += 1
 
 
 @_jit()
@@ -303,6 +363,11 @@ def _panel_forward(w, X, r0, r1, zp, seg):  # type: ignore[no-untyped-def]
     """
     zero = X.dtype.type(0.0)
     m = X.shape[1]
+    if m * X.itemsize <= SHORT_ROW_BYTES:  # short rows: one call for the panel
+        for j in range(m):
+            zp[j] = zero
+        _add_short_rows(w, X, r0, r1, zp, np.empty(m, X.dtype))
+        return
     if seg <= 0:
         seg = max(1, SEGMENT_BYTES // X.itemsize)
     for j0 in range(0, m, seg):
@@ -400,6 +465,17 @@ def _panel_step(X, d, r0, r1, w, lr, inv_m, dw_sum, dw, w_next, zp):  # type: ig
     m = X.shape[1]
     for j in range(m):
         zp[j] = zero
+    if m * X.itemsize <= SHORT_ROW_BYTES:  # short rows: blocks of rows, one call each
+        tmp = np.empty(m, X.dtype)
+        for i in range(r0, r1, SHORT_BLOCK_ROWS):
+            i1 = min(i + SHORT_BLOCK_ROWS, r1)
+            _panel_backward(X, d, i, i1, dw_sum)
+            for r in range(i, i1):
+                dw[r] = dw_sum[r] * inv_m
+            for r in range(i, i1):
+                w_next[r] = w[r] - lr * dw[r]
+            _add_short_rows(w_next, X, i, i1, zp, tmp)
+        return
     i = r0
     while i < r1:
         g = min(8, r1 - i)  # eight rows, or the last few one by one
