@@ -881,3 +881,30 @@ def test_the_tuner_times_both_tile_rules(monkeypatch: pytest.MonkeyPatch) -> Non
         assert {p.mode for p in descent} == {nb.SPLIT, nb.FUSED}
     finally:
         cache_sizes.cache_clear()
+
+
+def test_a_stored_plan_is_not_carried_across_a_change_of_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tiles measured at 100x10000 serve 120x9000, but not the descent of 200x8000,
+    which the model walks by panels: the measurement says nothing of panels there."""
+    monkeypatch.setenv("VECSTUDY_CACHE_SIZES", "32K,512K,16M")
+    cache_sizes.cache_clear()
+    planning._model.cache_clear()
+    try:
+        tiles = planning._tiles(nb.FUSED, 96, 1, 10_000)
+        wisdom.save([fake(100, 10_000, tiles), fake(100, 10_000, tiles, kind="descent")])
+        carried = tiles._replace(n_chunks=-(-9000 // 96))
+        assert wisdom.lookup(120, 9000, 8, "C", 1) == carried
+        assert nb.plan(120, 9000, 8, "C", threads=1, kind="descent") == carried
+        # 200 features: the model's descent takes panels there, its step still tiles
+        assert planning.plan(200, 8000, 8, "C", kind="descent").mode == nb.SPLIT
+        assert planning.plan(100, 10_000, 8, "C", kind="descent").mode == nb.FUSED
+        assert wisdom.lookup(200, 8000, 8, "C", 1, kind="descent") is None
+        assert nb.plan(200, 8000, 8, "C", threads=1, kind="descent") == planning.plan(
+            200, 8000, 8, "C", kind="descent"
+        )  # not the step's stored tiles either
+        assert wisdom.lookup(200, 8000, 8, "C", 1) == tiles._replace(n_chunks=-(-8000 // 96))
+    finally:
+        cache_sizes.cache_clear()
+        planning._model.cache_clear()

@@ -563,7 +563,7 @@ def planned(
     if kind == "descent":
         found = _lookup(rec, n_x, m, itemsize, order, threads, "descent")
     if found is None:
-        found = _lookup(rec, n_x, m, itemsize, order, threads)
+        found = _lookup(rec, n_x, m, itemsize, order, threads, walk=kind)
     if found is not None or mode != "first-use":
         return found
     return _first_use(n_x, m, itemsize, order, threads)

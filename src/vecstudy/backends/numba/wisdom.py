@@ -53,6 +53,7 @@ from vecstudy.backends.numba.planning import (
     _panels,
     _tiles,
 )
+from vecstudy.backends.numba.planning import plan as _model_plan
 from vecstudy.errors import TuningWarning as TuningWarning
 from vecstudy.escape import one_line
 
@@ -520,7 +521,7 @@ class _Loaded:
     stamp: tuple[int, int] | None
     checked: float
     entries: list[_Entry]
-    memo: dict[tuple[int, int, str, str, int, str], Plan | None] = field(default_factory=dict)
+    memo: dict[tuple[int, int, str, str, int, str, str], Plan | None] = field(default_factory=dict)
     #: :func:`relayout_after` by ``(n_x, m, dtype, order)``: every ``optimize`` asks it.
     after: dict[tuple[int, int, str, str], float | None] = field(default_factory=dict)
 
@@ -591,9 +592,31 @@ def lookup(
 
     From the entry of the same dtype, order and kind nearest to ``(n_x, m)`` by
     log-distance, within a factor :data:`BUCKET_FACTOR` in each dimension (ties: the
-    first by name), carried over to this shape (:meth:`_Entry.fit`).
+    first by name), carried over to this shape (:meth:`_Entry.fit`); not where the
+    cache model takes another kind of walk here than at the entry's shape
+    (:func:`_same_walk`).
     """
     return _lookup(_current(), n_x, m, itemsize, order, threads, kind)
+
+
+def _same_walk(e: _Entry, n_x: int, m: int, itemsize: int, order: str, kind: str) -> bool:
+    """Whether the cache model walks ``X`` the same way (tiles, panels or samples) at
+    ``(n_x, m)`` as at the entry's shape, for ``kind``.
+
+    A stored plan carries its measured tiles or panels to a nearby shape; where the
+    model's walk changes between the two shapes (a descent of 200x8000 by panels, near
+    100x10000 measured by tiles), the measurement says nothing of the other walk, and
+    the model plans.  On an AMD EPYC the tiles carried to 200x8000 took 0.74 ms an
+    iteration where the model's panels take 0.47 to 0.55.  The sample-major walks (four
+    samples side by side or one by one) count as one: the tuner times both.
+    """
+
+    def family(mode: int) -> int:
+        return SAMPLE if mode == SAMPLE_SEQ else mode
+
+    here = _model_plan(n_x, m, itemsize, order, None, kind).mode
+    there = _model_plan(e.n_x, e.m, itemsize, order, None, kind).mode
+    return family(here) == family(there)
 
 
 def _nearest(rec: _Loaded, n_x: int, m: int, dtype: str, order: str, kind: str) -> _Entry | None:
@@ -613,15 +636,27 @@ def _nearest(rec: _Loaded, n_x: int, m: int, dtype: str, order: str, kind: str) 
 
 
 def _lookup(
-    rec: _Loaded, n_x: int, m: int, itemsize: int, order: str, threads: int, kind: str = "step"
+    rec: _Loaded,
+    n_x: int,
+    m: int,
+    itemsize: int,
+    order: str,
+    threads: int,
+    kind: str = "step",
+    walk: str | None = None,
 ) -> Plan | None:
+    """:func:`lookup` in ``rec``; ``walk``: the kind of call whose model walk must match
+    (default ``kind``; a descent that falls back to a step's entry passes "descent")."""
     dtype = DTYPES.get(itemsize)
     if dtype is None or order not in ("C", "F") or n_x < 1 or m < 1:
         return None
-    key = (n_x, m, dtype, order, threads, kind)
+    walk = walk or kind
+    key = (n_x, m, dtype, order, threads, kind, walk)
     if key in rec.memo:
         return rec.memo[key]
     near = _nearest(rec, n_x, m, dtype, order, kind)
+    if near is not None and not _same_walk(near, n_x, m, itemsize, order, walk):
+        near = None
     found = None if near is None else near.fit(n_x, m, threads)
     rec.memo[key] = found
     return found
