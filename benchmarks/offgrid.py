@@ -44,15 +44,6 @@ CASES: list[tuple[int, int, str, str, int]] = [
 LARGE_BYTES = 20_000_000
 
 
-def _data(n_x: int, m: int, order: str, dtype: str) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(20241205)
-    X = rng.standard_normal((n_x, m)).astype(dtype)
-    X = X if order == "C" else np.asfortranarray(X)
-    Y = (rng.random((1, m)) < 0.5).astype(dtype)
-    w = (rng.standard_normal((n_x, 1)) / np.sqrt(n_x)).astype(dtype)
-    return w, X, Y
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="timings of each call (7)")
@@ -60,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import vecstudy
+    from common import problem  # benchmarks/common.py: the asv suite's seeded data
     from vecstudy.backends import load
     from vecstudy.backends.numba import planning, tuning
     from vecstudy.records.stats import ratio_ci
@@ -76,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     misses = 0
     for n_x, m, order, dtype, its in CASES:
-        w, X, Y = _data(n_x, m, order, dtype)
+        w, _, X, Y = problem.__wrapped__(f"{n_x}x{m}", dtype)  # not kept in its cache
+        X = X if order == "C" else np.asfortranarray(X)
+        w, Y = w.reshape(-1, 1), Y.reshape(1, -1)
         goal = 1.3 if X.nbytes >= LARGE_BYTES else 1.0
         for t in args.threads:
             with limit_threads(t, numba=True):
