@@ -203,14 +203,13 @@ def plan(
 
 def _split_descends_better(step: Plan, n_x: int, m: int, itemsize: int, caches: Any) -> bool:
     """Whether a descent of C-ordered ``X`` should walk by panels where a step takes
-    fused tiles: ``n_x >=`` :data:`SPLIT_DESCENT_MIN_ROWS`, ``X`` within this core's
-    share of L3, and a group of :data:`FUSE_ROWS` rows too (so that the descent reads
+    fused tiles: ``n_x >=`` :data:`SPLIT_DESCENT_MIN_ROWS` and ``X`` within this core's
+    share of L3 (so a group of :data:`FUSE_ROWS` rows is too, and the descent reads
     ``X`` once per iteration, :func:`fuses`).  See :data:`SPLIT_DESCENT_MIN_ROWS`."""
     return (
         step.mode == FUSED
         and n_x >= SPLIT_DESCENT_MIN_ROWS
         and n_x * m * itemsize <= caches.l3_per_core
-        and FUSE_ROWS * m * itemsize <= caches.l3_per_core
     )
 
 
